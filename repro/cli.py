@@ -1,0 +1,167 @@
+"""``run_all.py``: run the rows of paper tables under a profile and write their reports."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from repro.results.store import REPO, RESULTS_DIR, git_commit, read_result, result_path, write_json_atomic
+
+REPORTS_DIR = REPO / "reports"
+RUNS_DIR = REPO / "runs"
+
+
+class UsageError(RuntimeError):
+    """Bad command-line input; printed without a traceback."""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="run_all.py",
+        description="Train and evaluate the rows of paper tables, then write reports that put the "
+                    "papers' numbers beside this harness's.")
+    p.add_argument("--table", action="append", help="table id (repeatable); see --list")
+    p.add_argument("--list", action="store_true", help="list the tables and their rows")
+    p.add_argument("--profile", default="auto", help="paper | synthetic | auto (default: paper if the "
+                   "table's dataset is configured, else synthetic)")
+    p.add_argument("--rows", help="comma-separated row ids to run (default: all)")
+    p.add_argument("--force", action="store_true", help="re-run rows whose result already exists")
+    p.add_argument("--report-only", action="store_true", help="only regenerate reports from results/")
+    p.add_argument("--data-root", action="append", default=[], metavar="NAME=PATH",
+                   help="dataset root, e.g. ssv2=/data/ssv2 (or set REPRO_SSV2_ROOT)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a resolved config value, e.g. train.epochs=2 (changes the spec hash)")
+    p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    p.add_argument("--reports-dir", type=Path, default=REPORTS_DIR)
+    p.add_argument("--runs-dir", type=Path, default=RUNS_DIR, help="checkpoints (not committed)")
+    p.add_argument("--cache-dir", type=Path, default=None, help="generated datasets (default .cache/)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p.parse_args(argv)
+
+
+def _data_roots(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"--data-root {item!r}: expected NAME=PATH, e.g. ssv2=/data/ssv2")
+        k, v = item.split("=", 1)
+        out[k] = v
+    return out
+
+
+def choose_profile(requested: str, dataset: str, roots: dict[str, str]) -> tuple[str, str]:
+    from repro.data.registry import dataset_root
+
+    if requested != "auto":
+        return requested, "requested"
+    if dataset_root(dataset, roots) is not None:
+        return "paper", f"{dataset} root is configured"
+    return "synthetic", f"no {dataset} root configured (embedded default)"
+
+
+def run_table(table: str, args: argparse.Namespace) -> None:
+    from repro.data.registry import build_datasets, num_classes, prepare
+    from repro.engine.train import fit, seed_everything
+    from repro.models.build import build_from_config, load_imagenet
+    from repro.spec.loader import config_hash, load_spec, parse_set, resolve
+
+    spec = load_spec(table)
+    roots = _data_roots(args.data_root)
+    profile, why = choose_profile(args.profile, spec.dataset, roots)
+    overrides = parse_set(args.set)
+    rows = [r.id for r in spec.rows]
+    if args.rows:
+        wanted = [r.strip() for r in args.rows.split(",") if r.strip()]
+        unknown = [r for r in wanted if r not in rows]
+        if unknown:
+            raise UsageError(f"{spec.path}: no row(s) {', '.join(unknown)}; rows are {', '.join(rows)}")
+        rows = wanted
+    progress = not args.no_progress
+    print(f"[{table}] profile: {profile} ({why}); rows: {', '.join(rows)}", flush=True)
+    prepared: dict[str, tuple] = {}
+    for i, row_id in enumerate(rows, 1):
+        cfg = resolve(spec, row_id, profile, overrides)
+        h = config_hash(cfg)
+        out = result_path(args.results_dir, table, profile, row_id)
+        old = read_result(out)
+        if old and old["provenance"]["spec_hash"] == h and not args.force:
+            print(f"[{table}] {i}/{len(rows)} {row_id}: result exists for spec hash {h}, skipped "
+                  f"(--force to re-run)", flush=True)
+            continue
+        key = json.dumps(cfg["data"], sort_keys=True)
+        if key not in prepared:
+            root, info = prepare(cfg, roots, args.cache_dir, progress)
+            prepared[key] = (root, info, *build_datasets(cfg, root, info))
+        root, info, train_ds, val_ds = prepared[key]
+        t0 = time.time()
+        seed_everything(cfg["train"].get("seed", 0))  # model init depends on the seed too
+        model = build_from_config(cfg, num_classes(cfg["data"]["dataset"]))
+        if cfg["model"]["backbone"].get("pretrained") == "imagenet":
+            load_imagenet(model)
+        print(f"[{table}] {i}/{len(rows)} {row_id}: training ({cfg['train']['epochs']} epochs, "
+              f"{len(train_ds)} train / {len(val_ds)} val videos)", flush=True)
+        run = fit(model, cfg, train_ds, val_ds, info, args.runs_dir / table / profile / row_id, h,
+                  progress, desc=f"{table}/{row_id}")
+        ev = cfg.get("eval", {})
+        provenance = {
+            "commit": git_commit(), "spec_hash": h, "profile": profile,
+            "dataset": cfg["data"]["dataset"] + (f" ({root.name})" if cfg["data"]["dataset"] == "synthetic" else ""),
+            "split": spec.split, "frames": cfg["model"].get("frames", 8),
+            "views": f"{ev.get('clips', 1)}x{ev.get('crops', 1)}", "epochs": cfg["train"]["epochs"],
+            "seed": cfg["train"].get("seed", 0), "device": run["device"],
+            "wall_time_s": round(time.time() - t0, 1), "train_time_s": round(run["train_time_s"], 1),
+            "eval_time_s": round(run["eval_time_s"], 1), "videos_skipped": run["videos_skipped"],
+            "val_videos": run["val_videos"], "recipe": cfg["meta"]["recipe"],
+            "places": " ".join(f"{s}{b}" for s, b in cfg["model"]["insert"]["stages"].items())
+            if cfg["model"]["insert"].get("module") else "",
+            "overrides": args.set, "torch": __import__("torch").__version__,
+        }
+        m = run["metrics"]
+        result = {"table": table, "row": row_id, "metrics": m, "provenance": provenance, "config": cfg}
+        write_json_atomic(result, out)
+        extra = f", reversal pairs {m['reversal_pairs']:.1f}" if m.get("reversal_pairs") is not None else ""
+        print(f"[{table}] {i}/{len(rows)} {row_id}: top1 {m['top1']:.1f}, top5 {m['top5']:.1f}{extra} "
+              f"({provenance['wall_time_s']:.0f} s) -> {out}", flush=True)
+
+
+def list_tables() -> None:
+    from repro.spec.loader import list_tables as tables, load_spec
+
+    for t in tables():
+        spec = load_spec(t)
+        print(f"{t:14s} {spec.paper.upper()} {spec.table}: {spec.title}")
+        print(f"{'':14s} rows: {', '.join(r.id for r in spec.rows)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from repro.data.ssv2 import DatasetError
+    from repro.data.video import DecodeError
+    from repro.engine.train import TrainingError
+    from repro.models.build import WeightsError
+    from repro.report.build import build_report
+    from repro.spec.loader import list_tables as tables
+    from repro.spec.schema import SpecError
+
+    args = parse_args(argv)
+    try:
+        if args.list:
+            list_tables()
+            return 0
+        targets = args.table or (tables() if args.report_only else None)
+        if not targets:
+            raise UsageError("give --table TABLE (see --list), or --report-only for all tables")
+        for t in targets:
+            if not args.report_only:
+                run_table(t, args)
+            for p in build_report(t, args.results_dir, args.reports_dir):
+                print(f"[{t}] wrote {p}")
+        return 0
+    except (SpecError, DatasetError, DecodeError, WeightsError, TrainingError, UsageError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished rows are saved, and a re-run resumes from the last checkpoint",
+              file=sys.stderr)
+        return 130

@@ -1,0 +1,89 @@
+"""Something-Something V2 annotations: the labels JSON and the train/validation JSON lists.
+
+Layout (as distributed by the dataset's authors, and as the synthetic generator writes it)::
+
+    <root>/20bn-something-something-v2/<id>.webm
+    <root>/labels/something-something-v2-labels.json       {"<template text>": "<index>"}
+    <root>/labels/something-something-v2-train.json        [{"id", "label", "template", "placeholders"}]
+    <root>/labels/something-something-v2-validation.json
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+VIDEO_DIR = "20bn-something-something-v2"
+LABELS_FILE = "labels/something-something-v2-labels.json"
+SPLIT_FILES = {"train": "labels/something-something-v2-train.json",
+               "validation": "labels/something-something-v2-validation.json"}
+SPLIT_ALIASES = {"train": "train", "val": "validation", "validation": "validation"}
+HOW_TO_GET = ("Download Something-Something V2 from Qualcomm's developer site "
+              "(20bn-something-something-v2-*.zip and labels.zip), unpack them under one folder, "
+              "and point the harness at it with --data-root ssv2=/path or REPRO_SSV2_ROOT=/path.")
+
+
+class DatasetError(RuntimeError):
+    """A dataset root, annotation file or video that cannot be used; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    path: Path
+    label: int
+    video_id: str
+
+
+def _read_json(path: Path, what: str):
+    if not path.is_file():
+        raise DatasetError(f"SSv2 {what} not found: expected {path}. {HOW_TO_GET}")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise DatasetError(f"SSv2 {what} {path} is not valid JSON ({e}); re-extract labels.zip.") from e
+
+
+def read_labels(root: Path) -> dict[str, int]:
+    """Template text (brackets stripped) -> class index."""
+    raw = _read_json(Path(root) / LABELS_FILE, "labels file")
+    try:
+        return {str(k): int(v) for k, v in raw.items()}
+    except (AttributeError, ValueError) as e:
+        raise DatasetError(f"{Path(root) / LABELS_FILE}: expected an object mapping template text "
+                           f"to an index string, e.g. {{\"Moving something up\": \"0\"}}") from e
+
+
+def read_split(root: Path, split: str) -> list[VideoRecord]:
+    """Video records of ``split`` (``train`` | ``val``), labels resolved through the labels file."""
+    root = Path(root)
+    if split not in SPLIT_ALIASES:
+        raise DatasetError(f"unknown SSv2 split {split!r}; use train or val")
+    labels = read_labels(root)
+    path = root / SPLIT_FILES[SPLIT_ALIASES[split]]
+    entries = _read_json(path, f"{split} annotation file")
+    if not isinstance(entries, list):
+        raise DatasetError(f"{path}: expected a JSON list of {{id, template, ...}} objects")
+    records = []
+    for i, e in enumerate(entries):
+        try:
+            vid, template = str(e["id"]), e["template"]
+        except (KeyError, TypeError) as err:
+            raise DatasetError(f"{path}: entry {i} lacks 'id' or 'template' ({e!r:.80})") from err
+        key = template.replace("[", "").replace("]", "")
+        if key not in labels:
+            raise DatasetError(f"{path}: entry {i} (id {vid}) has template {key!r}, "
+                               f"which is not in {root / LABELS_FILE}")
+        records.append(VideoRecord(root / VIDEO_DIR / f"{vid}.webm", labels[key], vid))
+    return records
+
+
+def check_root(root: Path) -> None:
+    """Raise a :class:`DatasetError` naming the first missing piece of an SSv2 root."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"SSv2 root {root} does not exist. {HOW_TO_GET}")
+    if not (root / VIDEO_DIR).is_dir():
+        raise DatasetError(f"SSv2 root {root} has no {VIDEO_DIR}/ folder of .webm videos. {HOW_TO_GET}")
+    for rel in (LABELS_FILE, *SPLIT_FILES.values()):
+        if not (root / rel).is_file():
+            raise DatasetError(f"SSv2 root {root} lacks {rel}. {HOW_TO_GET}")

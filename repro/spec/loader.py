@@ -1,0 +1,246 @@
+"""Load table specs (experiments/<table>.yaml), recipes and profiles, validate them, and resolve
+one row under one profile into a complete run config.
+
+Resolution order, later wins: recipe (the profile's if it names one, else the spec's) ->
+spec ``defaults`` -> the row -> the profile -> command-line ``--set`` overrides. Insertion
+places are then fitted to the backbone actually built (see :func:`fit_places`).
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from repro.spec import schema as S
+from repro.spec.schema import SpecError
+
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+PROFILES_FILE = "profiles.yaml"
+STAGE_DEPTHS = {26: [2, 2, 2, 2], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
+
+
+@dataclass
+class ReportedValue:
+    metric: str
+    value: float
+    paper: str
+    table: str
+    dataset: str
+    split: str
+
+
+@dataclass
+class Row:
+    id: str
+    label: str
+    overrides: dict
+    reported: list[ReportedValue] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass
+class Spec:
+    id: str
+    title: str
+    path: Path
+    paper: str
+    table: str
+    dataset: str
+    split: str
+    recipe: str | None
+    defaults: dict
+    rows: list[Row]
+    note: str = ""
+
+    def row(self, row_id: str) -> Row:
+        for r in self.rows:
+            if r.id == row_id:
+                return r
+        raise KeyError(f"{self.path}: no row {row_id!r}; rows are {', '.join(r.id for r in self.rows)}")
+
+
+def _read_yaml(path: Path) -> Any:
+    if not path.is_file():
+        raise SpecError(path, ["file not found"])
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise SpecError(path, [f"not valid YAML: {e}"]) from e
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def list_tables(root: Path = EXPERIMENTS) -> list[str]:
+    return sorted(p.stem for p in root.glob("*.yaml") if p.name != PROFILES_FILE)
+
+
+def load_recipe(name: str, root: Path = EXPERIMENTS) -> dict:
+    path = root / "recipes" / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in (root / "recipes").glob("*.yaml")))
+        raise SpecError(path, [f"recipe {name!r} not found (known recipes: {known})"])
+    data = _read_yaml(path) or {}
+    problems: list[str] = []
+    S.check(data, S.RECIPE, "", problems)
+    _check_config_values(data, "", problems)
+    if problems:
+        raise SpecError(path, problems)
+    data.pop("description", None)
+    return data
+
+
+def load_profiles(root: Path = EXPERIMENTS) -> dict[str, dict]:
+    path = root / PROFILES_FILE
+    data = _read_yaml(path) or {}
+    problems: list[str] = []
+    S.check(data, {"*": S.PROFILE}, "", problems)
+    for name, prof in data.items():
+        if isinstance(prof, dict):
+            _check_config_values(prof, name, problems)
+    if problems:
+        raise SpecError(path, problems)
+    return data
+
+
+def _check_config_values(cfg: dict, prefix: str, problems: list[str]) -> None:
+    """Value checks beyond types: module names, positions, schedules."""
+    from repro.models.registry import module_names
+
+    p = f"{prefix}." if prefix else ""
+    ins = (cfg.get("model") or {}).get("insert") or {}
+    mod = ins.get("module")
+    if isinstance(mod, str) and mod not in module_names():
+        problems.append(f"{p}model.insert.module: unknown module {mod!r} (known: {', '.join(module_names())})")
+    pos = ins.get("position")
+    if isinstance(pos, str) and pos not in S.POSITIONS:
+        problems.append(f"{p}model.insert.position: {pos!r} is not one of {', '.join(S.POSITIONS)}")
+    sched = (cfg.get("train") or {}).get("schedule")
+    if isinstance(sched, str) and sched not in S.SCHEDULES:
+        problems.append(f"{p}train.schedule: {sched!r} is not one of {', '.join(S.SCHEDULES)}")
+
+
+def load_spec(table: str, root: Path = EXPERIMENTS) -> Spec:
+    """Load and validate ``experiments/<table>.yaml``; raises :class:`SpecError` naming each bad key."""
+    path = Path(table) if str(table).endswith(".yaml") else root / f"{table}.yaml"
+    if not path.is_file():
+        raise SpecError(path, [f"no such table spec; known tables: {', '.join(list_tables(root))}"])
+    data = _read_yaml(path)
+    problems: list[str] = []
+    S.check(data, S.SPEC, "", problems)
+    if problems:
+        raise SpecError(path, problems)
+    for key in ("id", "title", "paper", "table", "dataset", "split", "rows"):
+        if key not in data:
+            problems.append(f"{key}: required key missing")
+    if data.get("dataset") not in (None, *S.DATASETS):
+        problems.append(f"dataset: {data['dataset']!r} is not one of {', '.join(S.DATASETS)}")
+    if data.get("split") not in (None, *S.SPLITS):
+        problems.append(f"split: {data['split']!r} is not one of {', '.join(S.SPLITS)}")
+    if data.get("id") not in (None, path.stem):
+        problems.append(f"id: {data['id']!r} must match the file name {path.stem!r}")
+    _check_config_values(data.get("defaults") or {}, "defaults", problems)
+    rows, seen = [], set()
+    for i, r in enumerate(data.get("rows") or []):
+        rp = f"rows[{i}]"
+        if "id" not in r:
+            problems.append(f"{rp}.id: required key missing")
+            continue
+        if r["id"] in seen:
+            problems.append(f"{rp}.id: duplicate row id {r['id']!r}")
+        seen.add(r["id"])
+        _check_config_values(r, rp, problems)
+        src = {k: data.get(k) for k in ("paper", "table", "dataset", "split")}
+        src.update(r.get("source") or {})
+        reported = []
+        for metric, value in (r.get("reported") or {}).items():
+            if metric not in S.METRICS:
+                problems.append(f"{rp}.reported.{metric}: unknown metric (known: {', '.join(S.METRICS)})")
+            missing = [k for k, v in src.items() if not v]
+            if missing:
+                problems.append(f"{rp}.reported.{metric}: no reported source for {', '.join(missing)}")
+            reported.append(ReportedValue(metric, float(value), **{k: str(v) for k, v in src.items()}))
+        overrides = {k: r[k] for k in ("model", "data", "train", "eval") if k in r}
+        rows.append(Row(r["id"], r.get("label", r["id"]), overrides, reported, r.get("note", "")))
+    if problems:
+        raise SpecError(path, problems)
+    return Spec(data["id"], data["title"], path, data["paper"], data["table"], data["dataset"],
+                data["split"], data.get("recipe"), data.get("defaults") or {}, rows, data.get("note", ""))
+
+
+def parse_set(items: list[str]) -> dict:
+    """``["train.epochs=2", "data.crop=28"]`` -> nested dict, values parsed as YAML scalars."""
+    out: dict = {}
+    for item in items:
+        if "=" not in item:
+            raise SpecError("--set", [f"{item!r}: expected key.path=value"])
+        key, raw = item.split("=", 1)
+        node = out
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = yaml.safe_load(raw)
+    return out
+
+
+def fit_places(stages: dict[str, list[int]], layers: list[int]) -> dict[str, list[int]]:
+    """Fit the paper's block indices to a shallower backbone: clip to the stage depth, merge repeats.
+
+    The paper profile keeps them unchanged (ResNet-50 has every block they name).
+    """
+    out = {}
+    for i, name in enumerate(("layer1", "layer2", "layer3", "layer4")):
+        if stages.get(name):
+            out[name] = sorted({min(b, layers[i] - 1) for b in stages[name]})
+    return out
+
+
+def resolve(spec: Spec, row_id: str, profile: str, overrides: dict | None = None,
+            root: Path = EXPERIMENTS) -> dict:
+    """Complete config for one row under one profile (see module docstring for the order)."""
+    profiles = load_profiles(root)
+    if profile not in profiles:
+        raise SpecError(root / PROFILES_FILE, [f"unknown profile {profile!r} (known: {', '.join(profiles)})"])
+    prof = copy.deepcopy(profiles[profile])
+    recipe_name = prof.pop("recipe", None) or spec.recipe
+    prof.pop("description", None)
+    dataset = prof.pop("dataset", "paper")
+    cfg = load_recipe(recipe_name, root) if recipe_name else {}
+    cfg = deep_merge(cfg, spec.defaults)
+    cfg = deep_merge(cfg, spec.row(row_id).overrides)
+    cfg = deep_merge(cfg, prof)
+    if overrides:
+        problems: list[str] = []
+        S.check(overrides, S.CONFIG, "", problems)
+        _check_config_values(overrides, "", problems)
+        if problems:
+            raise SpecError("--set", problems)
+        cfg = deep_merge(cfg, overrides)
+    bb = cfg.setdefault("model", {}).setdefault("backbone", {})
+    layers = bb.get("layers") or STAGE_DEPTHS.get(bb.get("depth"))
+    if layers is None:
+        raise SpecError(spec.path, [f"model.backbone: depth {bb.get('depth')!r} unknown and no layers given"])
+    bb["layers"] = list(layers)
+    ins = cfg["model"].setdefault("insert", {})
+    ins["stages"] = fit_places(ins.get("stages") or {}, bb["layers"])
+    cfg["data"] = {**cfg.get("data", {}),
+                   "dataset": spec.dataset if dataset == "paper" else dataset}
+    cfg["meta"] = {"table": spec.id, "row": row_id, "profile": profile, "recipe": recipe_name}
+    return cfg
+
+
+def config_hash(cfg: dict) -> str:
+    """Stable hash of a resolved config: a result is reused only for the same hash."""
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,107 @@
+"""Schemas for table specs, recipes and profiles, and a checker that names the bad key path.
+
+A schema is a dict of key -> expected type, a nested schema dict, or ``ANY``. Checking
+collects every problem and raises one :class:`SpecError` listing them with the file.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+ANY = object()
+NUM = (int, float)
+INT_LIST = ("list", int)
+
+
+class SpecError(ValueError):
+    """A spec, recipe or profile file that cannot be used; the message names file and key path."""
+
+    def __init__(self, path: Path | str, problems: list[str]) -> None:
+        self.path, self.problems = str(path), problems
+        body = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid spec {path}:\n{body}")
+
+
+MODEL = {
+    "backbone": {"depth": (int, type(None)), "layers": INT_LIST, "width": int,
+                 "pretrained": str},
+    "frames": int,
+    "dropout": NUM,
+    "insert": {"module": (str, type(None)), "position": str,
+               "stages": {"layer1": INT_LIST, "layer2": INT_LIST, "layer3": INT_LIST,
+                          "layer4": INT_LIST},
+               "args": ANY},
+}
+DATA = {"resize": int, "crop": int, "flip": bool, "num_workers": int, "cache_decoded": bool,
+        "train_per_class": int, "val_per_class": int, "generator_seed": int}
+TRAIN = {"epochs": int, "batch_size": int, "lr": NUM, "momentum": NUM, "nesterov": bool,
+         "weight_decay": NUM, "warmup_epochs": NUM, "schedule": str, "steps": INT_LIST,
+         "plateau_patience": int, "seed": int, "max_iters": (int, type(None)),
+         "label_smoothing": NUM, "grad_clip": (NUM, type(None))}
+EVAL = {"clips": int, "crops": int, "batch_size": int}
+CONFIG = {"model": MODEL, "data": DATA, "train": TRAIN, "eval": EVAL}
+
+RECIPE = {"description": str, **CONFIG}
+PROFILE = {"description": str, "dataset": str, "recipe": str, **CONFIG}
+ROW = {"id": str, "label": str, "note": str, "model": MODEL, "data": DATA, "train": TRAIN,
+       "eval": EVAL, "reported": {"*": NUM}, "source": {"paper": str, "table": str,
+                                                        "dataset": str, "split": str}}
+SPEC = {"id": str, "title": str, "paper": str, "table": str, "dataset": str, "split": str,
+        "recipe": str, "note": str, "defaults": CONFIG, "rows": ("list", ROW)}
+
+SCHEDULES = ("plateau", "step", "cosine")
+POSITIONS = ("in_block", "after_block")
+METRICS = ("top1", "top5", "gflops", "params_m", "r@1", "r@5")
+DATASETS = ("ssv1", "ssv2", "k400", "msrvtt", "youcook2", "diving48", "gym99", "gym288")
+SPLITS = ("val", "test")
+
+
+def _type_name(t: Any) -> str:
+    if isinstance(t, tuple) and t and t[0] == "list":
+        return "a list"
+    if isinstance(t, tuple):
+        return " or ".join(_type_name(x) for x in t)
+    if t is type(None):
+        return "null"
+    if isinstance(t, dict):
+        return "a mapping"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true/false"}.get(t, str(t))
+
+
+def _is(value: Any, t: Any) -> bool:
+    if isinstance(t, tuple) and t and t[0] == "list":
+        return isinstance(value, list)
+    if isinstance(t, tuple):
+        return any(_is(value, x) for x in t)
+    if t in (int, float) and isinstance(value, bool):
+        return False
+    return isinstance(value, t)
+
+
+def check(value: Any, schema: Any, path: str, problems: list[str]) -> None:
+    """Append to ``problems`` every place where ``value`` does not fit ``schema``."""
+    if schema is ANY:
+        return
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            problems.append(f"{path or '<top>'}: expected a mapping, got {type(value).__name__}")
+            return
+        for k, v in value.items():
+            sub = f"{path}.{k}" if path else str(k)
+            if k in schema:
+                check(v, schema[k], sub, problems)
+            elif "*" in schema:
+                check(v, schema["*"], sub, problems)
+            else:
+                known = ", ".join(sorted(x for x in schema if x != "*"))
+                problems.append(f"{sub}: unknown key (allowed here: {known})")
+        return
+    if isinstance(schema, tuple) and schema and schema[0] == "list":
+        if not isinstance(value, list):
+            problems.append(f"{path}: expected a list, got {type(value).__name__}")
+            return
+        for i, item in enumerate(value):
+            check(item, schema[1], f"{path}[{i}]", problems)
+        return
+    if not _is(value, schema):
+        problems.append(f"{path}: expected {_type_name(schema)}, got {type(value).__name__} {value!r:.40}")

@@ -1,0 +1,98 @@
+"""Spec loading and validation: every experiments/ file loads; bad specs get one clear error."""
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from repro.cli import main
+from repro.spec.loader import fit_places, list_tables, load_spec, resolve
+from repro.spec.schema import SpecError
+
+GOOD = """
+id: {id}
+title: t
+paper: ssan
+table: Table 2
+dataset: ssv2
+split: val
+recipe: ssan_ss
+defaults:
+  model:
+    backbone: {{depth: 50}}
+    insert: {{stages: {{layer2: [1, 3]}}, position: after_block}}
+rows:
+  - id: a
+    model: {{insert: {{module: nl3d}}}}
+    reported: {{top1: 60.6}}
+"""
+
+
+def _write(tmp_path, name, text):
+    p = tmp_path / f"{name}.yaml"
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+@pytest.mark.parametrize("table", list_tables())
+def test_every_spec_in_experiments_loads(table):
+    spec = load_spec(table)
+    assert spec.rows
+    for row in spec.rows:
+        for profile in ("paper", "synthetic"):
+            cfg = resolve(spec, row.id, profile)
+            assert cfg["train"]["epochs"] > 0
+        for rv in row.reported:
+            assert rv.paper and rv.table and rv.dataset and rv.split
+
+
+def test_ssa_table2_mirrors_the_paper():
+    spec = load_spec("ssa_table2")
+    got = {r.label: r.reported[0].value for r in spec.rows}
+    assert got == {"3D NL": 60.6, "2D NL": 60.3, "1D NL": 60.1, "2D+1D NL": 61.0, "SSA": 62.3}
+    rv = spec.rows[0].reported[0]
+    assert (rv.paper, rv.table, rv.dataset, rv.split, rv.metric) == ("ssan", "Table 2", "ssv2", "val", "top1")
+    cfg = resolve(spec, "ssa", "paper")
+    assert cfg["model"]["insert"]["stages"] == {"layer2": [1, 3], "layer3": [1, 3, 5]}
+    assert cfg["model"]["insert"]["position"] == "in_block"
+    assert cfg["train"]["nesterov"] and cfg["train"]["lr"] == 0.01
+
+
+def test_good_fixture_loads(tmp_path):
+    assert load_spec(_write(tmp_path, "good", GOOD.format(id="good"))).rows[0].id == "a"
+
+
+@pytest.mark.parametrize("mutate, needle", [
+    (lambda s: s.replace("title: t", "title: t\nbogus: 1"), "bogus: unknown key"),
+    (lambda s: s.replace("{depth: 50}", "{depth: fifty}"), "defaults.model.backbone.depth: expected"),
+    (lambda s: s.replace("module: nl3d", "module: nl9d"), "rows[0].model.insert.module: unknown module 'nl9d'"),
+    (lambda s: s.replace("paper: ssan\n", ""), "rows[0].reported.top1: no reported source for paper"),
+    (lambda s: s.replace("top1: 60.6", "top7: 60.6"), "rows[0].reported.top7: unknown metric"),
+    (lambda s: s.replace("top1: 60.6", "top1: high"), "rows[0].reported.top1: expected"),
+    (lambda s: s.replace("position: after_block", "position: sideways"), "defaults.model.insert.position"),
+])
+def test_bad_spec_names_file_and_key(tmp_path, mutate, needle):
+    path = _write(tmp_path, "bad", mutate(GOOD.format(id="bad")))
+    with pytest.raises(SpecError) as e:
+        load_spec(path)
+    assert str(path) in str(e.value)
+    assert needle in str(e.value)
+
+
+def test_cli_reports_spec_error_without_traceback(tmp_path, capsys):
+    path = _write(tmp_path, "bad", GOOD.format(id="bad").replace("module: nl3d", "module: nl9d"))
+    assert main(["--table", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and str(path) in err and "nl9d" in err
+
+
+def test_unknown_table_and_row(capsys):
+    assert main(["--table", "no_such_table"]) == 2
+    assert "known tables" in capsys.readouterr().err
+    assert main(["--table", "ssa_table2", "--rows", "nope", "--profile", "synthetic"]) == 2
+    assert "no row(s) nope" in capsys.readouterr().err
+
+
+def test_fit_places_clips_to_shallow_backbones():
+    assert fit_places({"layer2": [1, 3], "layer3": [1, 3, 5]}, [1, 1, 1, 1]) == {"layer2": [0], "layer3": [0]}
+    assert fit_places({"layer2": [1, 3]}, [3, 4, 6, 3]) == {"layer2": [1, 3]}
