@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -90,6 +91,9 @@ def run_table(table: str, args: argparse.Namespace) -> None:
             print(f"[{table}] {i}/{len(rows)} {row_id}: result exists for spec hash {h}, skipped "
                   f"(--force to re-run)", flush=True)
             continue
+        run_dir = args.runs_dir / table / profile / row_id
+        if args.force:
+            shutil.rmtree(run_dir, ignore_errors=True)  # --force retrains rather than resuming
         key = json.dumps(cfg["data"], sort_keys=True)
         if key not in prepared:
             root, info = prepare(cfg, roots, args.cache_dir, progress)
@@ -102,7 +106,7 @@ def run_table(table: str, args: argparse.Namespace) -> None:
             load_imagenet(model)
         print(f"[{table}] {i}/{len(rows)} {row_id}: training ({cfg['train']['epochs']} epochs, "
               f"{len(train_ds)} train / {len(val_ds)} val videos)", flush=True)
-        run = fit(model, cfg, train_ds, val_ds, info, args.runs_dir / table / profile / row_id, h,
+        run = fit(model, cfg, train_ds, val_ds, info, run_dir, h,
                   progress, desc=f"{table}/{row_id}")
         ev = cfg.get("eval", {})
         provenance = {
@@ -138,8 +142,7 @@ def list_tables() -> None:
 def main(argv: list[str] | None = None) -> int:
     from repro.data.ssv2 import DatasetError
     from repro.data.video import DecodeError
-    from repro.engine.train import TrainingError
-    from repro.models.build import WeightsError
+    from repro.errors import TrainingError, WeightsError
     from repro.report.build import build_report
     from repro.spec.loader import list_tables as tables
     from repro.spec.schema import SpecError

@@ -32,7 +32,7 @@ def test_decoded_video_matches_render(tiny_root):
     rec = read_split(tiny_root, "train")[0]
     frames = decode(rec.path)
     expect, _ = render(CLASSES[0], np.random.default_rng([0, 0, 0, 0]), Difficulty())
-    assert frames.shape == expect.shape == (16, 64, 64, 3)
+    assert frames.shape == expect.shape == (24, 64, 64, 3)
     assert np.abs(frames.astype(int) - expect.astype(int)).mean() < 4  # VP9 + yuv420 loss
 
 
@@ -44,6 +44,22 @@ def test_reversal_partner_is_time_reversed():
         fb, _ = render(CLASSES[b], np.random.default_rng(7), d)
         assert np.array_equal(fa[::-1], fb)
         assert not np.array_equal(fa, fb)
+
+
+def test_eval_sampling_of_synthetic_videos_is_reversal_symmetric():
+    """A reversed video must be sampled like a forward one, or frame choice leaks the order."""
+    n = Difficulty().frames
+    idx = tsn_indices(n, 8, train=False)
+    assert sorted((n - 1 - idx).tolist()) == sorted(idx.tolist())
+
+
+def test_validation_partners_are_exact_reverses(tiny_root):
+    info = class_info()
+    val = read_split(tiny_root, "val")
+    by_label = {r.label: r for r in val}  # one video per class in the tiny set
+    for a, b in info["reversal_pairs"]:
+        fa, fb = decode(by_label[a].path), decode(by_label[b].path)
+        assert np.abs(fa[::-1].astype(int) - fb.astype(int)).mean() < 1.0
 
 
 def test_tsn_sampling():

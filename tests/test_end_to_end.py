@@ -41,6 +41,8 @@ def test_run_all_subprocess_end_to_end(run_dirs):
         assert prov["profile"] == "synthetic" and prov["frames"] == 8 and prov["views"] == "1x1"
         assert 0 <= res["metrics"]["top1"] <= 100
         assert res["metrics"]["reversal_pairs"] is not None
+        if row == "nl3d":  # order-blind on matched forward/reversed validation pairs: exactly half
+            assert res["metrics"]["reversal_pairs"] == 50.0
         assert (run_dirs["runs"] / "ssa_table2" / "synthetic" / row / "last.pt").is_file()
     for ext in ("md", "csv", "png"):
         assert (run_dirs["reports"] / f"ssa_table2.{ext}").is_file()

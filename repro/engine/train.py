@@ -16,10 +16,7 @@ from repro.data.dataset import collate_clips
 from repro.engine.checkpoint import atomic_save, load_if_matching
 from repro.engine.metrics import summarize
 from repro.engine.optim import LRSchedule, build_optimizer
-
-
-class TrainingError(RuntimeError):
-    """A run that cannot go on (e.g. a NaN loss); the message names the step and checkpoint."""
+from repro.errors import TrainingError
 
 
 def seed_everything(seed: int) -> None:

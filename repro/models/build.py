@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from repro.errors import WeightsError
 from repro.models.registry import get_module
 from repro.models.resnet import TSNResNet, tsn_resnet
 
@@ -37,10 +38,6 @@ def build_model(table: str, row: str, profile: str = "paper", overrides: dict | 
 
     cfg = resolve(load_spec(table), row, profile, overrides)
     return build_from_config(cfg, num_classes(cfg["data"]["dataset"]))
-
-
-class WeightsError(RuntimeError):
-    """ImageNet weights requested but not available; the message says how to provide them."""
 
 
 def load_imagenet(model: TSNResNet) -> list[str]:

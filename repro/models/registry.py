@@ -1,19 +1,27 @@
 """Name -> constructor registry for the video modules that can be inserted into a backbone.
 
 A constructor takes the channel count of the insertion point first, then keyword arguments
-from the spec (``model.insert.args``). Spec validation asks this registry which names exist.
+from the spec (``model.insert.args``). Built-in names are declared with the file that defines
+them, so validating a spec needs no torch import; the file is imported on first use.
 """
 from __future__ import annotations
 
+import importlib
 from typing import Callable
 
-from torch import nn
+BUILTIN: dict[str, str] = {
+    "nl3d": "repro.models.nonlocal_block",
+    "nl2d": "repro.models.nonlocal_block",
+    "nl1d": "repro.models.nonlocal_block",
+    "nl2d1d": "repro.models.nonlocal_block",
+    "ssa": "repro.models.ssa",
+}
+_MODULES: dict[str, Callable] = {}
 
-_MODULES: dict[str, Callable[..., nn.Module]] = {}
 
-
-def register_module(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    def deco(ctor: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+def register_module(name: str) -> Callable[[Callable], Callable]:
+    """Decorator: make ``ctor(channels, **args)`` insertable under ``name`` in specs."""
+    def deco(ctor: Callable) -> Callable:
         if name in _MODULES:
             raise KeyError(f"video module {name!r} registered twice")
         _MODULES[name] = ctor
@@ -22,17 +30,12 @@ def register_module(name: str) -> Callable[[Callable[..., nn.Module]], Callable[
 
 
 def module_names() -> list[str]:
-    _load_builtin()
-    return sorted(_MODULES)
+    return sorted(set(BUILTIN) | set(_MODULES))
 
 
-def get_module(name: str) -> Callable[..., nn.Module]:
-    _load_builtin()
+def get_module(name: str) -> Callable:
+    if name not in _MODULES and name in BUILTIN:
+        importlib.import_module(BUILTIN[name])  # runs its @register_module decorators
     if name not in _MODULES:
-        raise KeyError(f"unknown video module {name!r}; known: {', '.join(sorted(_MODULES))}")
+        raise KeyError(f"unknown video module {name!r}; known: {', '.join(module_names())}")
     return _MODULES[name]
-
-
-def _load_builtin() -> None:
-    # Importing the module files runs their @register_module decorators.
-    from repro.models import nonlocal_block, ssa  # noqa: F401

@@ -71,6 +71,16 @@ def _fmt(v) -> str:
         f"{v:.1f}" if isinstance(v, float) else str(v))
 
 
+def _labels(df: pd.DataFrame) -> str:
+    """'profile synthetic, dataset ..., 8 frames, 1x1 views, 16 epochs' for a uniform block."""
+    parts = []
+    for col, fmt in (("profile", "profile {}"), ("run_dataset", "dataset {}"), ("frames", "{} frames"),
+                     ("views", "{} views"), ("epochs", "{} epochs")):
+        vals = sorted({str(v) for v in df[col]})
+        parts.append(fmt.format("/".join(vals)))
+    return ", ".join(parts)
+
+
 def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str | None) -> str:
     paper = PAPER_NAMES.get(spec.paper, spec.paper)
     src = f"{paper} {spec.table}, {spec.dataset} {spec.split}"
@@ -92,12 +102,15 @@ def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str |
             tabulate(rows, headers=["Row", "Metric", f"Reported ({src})", "Reproduced", "Delta",
                                     "Profile", "Run dataset", "Frames", "Views", "Epochs", "Status"],
                      tablefmt="github", disable_numparse=True)]
-    probe = df[df["metric"].str.startswith("family:") | (df["metric"] == "reversal_pairs")]
+    probe = df[df["metric"].str.startswith("family:") |
+               df["metric"].isin(["reversal_pairs"]) |
+               (df["metric"].isin(["top1", "top5"]) & (df["profile"] == "synthetic"))]
+    probe = probe[probe["profile"] == "synthetic"]
     if not probe.empty:
         wide = probe.pivot_table(index=["row", "profile"], columns="metric", values="reproduced",
                                  sort=False)
         fams = [c for c in wide.columns if c.startswith("family:")]
-        cols = ["reversal_pairs"] + fams
+        cols = ["top1", "top5", "reversal_pairs"] + fams
         order = {r.id: i for i, r in enumerate(spec.rows)}
         prows = []
         for (row, prof), vals in sorted(wide.iterrows(), key=lambda kv: order[kv[0][0]]):
@@ -106,7 +119,8 @@ def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str |
                 "Reversal pairs: percent of videos of an order-dependent class scored above its "
                 "time-reversed partner class. Both classes of a pair share one frame distribution, "
                 "so a model blind to frame order stays near 50.", "",
-                tabulate(prows, headers=["Row", "Profile", "Reversal pairs"] +
+                "Every number in this table: " + _labels(probe) + ".", "",
+                tabulate(prows, headers=["Row", "Profile", "Top-1", "Top-5", "Reversal pairs"] +
                          [c.split(":", 1)[1] for c in fams], tablefmt="github", disable_numparse=True)]
     if results:
         order = {r.id: i for i, r in enumerate(spec.rows)}

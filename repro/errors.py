@@ -1,0 +1,13 @@
+"""Errors that the command line prints as one clear message instead of a traceback.
+
+They live here, free of heavy imports, so that the CLI can catch them without importing torch.
+"""
+from __future__ import annotations
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot go on (e.g. a NaN loss); the message names the step and checkpoint."""
+
+
+class WeightsError(RuntimeError):
+    """ImageNet weights requested but not available; the message says how to provide them."""
