@@ -27,18 +27,20 @@ def paired_bars(df: pd.DataFrame, title: str, path: Path, metric: str = "top1") 
     colours = {"synthetic": "#1f77b4", "paper": "#d62728", "smoke": "#2ca02c"}
     for i, prof in enumerate(profiles):
         vals = [main[(main["label"] == l) & (main["profile"] == prof)]["reproduced"].max() for l in labels]
+        note = ", not comparable" if prof == "synthetic" else ""
         ax.bar(x - 0.4 + width * (i + 1.5), np.nan_to_num(vals), width,
-               label=f"reproduced ({prof})", color=colours.get(prof, None))
+               label=f"reproduced ({prof}{note})", color=colours.get(prof, None))
     ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel(f"{metric} (%)")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set_ylim(0, 125)  # headroom for the legend above 100%
+    ax.legend(fontsize=7, loc="upper left", ncol=2)
     if panels == 2:
         ax = axes[0, 1]
         vals = [rev[rev["label"] == l]["reproduced"].max() for l in labels]
         ax.bar(x, np.nan_to_num(vals), 0.6, color="#1f77b4")
         ax.axhline(50, color="k", ls="--", lw=1, label="chance for an order-blind model")
-        ax.set_ylim(0, 100)
+        ax.set_ylim(0, 105)
         ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
         ax.set_ylabel("reversal-pair accuracy (%)")
         ax.set_title("synthetic probe: frame-order pairs", fontsize=9)

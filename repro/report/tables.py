@@ -14,7 +14,8 @@ COLUMNS = ["row", "label", "dataset", "split", "metric", "reported", "reported_s
            "reproduced", "delta", "profile", "run_dataset", "frames", "views", "epochs", "status"]
 NOT_COMPARABLE = ("Synthetic-profile numbers are **not comparable** to the paper's: they come from "
                   "a generated temporal-reasoning dataset and a CPU-sized backbone, and only show "
-                  "how the rows' modules behave relative to each other.")
+                  "how the rows' modules behave relative to each other. Their Delta column is left "
+                  "empty on purpose.")
 
 
 def _status(profile: str | None, reported: float | None) -> str:
