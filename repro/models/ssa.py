@@ -11,7 +11,8 @@ Reading of the paper used here (no official code exists):
 - ``temporal_scope="pixel"`` (default): one T x T matrix M_T per position, as in the 1D NL
   that Table 5 starts from, so that TA changes only the 1x1x1 embeddings into 3x1x1 ones.
   ``"frame"``: one T x T matrix per clip over the flattened C'HW map, the other reading of
-  eq. 7 (on the synthetic probe it learned order far more slowly: bench/README.md).
+  eq. 7. Both separate the synthetic reversal pairs (bench/results/ssa_temporal_scope.json);
+  the paper's real-data numbers cannot tell them apart here.
 - Output 1x1x1 conv + zero-initialised BN, added to the input (eq. 3).
 """
 from __future__ import annotations
