@@ -18,9 +18,13 @@ def build_from_config(cfg: dict, num_classes: int) -> TSNResNet:
     """The row's TSN ResNet with its video modules inserted (architecture only, no weights)."""
     m = cfg["model"]
     bb = m["backbone"]
+    if bb.get("arch", "resnet") != "resnet":
+        raise ValueError(f"backbone arch {bb['arch']!r} is not built yet; only resnet (TSN) is")
     model = tsn_resnet(num_classes, depth=bb.get("depth"), layers=bb["layers"],
                        width=bb.get("width", 64), num_frames=m.get("frames", 8),
                        dropout=m.get("dropout", 0.5))
+    if bb.get("shift"):
+        model.add_temporal_shift(bb.get("shift_div", 8))
     ins = m.get("insert") or {}
     if ins.get("module"):
         ctor = get_module(ins["module"])
@@ -63,9 +67,13 @@ def load_imagenet(model: TSNResNet) -> list[str]:
                 f"({type(e).__name__}). Download torchvision's resnet50-0676ba61.pth on a machine "
                 f"with internet and set {IMAGENET_ENV}=/path/to/resnet50-0676ba61.pth, or run with "
                 "--set model.backbone.pretrained=none to train from scratch.") from e
-    state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected:
-        raise WeightsError(f"ImageNet weights do not fit this backbone (unexpected keys {unexpected[:3]}...); "
+    own = model.state_dict()
+    # fc has other classes; a conv2 replaced by a video module (RSA) is not loaded either.
+    state = {k: v for k, v in state.items() if not k.startswith("fc.") and k in own}
+    bad = [k for k, v in state.items() if v.shape != own[k].shape]
+    if bad:
+        raise WeightsError(f"ImageNet weights do not fit this backbone ({bad[0]}: "
+                           f"{tuple(state[bad[0]].shape)} vs {tuple(own[bad[0]].shape)}); "
                            "they need depth 50 and width 64.")
+    missing, _ = model.load_state_dict(state, strict=False)
     return missing

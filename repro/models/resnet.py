@@ -24,10 +24,11 @@ STAGES = ("layer1", "layer2", "layer3", "layer4")
 
 
 class Bottleneck(nn.Module):
-    """torchvision-compatible bottleneck with two optional hooks.
+    """torchvision-compatible bottleneck with optional hooks, all on ``(N*T, C, H, W)``.
 
-    ``mid`` runs right after ``relu(bn1(conv1(x)))`` on ``planes`` channels (where SSA sits);
-    ``post`` runs on the block output (where NL blocks sit). Both see ``(N*T, C, H, W)``.
+    ``shift`` runs on the residual branch's input only (TSM's residual shift); ``mid`` right
+    after ``relu(bn1(conv1(x)))`` on ``planes`` channels (where SSA sits); ``post`` on the block
+    output (where NL blocks sit). ``conv2`` itself may be replaced by a video module (RSA).
     """
 
     expansion = 4
@@ -43,12 +44,14 @@ class Bottleneck(nn.Module):
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
+        self.shift: nn.Module | None = None
         self.mid: nn.Module | None = None
         self.post: nn.Module | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
+        out = x if self.shift is None else self.shift(x)
+        out = self.relu(self.bn1(self.conv1(out)))
         if self.mid is not None:
             out = self.mid(out)
         out = self.relu(self.bn2(self.conv2(out)))
@@ -110,7 +113,11 @@ class TSNResNet(nn.Module):
 
     def insert(self, stage: str, index: int, position: str,
                factory: Callable[[int], nn.Module]) -> nn.Module:
-        """Insert ``factory(channels)`` into a block, ``position`` = ``in_block`` | ``after_block``."""
+        """Insert ``factory(channels)`` into a block.
+
+        ``position``: ``in_block`` (after conv1, on its channels), ``after_block`` (on the block
+        output) or ``replace_conv2`` (instead of the 3x3 conv, planes -> planes; stride-1 blocks).
+        """
         blk = self.block(stage, index)
         if position == "in_block":
             mod = factory(blk.conv1.out_channels)
@@ -118,14 +125,28 @@ class TSNResNet(nn.Module):
         elif position == "after_block":
             mod = factory(blk.conv3.out_channels)
             blk.post = TemporalAdapter(mod, self.num_frames)
+        elif position == "replace_conv2":
+            if blk.conv2.stride != (1, 1):
+                raise ValueError(f"{stage}[{index}] has a strided conv2; replace_conv2 needs stride 1")
+            mod = factory(blk.conv2.in_channels)
+            blk.conv2 = TemporalAdapter(mod, self.num_frames)
         else:
-            raise ValueError(f"unknown insertion position {position!r}; use in_block or after_block")
+            raise ValueError(f"unknown insertion position {position!r}; "
+                             "use in_block, after_block or replace_conv2")
         return mod
+
+    def add_temporal_shift(self, fold_div: int = 8) -> None:
+        """TSM: shift 1/fold_div of the channels each way in time in every block's residual branch."""
+        from repro.models.tsm import TemporalShift
+
+        for stage in STAGES:
+            for blk in getattr(self, stage):
+                blk.shift = TemporalShift(self.num_frames, fold_div)
 
     def set_num_frames(self, t: int) -> None:
         self.num_frames = t
         for m in self.modules():
-            if isinstance(m, TemporalAdapter):
+            if isinstance(m, TemporalAdapter) or hasattr(m, "num_frames") and m is not self:
                 m.num_frames = t
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

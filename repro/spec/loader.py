@@ -32,6 +32,7 @@ class ReportedValue:
     table: str
     dataset: str
     split: str
+    note: str = ""
 
 
 @dataclass
@@ -41,6 +42,24 @@ class Row:
     overrides: dict
     reported: list[ReportedValue] = field(default_factory=list)
     note: str = ""
+    reported_only: str | None = None  # why the harness does not build this row
+
+    @property
+    def built(self) -> bool:
+        return self.reported_only is None
+
+
+@dataclass
+class Claim:
+    """A checkable statement of the paper about its rows (see :mod:`repro.report.claims`)."""
+
+    id: str
+    text: str
+    kind: str  # greater: rows[0] > rows[1]; best: rows[0] is max of among; order: increasing
+    rows: list[str]
+    among: list[str] = field(default_factory=list)
+    metric: str = "top1"
+    dataset: str | None = None
 
 
 @dataclass
@@ -56,6 +75,7 @@ class Spec:
     defaults: dict
     rows: list[Row]
     note: str = ""
+    claims: list[Claim] = field(default_factory=list)
 
     def row(self, row_id: str) -> Row:
         for r in self.rows:
@@ -162,22 +182,68 @@ def load_spec(table: str, root: Path = EXPERIMENTS) -> Spec:
             problems.append(f"{rp}.id: duplicate row id {r['id']!r}")
         seen.add(r["id"])
         _check_config_values(r, rp, problems)
-        src = {k: data.get(k) for k in ("paper", "table", "dataset", "split")}
-        src.update(r.get("source") or {})
-        reported = []
-        for metric, value in (r.get("reported") or {}).items():
-            if metric not in S.METRICS:
-                problems.append(f"{rp}.reported.{metric}: unknown metric (known: {', '.join(S.METRICS)})")
-            missing = [k for k, v in src.items() if not v]
-            if missing:
-                problems.append(f"{rp}.reported.{metric}: no reported source for {', '.join(missing)}")
-            reported.append(ReportedValue(metric, float(value), **{k: str(v) for k, v in src.items()}))
+        reported = _reported(data, r, rp, problems)
         overrides = {k: r[k] for k in ("model", "data", "train", "eval") if k in r}
-        rows.append(Row(r["id"], r.get("label", r["id"]), overrides, reported, r.get("note", "")))
+        rows.append(Row(r["id"], r.get("label", r["id"]), overrides, reported, r.get("note", ""),
+                        r.get("reported_only")))
+    claims = _claims(data.get("claims") or [], seen, problems)
     if problems:
         raise SpecError(path, problems)
     return Spec(data["id"], data["title"], path, data["paper"], data["table"], data["dataset"],
-                data["split"], data.get("recipe"), data.get("defaults") or {}, rows, data.get("note", ""))
+                data["split"], data.get("recipe"), data.get("defaults") or {}, rows, data.get("note", ""),
+                claims)
+
+
+def _reported(data: dict, row: dict, rp: str, problems: list[str]) -> list[ReportedValue]:
+    """A row's reported numbers, each completed with paper/table/dataset/split from above it."""
+    src = {k: data.get(k) for k in ("paper", "table", "dataset", "split")}
+    src.update(row.get("source") or {})
+    src.pop("note", None)
+    raw = row.get("reported") or {}
+    entries = ([{"metric": m, "value": v} for m, v in raw.items()] if isinstance(raw, dict) else raw)
+    out = []
+    for j, e in enumerate(entries):
+        where = f"{rp}.reported.{e['metric']}" if isinstance(raw, dict) else f"{rp}.reported[{j}]"
+        full = {**src, **e}
+        if "metric" not in full or "value" not in full:
+            problems.append(f"{where}: needs metric and value")
+            continue
+        if full["metric"] not in S.METRICS:
+            problems.append(f"{where}: unknown metric {full['metric']!r} (known: {', '.join(S.METRICS)})")
+        if full.get("dataset") not in S.DATASETS:
+            problems.append(f"{where}: dataset {full.get('dataset')!r} is not one of {', '.join(S.DATASETS)}")
+        if full.get("split") not in S.SPLITS:
+            problems.append(f"{where}: split {full.get('split')!r} is not one of {', '.join(S.SPLITS)}")
+        missing = [k for k in ("paper", "table") if not full.get(k)]
+        if missing:
+            problems.append(f"{where}: no reported source for {', '.join(missing)}")
+            continue
+        out.append(ReportedValue(full["metric"], float(full["value"]), str(full["paper"]),
+                                 str(full["table"]), str(full["dataset"]), str(full["split"]),
+                                 str(full.get("note", ""))))
+    return out
+
+
+def _claims(raw: list[dict], row_ids: set[str], problems: list[str]) -> list[Claim]:
+    out = []
+    for i, c in enumerate(raw):
+        cp = f"claims[{i}]"
+        missing = [k for k in ("id", "text", "kind", "rows") if k not in c]
+        if missing:
+            problems.append(f"{cp}: missing {', '.join(missing)}")
+            continue
+        if c["kind"] not in S.CLAIM_KINDS:
+            problems.append(f"{cp}.kind: {c['kind']!r} is not one of {', '.join(S.CLAIM_KINDS)}")
+        for key in ("rows", "among"):
+            for rid in c.get(key) or []:
+                if rid not in row_ids:
+                    problems.append(f"{cp}.{key}: no row {rid!r}")
+        need = {"greater": 2, "best": 1, "order": 2}.get(c["kind"], 1)
+        if len(c["rows"]) < need:
+            problems.append(f"{cp}.rows: {c['kind']} needs at least {need} rows")
+        out.append(Claim(c["id"], c["text"], c["kind"], list(c["rows"]), list(c.get("among") or []),
+                         c.get("metric", "top1"), c.get("dataset")))
+    return out
 
 
 def parse_set(items: list[str]) -> dict:
@@ -210,6 +276,10 @@ def fit_places(stages: dict[str, list[int]], layers: list[int]) -> dict[str, lis
 def resolve(spec: Spec, row_id: str, profile: str, overrides: dict | None = None,
             root: Path = EXPERIMENTS) -> dict:
     """Complete config for one row under one profile (see module docstring for the order)."""
+    row = spec.row(row_id)
+    if not row.built:
+        raise SpecError(spec.path, [f"row {row_id!r} is reported-only ({row.reported_only}); "
+                                    "it has no model to build or run"])
     profiles = load_profiles(root)
     if profile not in profiles:
         raise SpecError(root / PROFILES_FILE, [f"unknown profile {profile!r} (known: {', '.join(profiles)})"])

@@ -23,8 +23,8 @@ class SpecError(ValueError):
 
 
 MODEL = {
-    "backbone": {"depth": (int, type(None)), "layers": INT_LIST, "width": int,
-                 "pretrained": str},
+    "backbone": {"arch": str, "depth": (int, type(None)), "layers": INT_LIST, "width": int,
+                 "pretrained": str, "shift": bool, "shift_div": int, "args": ANY},
     "frames": int,
     "dropout": NUM,
     "insert": {"module": (str, type(None)), "position": str,
@@ -43,14 +43,25 @@ CONFIG = {"model": MODEL, "data": DATA, "train": TRAIN, "eval": EVAL}
 
 RECIPE = {"description": str, **CONFIG}
 PROFILE = {"description": str, "dataset": str, "recipe": str, **CONFIG}
+SOURCE = {"paper": str, "table": str, "dataset": str, "split": str, "note": str}
+# One reported number; keys absent here come from the row's ``source`` and the spec header.
+REPORTED_ENTRY = {"metric": str, "value": NUM, **SOURCE}
 ROW = {"id": str, "label": str, "note": str, "model": MODEL, "data": DATA, "train": TRAIN,
-       "eval": EVAL, "reported": {"*": NUM}, "source": {"paper": str, "table": str,
-                                                        "dataset": str, "split": str}}
+       "eval": EVAL,
+       # {metric: value} for the spec's dataset/split, or a list of REPORTED_ENTRY
+       "reported": ({"*": NUM}, ("list", REPORTED_ENTRY)),
+       "source": SOURCE,
+       # A method this harness does not build: the row is shown, never run. Say why.
+       "reported_only": str}
+CLAIM = {"id": str, "text": str, "kind": str, "rows": ("list", str), "among": ("list", str),
+         "metric": str, "dataset": str}
 SPEC = {"id": str, "title": str, "paper": str, "table": str, "dataset": str, "split": str,
-        "recipe": str, "note": str, "defaults": CONFIG, "rows": ("list", ROW)}
+        "recipe": str, "note": str, "defaults": CONFIG, "rows": ("list", ROW),
+        "claims": ("list", CLAIM)}
+CLAIM_KINDS = ("greater", "best", "order")
 
 SCHEDULES = ("plateau", "step", "cosine")
-POSITIONS = ("in_block", "after_block")
+POSITIONS = ("in_block", "after_block", "replace_conv2")
 METRICS = ("top1", "top5", "gflops", "params_m", "r@1", "r@5")
 DATASETS = ("ssv1", "ssv2", "k400", "msrvtt", "youcook2", "diving48", "gym99", "gym288")
 SPLITS = ("val", "test")
@@ -81,6 +92,16 @@ def _is(value: Any, t: Any) -> bool:
 def check(value: Any, schema: Any, path: str, problems: list[str]) -> None:
     """Append to ``problems`` every place where ``value`` does not fit ``schema``."""
     if schema is ANY:
+        return
+    if isinstance(schema, tuple) and schema and all(isinstance(s, (dict, tuple)) for s in schema) \
+            and not (schema[0] == "list"):
+        # Alternatives of structured schemas: pick by shape (mapping vs list).
+        for alt in schema:
+            if isinstance(alt, dict) == isinstance(value, dict):
+                check(value, alt, path, problems)
+                return
+        problems.append(f"{path}: expected {' or '.join(_type_name(a) for a in schema)}, "
+                        f"got {type(value).__name__}")
         return
     if isinstance(schema, dict):
         if not isinstance(value, dict):
