@@ -30,6 +30,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rows", help="comma-separated row ids to run (default: all)")
     p.add_argument("--force", action="store_true", help="re-run rows whose result already exists")
     p.add_argument("--report-only", action="store_true", help="only regenerate reports from results/")
+    p.add_argument("--cost", action="store_true", help="compute GFLOPs and parameters of every built "
+                   "row's paper-profile model at the paper's input (no data, no training)")
     p.add_argument("--data-root", action="append", default=[], metavar="NAME=PATH",
                    help="dataset root, e.g. ssv2=/data/ssv2 (or set REPRO_SSV2_ROOT)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -72,7 +74,7 @@ def run_table(table: str, args: argparse.Namespace) -> None:
     roots = _data_roots(args.data_root)
     profile, why = choose_profile(args.profile, spec.dataset, roots)
     overrides = parse_set(args.set)
-    rows = [r.id for r in spec.rows]
+    rows = [r.id for r in spec.rows if r.built]
     if args.rows:
         wanted = [r.strip() for r in args.rows.split(",") if r.strip()]
         unknown = [r for r in wanted if r not in rows]
@@ -130,6 +132,35 @@ def run_table(table: str, args: argparse.Namespace) -> None:
               f"({provenance['wall_time_s']:.0f} s) -> {out}", flush=True)
 
 
+def run_cost(table: str, args: argparse.Namespace) -> None:
+    """Fill the reproduced gflops/params_m of every built row: results/<table>/cost/<row>.json."""
+    from repro.cost import cost_of
+    from repro.data.registry import num_classes
+    from repro.models.build import build_from_config
+    from repro.spec.loader import config_hash, load_spec, resolve
+
+    spec = load_spec(table)
+    commit = git_commit()
+    for row in spec.rows:
+        if not row.built:
+            continue
+        cfg = resolve(spec, row.id, "paper")
+        frames, size = cfg["model"].get("frames", 8), cfg["data"].get("crop", 224)
+        classes = num_classes(cfg["data"]["dataset"])
+        t0 = time.time()
+        c = cost_of(lambda: build_from_config(cfg, classes), frames, size)
+        prov = {"commit": commit, "spec_hash": config_hash(cfg), "profile": "cost",
+                "dataset": f"none ({classes} classes of {cfg['data']['dataset']})", "split": spec.split,
+                "frames": frames, "views": "1x1", "epochs": "", "seed": "", "device": "meta",
+                "input": f"1x3x{frames}x{size}x{size}", "wall_time_s": round(time.time() - t0, 2),
+                "places": " ".join(f"{s}{b}" for s, b in cfg["model"]["insert"]["stages"].items())
+                if cfg["model"]["insert"].get("module") else ""}
+        out = result_path(args.results_dir, table, "cost", row.id)
+        write_json_atomic({"table": table, "row": row.id, "metrics": c, "provenance": prov}, out)
+        print(f"[{table}] {row.id}: {c['gflops']:.1f} GFLOPs, {c['params_m']:.2f} M params "
+              f"at {prov['input']}", flush=True)
+
+
 def list_tables() -> None:
     from repro.spec.loader import list_tables as tables, load_spec
 
@@ -144,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     from repro.data.video import DecodeError
     from repro.errors import TrainingError, WeightsError
     from repro.report.build import build_report
+    from repro.report.index import write_index
     from repro.spec.loader import list_tables as tables
     from repro.spec.schema import SpecError
 
@@ -152,14 +184,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.list:
             list_tables()
             return 0
-        targets = args.table or (tables() if args.report_only else None)
+        targets = args.table or (tables() if args.report_only or args.cost else None)
         if not targets:
-            raise UsageError("give --table TABLE (see --list), or --report-only for all tables")
+            raise UsageError("give --table TABLE (see --list), or --report-only / --cost for all tables")
         for t in targets:
-            if not args.report_only:
+            if args.cost:
+                run_cost(t, args)
+            elif not args.report_only:
                 run_table(t, args)
             for p in build_report(t, args.results_dir, args.reports_dir):
                 print(f"[{t}] wrote {p}")
+        print(f"wrote {write_index(args.results_dir, args.reports_dir)}")
         return 0
     except (SpecError, DatasetError, DecodeError, WeightsError, TrainingError, UsageError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -1,6 +1,7 @@
 """Builders: a resolved run config -> nn.Module, and ImageNet initialisation."""
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 
@@ -28,7 +29,10 @@ def build_from_config(cfg: dict, num_classes: int) -> TSNResNet:
     ins = m.get("insert") or {}
     if ins.get("module"):
         ctor = get_module(ins["module"])
-        args = ins.get("args") or {}
+        args = dict(ins.get("args") or {})
+        # Modules with learned T x T maps (GTA) or temporal kernels need the clip length.
+        if "num_frames" in inspect.signature(ctor).parameters:
+            args.setdefault("num_frames", m.get("frames", 8))
         for stage, blocks in ins.get("stages", {}).items():
             for b in blocks:
                 model.insert(stage, b, ins.get("position", "after_block"), lambda c: ctor(c, **args))

@@ -18,17 +18,34 @@ NOT_COMPARABLE = ("Synthetic-profile numbers are **not comparable** to the paper
                   "empty on purpose.")
 
 
-def _status(profile: str | None, reported: float | None) -> str:
+# Cost columns are exact counts: within these they reproduce the paper's printed (rounded) value.
+TOLERANCE = {"gflops": ("rel", 0.01), "params_m": ("abs", 0.1)}
+
+
+def within_tolerance(metric: str, reported: float, reproduced: float) -> bool | None:
+    if metric not in TOLERANCE:
+        return None
+    kind, tol = TOLERANCE[metric]
+    err = abs(reproduced - reported)
+    return err <= (tol * abs(reported) if kind == "rel" else tol + 1e-9)
+
+
+def _status(profile: str | None, metric: str, reported: float | None, reproduced: float | None) -> str:
     if profile is None:
         return "not run"
     if profile == "synthetic":
         return "synthetic (not comparable)" if reported is not None else "probe metric"
-    return "reproduced" if reported is not None else "extra metric"
+    if reported is None:
+        return "counted (not reported)" if profile == "cost" else "extra metric"
+    ok = within_tolerance(metric, reported, reproduced)
+    if ok is None:
+        return "reproduced"
+    return "within tolerance" if ok else "differs"
 
 
 def _reproduced_metrics(result: dict) -> dict[str, float]:
     m = result["metrics"]
-    out = {k: m[k] for k in ("top1", "top5") if m.get(k) is not None}
+    out = {k: m[k] for k in ("top1", "top5", "gflops", "params_m") if m.get(k) is not None}
     if m.get("reversal_pairs") is not None:
         out["reversal_pairs"] = m["reversal_pairs"]
     for fam, v in sorted((m.get("family") or {}).items()):
@@ -43,28 +60,110 @@ def long_table(spec: Spec, results: list[dict]) -> pd.DataFrame:
         by_row.setdefault(r["row"], []).append(r)
     lines = []
     for row in spec.rows:
-        reported = {rv.metric: rv for rv in row.reported}
         runs = sorted(by_row.get(row.id, []), key=lambda r: r["provenance"]["profile"])
-        for run in runs or [None]:
-            prov = run["provenance"] if run else {}
-            repro = _reproduced_metrics(run) if run else {}
-            for metric in list(reported) + [m for m in repro if m not in reported]:
-                rv = reported.get(metric)
-                val = repro.get(metric)
-                comparable = rv is not None and val is not None and prov.get("profile") != "synthetic"
+        if not row.built:
+            for rv in row.reported or [None]:
                 lines.append({
                     "row": row.id, "label": row.label,
-                    "dataset": rv.dataset if rv else spec.dataset,
-                    "split": rv.split if rv else spec.split, "metric": metric,
-                    "reported": rv.value if rv else math.nan,
-                    "reported_source": f"{PAPER_NAMES.get(rv.paper, rv.paper)} {rv.table}" if rv else "",
-                    "reproduced": val if val is not None else math.nan,
-                    "delta": val - rv.value if comparable else math.nan,
-                    "profile": prov.get("profile", ""), "run_dataset": prov.get("dataset", ""),
-                    "frames": prov.get("frames", ""), "views": prov.get("views", ""),
-                    "epochs": prov.get("epochs", ""),
-                    "status": _status(prov.get("profile"), rv.value if rv else None)})
+                    "dataset": rv.dataset if rv else spec.dataset, "split": rv.split if rv else spec.split,
+                    "metric": rv.metric if rv else "top1", "reported": rv.value if rv else math.nan,
+                    "reported_source": _source(rv) if rv else "", "reproduced": math.nan,
+                    "delta": math.nan, "profile": "", "run_dataset": "", "frames": "", "views": "",
+                    "epochs": "", "status": f"reported only: {row.reported_only}"})
+            continue
+        # Accuracy runs and cost counts are separate results; each pairs with its own metrics.
+        for is_cost in (False, True):
+            mine = [r for r in runs if (r["provenance"]["profile"] == "cost") == is_cost]
+            reported = [rv for rv in row.reported if (rv.metric in TOLERANCE) == is_cost]
+            if not mine and not reported and is_cost:
+                continue
+            lines += _row_lines(spec, row, mine or [None], reported, is_cost)
     return pd.DataFrame(lines, columns=COLUMNS)
+
+
+def _row_lines(spec: Spec, row, runs: list, reported: list, is_cost: bool) -> list[dict]:
+    lines = []
+    for run in runs:
+        prov = run["provenance"] if run else {}
+        repro = {m: v for m, v in (_reproduced_metrics(run) if run else {}).items()
+                 if (m in TOLERANCE) == is_cost}
+        # A reported metric on another dataset than the run's is still listed, unmatched.
+        entries = [(rv.metric, rv) for rv in reported]
+        if not entries and not repro:
+            entries = [("top1", None)]
+        keyed = {(m, rv.dataset) for m, rv in entries if rv}
+        run_ds = spec.dataset
+        entries += [(m, None) for m in repro if (m, run_ds) not in keyed]
+        for metric, rv in entries:
+            val = repro.get(metric) if (rv is None or rv.dataset == run_ds
+                                        or metric in TOLERANCE) else None
+            comparable = rv is not None and val is not None and prov.get("profile") != "synthetic"
+            lines.append({
+                "row": row.id, "label": row.label,
+                "dataset": rv.dataset if rv else spec.dataset,
+                "split": rv.split if rv else spec.split, "metric": metric,
+                "reported": rv.value if rv else math.nan,
+                "reported_source": _source(rv) if rv else "",
+                "reproduced": val if val is not None else math.nan,
+                "delta": val - rv.value if comparable else math.nan,
+                "profile": prov.get("profile", ""), "run_dataset": prov.get("dataset", ""),
+                "frames": prov.get("frames", ""), "views": prov.get("views", ""),
+                "epochs": prov.get("epochs", ""),
+                "status": _status(prov.get("profile"), metric, rv.value if rv else None, val)})
+    return lines
+
+
+def _source(rv) -> str:
+    src = f"{PAPER_NAMES.get(rv.paper, rv.paper)} {rv.table}"
+    return f"{src} ({rv.note})" if rv.note else src
+
+
+def _cost_section(df: pd.DataFrame) -> list[str]:
+    cost = df[df["metric"].isin(list(TOLERANCE))]
+    if cost.empty:
+        return []
+    rows = []
+    for label, sub in cost.groupby("label", sort=False):
+        cells = [label]
+        for metric in ("gflops", "params_m"):
+            m = sub[sub["metric"] == metric]
+            cells += [_fmt(m["reported"].max()) if not m.empty else "",
+                      f"{m['reproduced'].max():.2f}" if not m.empty and m["reproduced"].notna().any() else ""]
+        cells.append("; ".join(sorted(set(sub["status"]))))
+        frames = sub["frames"].iloc[0]
+        cells.append(_fmt(frames))
+        rows.append(cells)
+    return ["", "## Cost (paper-profile model)", "",
+            "GFLOPs are multiply-accumulates of conv, linear and matmul (attention included), counted "
+            "with `run_all.py --cost` on the paper-profile model at frames x 224 x 224 and the "
+            "dataset's classes; batch norm is not counted (the papers' convention, facts.md). A count "
+            "is within tolerance inside 1% GFLOPs and 0.1 M parameters of the printed value.", "",
+            tabulate(rows, headers=["Row", "GFLOPs reported", "GFLOPs counted", "Params (M) reported",
+                                    "Params (M) counted", "Status", "Frames"],
+                     tablefmt="github", disable_numparse=True)]
+
+
+def _claims_section(spec: Spec, df: pd.DataFrame) -> list[str]:
+    from repro.report.claims import check_claims, rank_agreement
+
+    out = []
+    if spec.claims:
+        checked = check_claims(spec.claims, df, spec.dataset)
+        profiles = sorted({k for c in checked for k in c} - {"claim", "text", "paper"})
+        rows = [[c["text"], c["paper"]] + [c.get(p, "not run") for p in profiles] for c in checked]
+        out += ["", "## The paper's claims", "",
+                "Each claim is checked on the paper's own numbers and on each reproduced profile "
+                "(synthetic checks test the mechanism on the probe, not the paper's numbers).", "",
+                tabulate(rows, headers=["Claim", "Paper's numbers"] + [f"Reproduced ({p})" for p in profiles],
+                         tablefmt="github", disable_numparse=True)]
+    tau = rank_agreement(df, "top1", spec.dataset)
+    if tau:
+        lines = [f"- {p}: Kendall tau {t:.2f} over {n} rows" if t is not None else
+                 f"- {p}: fewer than two comparable rows" for p, (t, n) in sorted(tau.items())]
+        out += ["", "## Rank agreement (top-1)", "",
+                "Kendall tau between the reported and the reproduced ordering of the rows "
+                "(1: same order, -1: reversed).", "", *lines]
+    return out
 
 
 def _fmt(v) -> str:
@@ -95,14 +194,20 @@ def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str |
     if spec.note:
         out += ["", spec.note.strip()]
     main = df[df["reported"].notna() | df["metric"].isin(["top1"])]
-    main = main[main["metric"].isin(sorted(set(main["metric"]) & {"top1", "top5", "gflops", "params_m"}))]
-    rows = [[r.label, r.metric, _fmt(r.reported), _fmt(r.reproduced), _fmt(r.delta), r.profile,
-             r.run_dataset, _fmt(r.frames), _fmt(r.views), _fmt(r.epochs), r.status]
+    main = main[~main["metric"].str.startswith("family:") & (main["metric"] != "reversal_pairs")
+                & ~main["metric"].isin(list(TOLERANCE))]
+    main = main[~((main["profile"] == "synthetic") & main["reported"].isna() & (main["metric"] != "top1"))]
+    rows = [[r.label, r.dataset, r.split, r.metric, _fmt(r.reported), r.reported_source, _fmt(r.reproduced),
+             _fmt(r.delta), r.profile, r.run_dataset, _fmt(r.frames), _fmt(r.views), _fmt(r.epochs), r.status]
             for r in main.itertuples()]
     out += ["", "## Reported vs reproduced", "",
-            tabulate(rows, headers=["Row", "Metric", f"Reported ({src})", "Reproduced", "Delta",
-                                    "Profile", "Run dataset", "Frames", "Views", "Epochs", "Status"],
+            "Reported: the paper's number for that dataset, split and metric. Reproduced: this "
+            "harness's, from the profile named.", "",
+            tabulate(rows, headers=["Row", "Dataset", "Split", "Metric", "Reported", "Source", "Reproduced",
+                                    "Delta", "Profile", "Run dataset", "Frames", "Views", "Epochs", "Status"],
                      tablefmt="github", disable_numparse=True)]
+    out += _cost_section(df)
+    out += _claims_section(spec, df)
     probe = df[df["metric"].str.startswith("family:") |
                df["metric"].isin(["reversal_pairs"]) |
                (df["metric"].isin(["top1", "top5"]) & (df["profile"] == "synthetic"))]

@@ -1,0 +1,53 @@
+"""reports/README.md: one line per table with how many of its rows have which kind of number."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from tabulate import tabulate
+
+from repro.report.tables import long_table
+from repro.results.store import read_results
+from repro.spec.loader import list_tables, load_spec
+
+
+def table_counts(table: str, results_dir: Path) -> dict:
+    spec = load_spec(table)
+    results = read_results(results_dir, table)
+    df = long_table(spec, results)
+    profiles_by_row: dict[str, set[str]] = {}
+    for r in results:
+        profiles_by_row.setdefault(r["row"], set()).add(r["provenance"]["profile"])
+    built = [r for r in spec.rows if r.built]
+    cost = df[df["profile"] == "cost"]
+    within = {row for row, sub in cost.groupby("row")
+              if (sub["status"] == "within tolerance").any() and not (sub["status"] == "differs").any()}
+    return {
+        "table": table, "paper": spec.paper.upper(), "source": spec.table, "rows": len(spec.rows),
+        "reproduced (paper)": sum("paper" in profiles_by_row.get(r.id, ()) for r in built),
+        "synthetic": sum("synthetic" in profiles_by_row.get(r.id, ()) for r in built),
+        "cost within tolerance": len(within),
+        "not run": sum(not (profiles_by_row.get(r.id, set()) - {"cost"}) for r in built),
+        "reported only": len(spec.rows) - len(built),
+    }
+
+
+def write_index(results_dir: Path, reports_dir: Path) -> Path:
+    counts = [table_counts(t, results_dir) for t in list_tables()]
+    headers = ["Table", "Paper", "Source", "Rows", "Reproduced (paper)", "Synthetic",
+               "Cost within tolerance", "Not run", "Reported only"]
+    rows = [[f"[{c['table']}]({c['table']}.md)", c["paper"], c["source"], c["rows"],
+             c["reproduced (paper)"], c["synthetic"], c["cost within tolerance"], c["not run"],
+             c["reported only"]] for c in counts]
+    text = "\n".join([
+        "# Reports", "",
+        "One report per paper table: the paper's numbers beside this harness's. Regenerate all of "
+        "them with `python run_all.py --report-only`.", "",
+        "Counts are rows. *Reproduced (paper)*: trained and evaluated with the paper profile. "
+        "*Synthetic*: run on the synthetic probe (not comparable to the paper). *Cost within "
+        "tolerance*: counted GFLOPs and parameters match the printed ones (1% / 0.1 M). *Not run*: "
+        "built, but no accuracy result yet. *Reported only*: methods this harness does not build.", "",
+        tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), ""])
+    path = Path(reports_dir) / "README.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
