@@ -106,3 +106,33 @@ def test_ssa_switches_change_the_module():
     assert full.t_value is None and no_sve.t_value is not None
     with pytest.raises(ValueError, match="temporal_scope"):
         get_module("ssa")(16, temporal_scope="bogus")
+
+
+def test_temporal_shift_moves_channels_between_frames():
+    from repro.models.tsm import TemporalShift
+
+    x = torch.arange(2 * 4 * 8, dtype=torch.float64).view(2 * 4, 8, 1, 1)  # N=2, T=4, C=8
+    y = TemporalShift(4, fold_div=4)(x).view(2, 4, 8)
+    xv = x.view(2, 4, 8)
+    assert torch.equal(y[:, :-1, :2], xv[:, 1:, :2]) and (y[:, -1, :2] == 0).all()
+    assert torch.equal(y[:, 1:, 2:4], xv[:, :-1, 2:4]) and (y[:, 0, 2:4] == 0).all()
+    assert torch.equal(y[:, :, 4:], xv[:, :, 4:])
+
+
+def test_tsm_backbone_is_order_aware_and_free():
+    from repro.cost import cost_of
+
+    torch.manual_seed(0)
+    model = build_model("ssa_table2", "nl3d", "synthetic", {"model": {"backbone": {"shift": True},
+                                                                       "insert": {"module": None}}})
+    model = model.double().eval()
+    x = torch.randn(2, 3, 8, 28, 28, dtype=torch.float64)
+    with torch.no_grad():
+        assert (model(x) - model(x.flip(2))).abs().max() > 1e-6
+    plain = lambda: tsn_resnet(174, depth=50, num_frames=8)  # noqa: E731
+
+    def tsm():
+        m = plain()
+        m.add_temporal_shift(8)
+        return m
+    assert cost_of(tsm, 8) == cost_of(plain, 8)  # a shift has no parameters and no multiply-adds
