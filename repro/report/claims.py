@@ -26,12 +26,14 @@ def _verdict(h: bool | None) -> str:
     return {True: "upheld", False: "contradicted", None: "cannot tell (rows missing)"}[h]
 
 
-def check_claims(claims: list[Claim], df: pd.DataFrame, default_dataset: str) -> list[dict]:
+def check_claims(claims: list[Claim], df: pd.DataFrame, default_dataset: str,
+                 split: str = "val") -> list[dict]:
     """One dict per (claim, source): source is 'paper' or a reproduced profile."""
     out = []
     for c in claims:
         ds = c.dataset or default_dataset
-        rep = df[(df["metric"] == c.metric) & (df["dataset"] == ds) & df["reported"].notna()]
+        rep = df[(df["metric"] == c.metric) & (df["dataset"] == ds) & (df["split"] == split)
+                 & df["reported"].notna()]
         reported = dict(zip(rep["row"], rep["reported"]))
         line = {"claim": c.id, "text": c.text, "paper": _verdict(_holds(c, reported))}
         prod = df[(df["metric"] == c.metric) & df["reproduced"].notna()]
@@ -64,10 +66,12 @@ def kendall_tau(a: list[float], b: list[float]) -> float | None:
     return (conc - disc) / denom if denom else None
 
 
-def rank_agreement(df: pd.DataFrame, metric: str, dataset: str) -> dict[str, tuple[float | None, int]]:
+def rank_agreement(df: pd.DataFrame, metric: str, dataset: str,
+                   split: str = "val") -> dict[str, tuple[float | None, int]]:
     """Per reproduced profile: Kendall tau between reported and reproduced ``metric`` over rows."""
     out = {}
-    rep = df[(df["metric"] == metric) & (df["dataset"] == dataset) & df["reported"].notna()]
+    rep = df[(df["metric"] == metric) & (df["dataset"] == dataset) & (df["split"] == split)
+             & df["reported"].notna()]
     reported = dict(zip(rep["row"], rep["reported"]))
     prod = df[(df["metric"] == metric) & df["reproduced"].notna()]
     for prof, sub in prod.groupby("profile"):

@@ -148,7 +148,7 @@ def _claims_section(spec: Spec, df: pd.DataFrame) -> list[str]:
 
     out = []
     if spec.claims:
-        checked = check_claims(spec.claims, df, spec.dataset)
+        checked = check_claims(spec.claims, df, spec.dataset, spec.split)
         profiles = sorted({k for c in checked for k in c} - {"claim", "text", "paper"})
         rows = [[c["text"], c["paper"]] + [c.get(p, "not run") for p in profiles] for c in checked]
         out += ["", "## The paper's claims", "",
@@ -156,7 +156,7 @@ def _claims_section(spec: Spec, df: pd.DataFrame) -> list[str]:
                 "(synthetic checks test the mechanism on the probe, not the paper's numbers).", "",
                 tabulate(rows, headers=["Claim", "Paper's numbers"] + [f"Reproduced ({p})" for p in profiles],
                          tablefmt="github", disable_numparse=True)]
-    tau = rank_agreement(df, "top1", spec.dataset)
+    tau = rank_agreement(df, "top1", spec.dataset, spec.split)
     if tau:
         lines = [f"- {p}: Kendall tau {t:.2f} over {n} rows" if t is not None else
                  f"- {p}: fewer than two comparable rows" for p, (t, n) in sorted(tau.items())]
