@@ -25,6 +25,8 @@ def _wake(model: torch.nn.Module) -> torch.nn.Module:
 
 @pytest.mark.parametrize("name", module_names())
 def test_module_shape_identity_and_gradients(name):
+    if getattr(get_module(name), "position", None) == "replace_conv2":
+        pytest.skip("replaces conv2; its block starts as identity through a zeroed bn3 (tests/test_rsa.py)")
     torch.manual_seed(0)
     mod = get_module(name)(32).eval()
     x = torch.randn(2, 32, 4, 6, 6)

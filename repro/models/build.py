@@ -10,7 +10,7 @@ from torch import nn
 
 from repro.errors import WeightsError
 from repro.models.registry import get_module
-from repro.models.resnet import TSNResNet, tsn_resnet
+from repro.models.resnet import STAGES, TSNResNet, tsn_resnet
 
 IMAGENET_ENV = "REPRO_IMAGENET_WEIGHTS"
 
@@ -72,8 +72,12 @@ def load_imagenet(model: TSNResNet) -> list[str]:
                 f"with internet and set {IMAGENET_ENV}=/path/to/resnet50-0676ba61.pth, or run with "
                 "--set model.backbone.pretrained=none to train from scratch.") from e
     own = model.state_dict()
-    # fc has other classes; a conv2 replaced by a video module (RSA) is not loaded either.
-    state = {k: v for k, v in state.items() if not k.startswith("fc.") and k in own}
+    # fc has other classes. A block whose conv2 a video module replaced (RSA) keeps its own init
+    # entirely, zeroed bn3 included, as the official RSA code does.
+    fresh = tuple(f"{s}.{i}." for s in STAGES for i, blk in enumerate(getattr(model, s))
+                  if not isinstance(blk.conv2, nn.Conv2d))
+    state = {k: v for k, v in state.items()
+             if not k.startswith("fc.") and k in own and not (fresh and k.startswith(fresh))}
     bad = [k for k, v in state.items() if v.shape != own[k].shape]
     if bad:
         raise WeightsError(f"ImageNet weights do not fit this backbone ({bad[0]}: "

@@ -34,7 +34,9 @@ class NonLocal(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q = self.theta(x)
-        k, v = self.pool(self.phi(x)), self.pool(self.g(x))
+        k, v = self.phi(x), self.g(x)
+        if min(x.shape[-2:]) >= 2:  # a 1x1 map (small inputs, late stages) has nothing to pool
+            k, v = self.pool(k), self.pool(v)
         y = attend(to_tokens(q, self.scope), to_tokens(k, self.scope), to_tokens(v, self.scope),
                    self.scaled)
         return x + self.out(from_tokens(y, self.scope, tuple(q.shape)))

@@ -15,6 +15,11 @@ BUILTIN: dict[str, str] = {
     "nl1d": "repro.models.nonlocal_block",
     "nl2d1d": "repro.models.nonlocal_block",
     "ssa": "repro.models.ssa",
+    "gta_sa": "repro.models.gta",
+    "gta_ta": "repro.models.gta",
+    "dnl": "repro.models.gta",
+    "gta": "repro.models.gta",
+    "rsa": "repro.models.rsa",
 }
 _MODULES: dict[str, Callable] = {}
 

@@ -116,7 +116,7 @@ class TSNResNet(nn.Module):
         """Insert ``factory(channels)`` into a block.
 
         ``position``: ``in_block`` (after conv1, on its channels), ``after_block`` (on the block
-        output) or ``replace_conv2`` (instead of the 3x3 conv, planes -> planes; stride-1 blocks).
+        output) or ``replace_conv2`` (instead of the 3x3 conv, planes -> planes, bn3 zeroed).
         """
         blk = self.block(stage, index)
         if position == "in_block":
@@ -126,10 +126,14 @@ class TSNResNet(nn.Module):
             mod = factory(blk.conv3.out_channels)
             blk.post = TemporalAdapter(mod, self.num_frames)
         elif position == "replace_conv2":
-            if blk.conv2.stride != (1, 1):
-                raise ValueError(f"{stage}[{index}] has a strided conv2; replace_conv2 needs stride 1")
+            stride = blk.conv2.stride[0]
             mod = factory(blk.conv2.in_channels)
-            blk.conv2 = TemporalAdapter(mod, self.num_frames)
+            new: nn.Module = TemporalAdapter(mod, self.num_frames)
+            if stride != 1:  # a strided block keeps its downsampling, as RSA's code does: pool after
+                new = nn.Sequential(new, nn.AvgPool2d(3, stride=stride, padding=1))
+            blk.conv2 = new
+            # The replaced block starts as an identity: its residual branch is zeroed at bn3.
+            nn.init.zeros_(blk.bn3.weight)
         else:
             raise ValueError(f"unknown insertion position {position!r}; "
                              "use in_block, after_block or replace_conv2")
