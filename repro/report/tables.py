@@ -240,6 +240,9 @@ def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str |
                 tabulate(prov_rows, headers=["Row", "Profile", "Commit", "Spec hash", "Seed", "Device",
                                              "Wall time (s)", "Videos skipped", "Inserted at"],
                          tablefmt="github", disable_numparse=True)]
+    notes = [f"- **{r.label}**: {' '.join(r.note.split())}" for r in spec.rows if r.note]
+    if notes:
+        out += ["", "## Row notes", "", *notes]
     if plot_name:
         out += ["", f"![{spec.id}]({plot_name})"]
     return "\n".join(out) + "\n"
