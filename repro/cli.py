@@ -25,8 +25,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     "papers' numbers beside this harness's.")
     p.add_argument("--table", action="append", help="table id (repeatable); see --list")
     p.add_argument("--list", action="store_true", help="list the tables and their rows")
-    p.add_argument("--profile", default="auto", help="paper | synthetic | auto (default: paper if the "
-                   "table's dataset is configured, else synthetic)")
+    p.add_argument("--profile", default="auto", help="paper | smoke | synthetic | auto (default: paper "
+                   "if the table's dataset is configured, else synthetic)")
     p.add_argument("--rows", help="comma-separated row ids to run (default: all)")
     p.add_argument("--force", action="store_true", help="re-run rows whose result already exists")
     p.add_argument("--report-only", action="store_true", help="only regenerate reports from results/")

@@ -12,7 +12,6 @@ import pytest
 from repro.spec.loader import load_spec, resolve
 
 GTA_SPECS = ["gta_table1"] + [f"gta_fig{i}" for i in (3, 4, 5, 7, 9, 10, 11, 12, 13, 14)]
-SLOWFAST = "SlowFast backbone not built yet (planned)"
 ENSEMBLE = "ensemble of the 8- and 16-frame rows' saved scores; built in a later issue"
 
 
@@ -53,7 +52,8 @@ def test_built_rows_resolve_under_paper_and_synthetic(table, row):
     paper = resolve(spec, row, "paper")
     assert paper["meta"]["recipe"] == "gta"
     assert paper["data"]["dataset"] == spec.dataset
-    assert paper["model"]["backbone"]["layers"] == [3, 4, 6, 3]
+    depth = paper["model"]["backbone"]["depth"]  # 50, or 101 for gta_fig4's SlowFast-R101 rows
+    assert paper["model"]["backbone"]["layers"] == {50: [3, 4, 6, 3], 101: [3, 4, 23, 3]}[depth]
     synth = resolve(spec, row, "synthetic")
     assert synth["data"]["dataset"] == "synthetic"
     assert synth["model"]["backbone"]["layers"] == [1, 1, 1, 1]
@@ -97,10 +97,10 @@ def test_fig3_values():
     assert _value(spec, "nl", "gflops") == 61.1 and _value(spec, "r2d50", "top1", "ssv2") == 26.8
     assert _value(spec, "slowfast_r50_nl", "gflops") == 239.9
     assert _value(spec, "slowfast_r50_gta", "top1", "ssv2") == 64.9
+    assert all(r.built for r in spec.rows)
     for r in spec.rows:
-        assert r.built == (not r.id.startswith("slowfast"))
-        if not r.built:
-            assert r.reported_only == SLOWFAST
+        bb = resolve(spec, r.id, "paper")["model"]["backbone"]
+        assert bb.get("arch", "resnet") == ("slowfast" if r.id.startswith("slowfast") else "resnet")
     assert resolve(spec, "dnl", "paper")["model"]["insert"]["module"] == "dnl"
     assert resolve(spec, "r2d50", "paper")["model"]["insert"]["module"] is None
 
@@ -195,7 +195,9 @@ def test_fig4_and_fig10_values():
     assert (f4.dataset, f4.split) == ("k400", "val")
     assert (_value(f4, "r2d_gta", "gflops"), _value(f4, "r2d_gta"), _value(f4, "r2d_gta", "top5")) == (62, 75.9, 92.2)
     assert "30 views" in next(rv.note for rv in f4.row("r2d_gta").reported if rv.metric == "gflops")
-    assert _value(f4, "slowfast_r101_gta") == 79.8 and f4.row("slowfast_r101_gta").reported_only == SLOWFAST
+    assert _value(f4, "slowfast_r101_gta") == 79.8 and f4.row("slowfast_r101_gta").built
+    sf = resolve(f4, "slowfast_r101_gta", "paper")["model"]
+    assert (sf["backbone"]["arch"], sf["backbone"]["depth"], sf["frames"]) == ("slowfast", 101, 32)
     assert _value(f4, "msnet", "top5") is None
     f10 = load_spec("gta_fig10")
     assert f10.split == "test"

@@ -13,13 +13,17 @@ class DecodeError(RuntimeError):
 
 
 def decode(path: Path, pick: Callable[[int], np.ndarray] | None = None) -> np.ndarray:
-    """Decode frames ``(F, H, W, 3)`` uint8 RGB.
+    """Decode frames ``(F, H, W, 3)`` uint8 RGB from a video file or a folder of frames.
 
     ``pick(num_frames)`` chooses the frame indices once the length is known; all frames when None.
     """
     import decord
 
     p = Path(path)
+    if p.is_dir():  # a folder of JPEG frames (Something-Something V1, some file lists)
+        from repro.data.ssv1 import decode_frames
+
+        return decode_frames(p, pick)
     if not p.is_file():
         raise DecodeError(f"video not found: {p}")
     try:

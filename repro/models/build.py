@@ -11,32 +11,66 @@ from torch import nn
 from repro.errors import WeightsError
 from repro.models.registry import get_module
 from repro.models.resnet import STAGES, TSNResNet, tsn_resnet
+from repro.models.slowfast import SlowFastResNet
 
 IMAGENET_ENV = "REPRO_IMAGENET_WEIGHTS"
 
 
-def build_from_config(cfg: dict, num_classes: int) -> TSNResNet:
-    """The row's TSN ResNet with its video modules inserted (architecture only, no weights)."""
+def build_from_config(cfg: dict, num_classes: int) -> nn.Module:
+    """The row's backbone with its video modules inserted (architecture only, no weights).
+
+    ``model.backbone.arch``: ``resnet`` (default; TSN over a 2D ResNet) or ``slowfast``.
+    ``model.frames`` is always the number of frames the data pipeline feeds per clip: for
+    SlowFast that is the Fast pathway's count (64 for "16x8"); the Slow pathway and every
+    inserted module see ``ceil(frames / alpha)`` of them (16). SlowFast-only settings go under
+    ``model.backbone.args`` (``alpha``, ``beta_inv``, ``fusion_kernel``, ``fusion_ratio``,
+    ``temp_kernel_blocks``; see :func:`repro.models.slowfast.slowfast_resnet`).
+    """
     m = cfg["model"]
     bb = m["backbone"]
-    if bb.get("arch", "resnet") != "resnet":
-        raise ValueError(f"backbone arch {bb['arch']!r} is not built yet; only resnet (TSN) is")
-    model = tsn_resnet(num_classes, depth=bb.get("depth"), layers=bb["layers"],
-                       width=bb.get("width", 64), num_frames=m.get("frames", 8),
-                       dropout=m.get("dropout", 0.5))
-    if bb.get("shift"):
-        model.add_temporal_shift(bb.get("shift_div", 8))
+    arch = bb.get("arch", "resnet")
+    frames = m.get("frames", 8)
+    if arch == "resnet":
+        model: nn.Module = tsn_resnet(num_classes, depth=bb.get("depth"), layers=bb["layers"],
+                                      width=bb.get("width", 64), num_frames=frames,
+                                      dropout=m.get("dropout", 0.5))
+        if bb.get("shift"):
+            model.add_temporal_shift(bb.get("shift_div", 8))
+        module_frames = frames
+    elif arch == "slowfast":
+        model = _build_slowfast(bb, num_classes, frames, m.get("dropout", 0.5))
+        if bb.get("shift"):
+            raise ValueError("model.backbone.shift (TSM) is only defined for arch resnet")
+        module_frames = model.slow_frames
+    else:
+        raise ValueError(f"unknown backbone arch {arch!r}; use resnet or slowfast")
     ins = m.get("insert") or {}
     if ins.get("module"):
         ctor = get_module(ins["module"])
         args = dict(ins.get("args") or {})
-        # Modules with learned T x T maps (GTA) or temporal kernels need the clip length.
+        # Modules with learned T x T maps (GTA) or temporal kernels need the clip length they
+        # see: all frames for TSN, the Slow pathway's for SlowFast.
         if "num_frames" in inspect.signature(ctor).parameters:
-            args.setdefault("num_frames", m.get("frames", 8))
+            args.setdefault("num_frames", module_frames)
         for stage, blocks in ins.get("stages", {}).items():
             for b in blocks:
                 model.insert(stage, b, ins.get("position", "after_block"), lambda c: ctor(c, **args))
     return model
+
+
+def _build_slowfast(bb: dict, num_classes: int, frames: int, dropout: float) -> nn.Module:
+    """SlowFast from ``model.backbone`` (depth or layers, width, args); unknown args are an error."""
+    from repro.models.slowfast import slowfast_resnet
+
+    args = dict(bb.get("args") or {})
+    known = set(inspect.signature(SlowFastResNet.__init__).parameters) - {
+        "self", "num_classes", "layers", "width", "num_frames", "dropout"}
+    unknown = sorted(set(args) - known)
+    if unknown:
+        raise ValueError(f"model.backbone.args: unknown SlowFast setting(s) {unknown} "
+                         f"(known: {', '.join(sorted(known))})")
+    return slowfast_resnet(num_classes, depth=bb.get("depth"), layers=bb.get("layers"),
+                           width=bb.get("width", 64), num_frames=frames, dropout=dropout, **args)
 
 
 def build_model(table: str, row: str, profile: str = "paper", overrides: dict | None = None) -> nn.Module:
@@ -54,6 +88,11 @@ def load_imagenet(model: TSNResNet) -> list[str]:
     Source: the file named by $REPRO_IMAGENET_WEIGHTS, else torchvision's cached download.
     Only the trunk loads: ``fc`` (different classes) and inserted modules keep their init.
     """
+    if not isinstance(model, TSNResNet):
+        # SlowFast's 3D kernels and lateral channels do not match a 2D ImageNet ResNet; the
+        # papers start it from a Kinetics-trained SlowFast, which this harness does not load.
+        raise WeightsError(f"ImageNet initialisation is defined for the TSN ResNet only, not "
+                           f"{type(model).__name__}; set model.backbone.pretrained: none.")
     path = os.environ.get(IMAGENET_ENV)
     if path:
         if not Path(path).is_file():

@@ -74,8 +74,9 @@ def _inter(channels: int, inter_ratio: float) -> int:
 class SpatialAttention(NonLocal):
     """GTA eq. 3: per-frame self-attention, i.e. a 2D non-local block at ``C * inter_ratio``."""
 
-    def __init__(self, channels: int, inter_ratio: float = 0.25) -> None:
-        super().__init__(channels, "2d", inter_ratio=inter_ratio, pool=True, scaled=True)
+    def __init__(self, channels: int, inter_ratio: float = 0.25, pool_input: bool = False) -> None:
+        super().__init__(channels, "2d", inter_ratio=inter_ratio, pool=True, scaled=True,
+                         pool_input=pool_input)
 
 
 class TemporalAttention(NonLocal):
@@ -216,9 +217,10 @@ class DecoupledBlock(nn.Sequential):
 
 
 @register_module("gta_sa")
-def gta_sa(channels: int, num_frames: int = 8, inter_ratio: float = 0.25) -> nn.Module:
+def gta_sa(channels: int, num_frames: int = 8, inter_ratio: float = 0.25,
+           pool_input: bool = False) -> nn.Module:
     """+SA: per-frame self-attention (``num_frames`` unused: the block never mixes frames)."""
-    return SpatialAttention(channels, inter_ratio)
+    return SpatialAttention(channels, inter_ratio, pool_input)
 
 
 @register_module("gta_ta")
@@ -229,18 +231,19 @@ def gta_ta(channels: int, num_frames: int = 8, inter_ratio: float = 0.25,
 
 
 @register_module("dnl")
-def dnl(channels: int, num_frames: int = 8, inter_ratio: float = 0.25, pe: bool = False) -> nn.Module:
+def dnl(channels: int, num_frames: int = 8, inter_ratio: float = 0.25, pe: bool = False,
+        pool_input: bool = False) -> nn.Module:
     """+SA+TA (decoupled NL) / +SA+TAPE."""
-    return DecoupledBlock(SpatialAttention(channels, inter_ratio),
+    return DecoupledBlock(SpatialAttention(channels, inter_ratio, pool_input),
                           TemporalAttention(channels, num_frames, inter_ratio, pe))
 
 
 @register_module("gta")
 def gta(channels: int, num_frames: int = 8, spatial: bool = True, pixel: bool = True,
         region: bool = True, region_div: int = 8, groups: int = 8, ccmh: bool = True,
-        inter_ratio: float = 0.25) -> nn.Module:
+        inter_ratio: float = 0.25, pool_input: bool = False) -> nn.Module:
     """+SA+GTA: spatial attention (if ``spatial``) then global temporal attention."""
     return DecoupledBlock(
-        SpatialAttention(channels, inter_ratio) if spatial else None,
+        SpatialAttention(channels, inter_ratio, pool_input) if spatial else None,
         GlobalTemporalAttention(channels, num_frames, inter_ratio, pixel, region, region_div,
                                 groups, ccmh))

@@ -33,7 +33,13 @@ MODEL = {
                "args": ANY},
 }
 DATA = {"resize": int, "crop": int, "flip": bool, "num_workers": int, "cache_decoded": bool,
-        "train_per_class": int, "val_per_class": int, "generator_seed": int}
+        "train_per_class": int, "val_per_class": int, "generator_seed": int,
+        # Above this fraction of unreadable videos a run stops (below it they are skipped).
+        "max_bad_fraction": NUM,
+        # SSv1 class indices: alphabetical (TSM, the default) or file (mmaction2); not interchangeable
+        "label_order": str,
+        # Serve the spec's dataset from its generated smoke layout (repro/data/smoke.py).
+        "smoke": bool}
 TRAIN = {"epochs": int, "batch_size": int, "lr": NUM, "momentum": NUM, "nesterov": bool,
          "weight_decay": NUM, "warmup_epochs": NUM, "schedule": str, "steps": INT_LIST,
          "plateau_patience": int, "seed": int, "max_iters": (int, type(None)),

@@ -1,0 +1,167 @@
+"""Something-Something V1: JPEG frame folders, ';'-separated CSVs, and a frame-folder decoder.
+
+Layout (as distributed by the dataset's authors; TSM's ``tools/gen_label_sthv1.py`` reads the
+same files)::
+
+    <root>/20bn-something-something-v1/<id>/00001.jpg, 00002.jpg, ...   (%05d.jpg)
+    <root>/something-something-v1-labels.csv       one class name per line
+    <root>/something-something-v1-train.csv        <id>;<class name>
+    <root>/something-something-v1-validation.csv
+
+Class indices depend on ``data.label_order`` and the two are NOT interchangeable (facts.md):
+
+- ``alphabetical`` (default, TSM and the papers built on it): index = rank of the class name
+  in sorted order;
+- ``file`` (mmaction2): index = line number in the labels CSV.
+
+A record's ``path`` is the frame folder. :func:`decode_frames` reads one with the interface of
+:func:`repro.data.video.decode` (``decode(path, pick)`` -> ``(F, H, W, 3)`` uint8), raising
+:class:`repro.data.video.DecodeError` for a missing, empty or unreadable folder.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from repro.data.ssv2 import DatasetError
+from repro.data.video import DecodeError
+
+FRAME_DIR = "20bn-something-something-v1"
+LABELS_FILE = "something-something-v1-labels.csv"
+SPLIT_FILES = {"train": "something-something-v1-train.csv",
+               "validation": "something-something-v1-validation.csv"}
+SPLIT_ALIASES = {"train": "train", "val": "validation", "validation": "validation"}
+LABEL_ORDERS = ("alphabetical", "file")
+# mmaction2 (file-order) indices of the left/right class pairs (facts.md); other orders are
+# translated through the class names, see :func:`flip_swap`.
+FLIP_SWAP_FILE_ORDER = {2: 4, 4: 2, 30: 41, 41: 30, 52: 66, 66: 52}
+HOW_TO_GET = ("Something-Something V1 (20bn-something-something-v1 JPEG frames and the "
+              "something-something-v1-*.csv files) is no longer distributed by its authors; use an "
+              "existing copy (academic mirrors, e.g. the TSM/mmaction2 instructions), unpack it so "
+              "that the CSVs sit next to the 20bn-something-something-v1/ folder, and point the "
+              "harness at that folder with --data-root ssv1=/path, REPRO_SSV1_ROOT=/path or "
+              "data_roots: {ssv1: /path} in repro.yaml.")
+_FRAME_RE = re.compile(r"^\d+\.jpe?g$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    path: Path  # the video's frame folder
+    label: int
+    video_id: str
+
+
+def _read_lines(path: Path, what: str) -> list[str]:
+    if not path.is_file():
+        raise DatasetError(f"SSv1 {what} not found: expected {path}. {HOW_TO_GET}")
+    return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+
+
+def read_classes(root: Path) -> list[str]:
+    """Class names in labels-file order."""
+    names = _read_lines(Path(root) / LABELS_FILE, "labels file")
+    if len(set(names)) != len(names):
+        raise DatasetError(f"{Path(root) / LABELS_FILE}: duplicate class names; re-extract the CSVs")
+    return names
+
+
+def class_index(names: list[str], label_order: str = "alphabetical") -> dict[str, int]:
+    """Class name -> index under ``label_order`` (``alphabetical`` | ``file``)."""
+    if label_order == "alphabetical":
+        return {n: i for i, n in enumerate(sorted(names))}
+    if label_order == "file":
+        return {n: i for i, n in enumerate(names)}
+    raise DatasetError(f"data.label_order {label_order!r} is not one of {', '.join(LABEL_ORDERS)} "
+                       "(alphabetical = TSM, file = mmaction2)")
+
+
+def read_split(root: Path, split: str, label_order: str = "alphabetical") -> list[FrameRecord]:
+    """Frame-folder records of ``split`` (``train`` | ``val``) with labels in ``label_order``."""
+    root = Path(root)
+    if split not in SPLIT_ALIASES:
+        raise DatasetError(f"unknown SSv1 split {split!r}; use train or val")
+    index = class_index(read_classes(root), label_order)
+    path = root / SPLIT_FILES[SPLIT_ALIASES[split]]
+    records = []
+    for n, line in enumerate(_read_lines(path, f"{split} annotation file"), 1):
+        vid, sep, name = line.partition(";")
+        if not sep:
+            raise DatasetError(f"{path}:{n}: expected '<id>;<class name>', got {line!r:.80}")
+        if name not in index:
+            raise DatasetError(f"{path}:{n}: class {name!r} is not in {root / LABELS_FILE}")
+        records.append(FrameRecord(root / FRAME_DIR / vid, index[name], vid))
+    return records
+
+
+def flip_swap(root: Path, label_order: str = "alphabetical") -> dict[int, int]:
+    """The left/right label swap under ``label_order``: facts.md gives it in file order, so the
+    pairs are looked up by class name (indices past the end of a shorter labels file are dropped)."""
+    names = read_classes(root)
+    index = class_index(names, label_order)
+    return {index[names[a]]: index[names[b]] for a, b in FLIP_SWAP_FILE_ORDER.items()
+            if a < len(names) and b < len(names)}
+
+
+def check_root(root: Path) -> None:
+    """Raise a :class:`DatasetError` naming the first missing piece of an SSv1 root."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"SSv1 root {root} does not exist. {HOW_TO_GET}")
+    if not (root / FRAME_DIR).is_dir():
+        raise DatasetError(f"SSv1 root {root} has no {FRAME_DIR}/ folder of per-video JPEG frame "
+                           f"folders (<id>/00001.jpg ...). {HOW_TO_GET}")
+    for rel in (LABELS_FILE, *SPLIT_FILES.values()):
+        if not (root / rel).is_file():
+            raise DatasetError(f"SSv1 root {root} lacks {rel} (';'-separated CSV). {HOW_TO_GET}")
+
+
+def frame_files(folder: Path) -> list[Path]:
+    """The folder's numbered JPEGs in frame order (by number, so 00001.jpg..NNNNN.jpg or 0-based)."""
+    names = [e.name for e in os.scandir(folder) if _FRAME_RE.match(e.name)]
+    names.sort(key=lambda s: int(s.split(".")[0]))
+    return [folder / n for n in names]
+
+
+def decode_frames(path: Path, pick: Callable[[int], np.ndarray] | None = None) -> np.ndarray:
+    """Read a frame folder as ``(F, H, W, 3)`` uint8 RGB, like :func:`repro.data.video.decode`.
+
+    ``pick(num_frames)`` chooses the frame indices once the count is known (only those JPEGs
+    are opened); all frames when None.
+    """
+    from PIL import Image
+
+    p = Path(path)
+    if not p.is_dir():
+        raise DecodeError(f"frame folder not found: {p}")
+    files = frame_files(p)
+    if not files:
+        raise DecodeError(f"frame folder {p} has no numbered .jpg frames (expected 00001.jpg ...)")
+    idx = np.arange(len(files)) if pick is None else pick(len(files))
+    out = []
+    for i in idx:
+        f = files[int(i)]
+        try:
+            with Image.open(f) as im:
+                out.append(np.asarray(im.convert("RGB")))
+        except Exception as e:  # PIL raises several types for truncated/corrupt JPEGs
+            raise DecodeError(f"cannot read frame {f}: {e}") from e
+    if len({a.shape for a in out}) != 1:
+        raise DecodeError(f"frame folder {p} mixes frame sizes {sorted({a.shape for a in out})}")
+    return np.stack(out)
+
+
+def decode_any(path: Path, pick: Callable[[int], np.ndarray] | None = None) -> np.ndarray:
+    """Frame folder -> :func:`decode_frames`, video file -> :func:`repro.data.video.decode`.
+
+    The dispatch that :mod:`repro.data.dataset` needs for frame-folder records.
+    """
+    if Path(path).is_dir():
+        return decode_frames(path, pick)
+    from repro.data.video import decode
+
+    return decode(path, pick)
