@@ -119,6 +119,7 @@ def run_table(table: str, args: argparse.Namespace) -> None:
             "seed": cfg["train"].get("seed", 0), "device": run["device"],
             "wall_time_s": round(time.time() - t0, 1), "train_time_s": round(run["train_time_s"], 1),
             "eval_time_s": round(run["eval_time_s"], 1), "videos_skipped": run["videos_skipped"],
+            "bad_videos": run["bad_videos"][:20],
             "val_videos": run["val_videos"], "recipe": cfg["meta"]["recipe"],
             "places": " ".join(f"{s}{b}" for s, b in cfg["model"]["insert"]["stages"].items())
             if cfg["model"]["insert"].get("module") else "",

@@ -1,8 +1,9 @@
 """A map-style clip dataset over video records: decode (decord), TSN-sample, transform.
 
-A video that cannot be decoded is not fatal: the item comes back as ``None``, a warning names
-the file once, and :func:`collate_clips` drops it and counts it, so the engine can record the
-number of skipped videos in the result's provenance.
+A video that cannot be decoded is not fatal: the item comes back as a :class:`BadVideo` marker
+(file and reason), a warning names the file once, and :func:`collate_clips` drops it, counts it
+and passes its name on, so the engine can record the skipped videos in the result's provenance
+and stop the run when more than ``data.max_bad_fraction`` of them fail.
 """
 from __future__ import annotations
 
@@ -24,6 +25,63 @@ class Clip:
     video: torch.Tensor  # (3, T, H, W)
     label: int
     index: int
+
+
+@dataclass(frozen=True)
+class BadVideo:
+    """A video that could not be read. It is returned instead of ``None`` so that the name
+    survives DataLoader worker processes (a worker's own state never reaches the engine)."""
+    path: str
+    reason: str
+    index: int
+
+
+_EBML, _SEGMENT = 0x1A45DFA3, 0x18538067
+_MATROSKA_SUFFIXES = {".webm", ".mkv"}
+
+
+def _vint(buf: bytes, pos: int, keep_marker: bool) -> tuple[int, int, bool]:
+    """EBML variable-size integer at ``pos``: (value, next position, all value bits set)."""
+    first = buf[pos]
+    n = 8 - first.bit_length() + 1  # leading zeros + 1 = length in bytes
+    if first == 0 or pos + n > len(buf):
+        raise ValueError("bad EBML integer")
+    value = first if keep_marker else first & (0xFF >> n)
+    for b in buf[pos + 1:pos + n]:
+        value = value << 8 | b
+    return value, pos + n, value == (1 << (7 * n)) - 1
+
+
+def truncation(path) -> str | None:
+    """Why a WebM/Matroska file is cut short (its Segment declares more bytes than the file
+    holds), else None.
+
+    decord decodes a truncated WebM without an error, returning only the frames that survived
+    (half a file gives half the frames), so a download cut short would silently train on part
+    of the action. Files of unknown segment size (live streams) and other formats pass.
+    """
+    from pathlib import Path
+
+    p = Path(path)
+    if p.suffix.lower() not in _MATROSKA_SUFFIXES or not p.is_file():
+        return None
+    with open(p, "rb") as f:
+        head = f.read(1024)
+    try:
+        ident, pos, _ = _vint(head, 0, True)
+        if ident != _EBML:
+            return "it does not start with an EBML header"
+        size, pos, _ = _vint(head, pos, False)
+        ident, pos, _ = _vint(head, pos + size, True)
+        if ident != _SEGMENT:
+            return None  # unusual layout: leave the verdict to the decoder
+        size, pos, unknown = _vint(head, pos, False)
+    except (ValueError, IndexError):
+        return "its header is cut short or malformed"
+    have = p.stat().st_size
+    if not unknown and pos + size > have:
+        return f"truncated: {have} of {pos + size} bytes"
+    return None
 
 
 class VideoClipDataset(Dataset):
@@ -50,6 +108,10 @@ class VideoClipDataset(Dataset):
     def _frames(self, i: int, rng: np.random.Generator) -> np.ndarray:
         path = self.records[i].path
         pick = lambda n: tsn_indices(n, self.segments, self.train, rng)  # noqa: E731
+        if self.cache is None or i not in self.cache:
+            why = truncation(path)
+            if why:
+                raise DecodeError(f"video {path} is unusable, {why}; re-download or re-encode it")
         if self.cache is None:
             return decode(path, pick)
         if i not in self.cache:
@@ -57,7 +119,7 @@ class VideoClipDataset(Dataset):
         frames = self.cache[i]
         return frames[pick(len(frames))]
 
-    def __getitem__(self, i: int) -> Clip | None:
+    def __getitem__(self, i: int) -> Clip | BadVideo:
         # Seeded per (seed, epoch, index): the same run draws the same clips in any worker layout.
         rng = np.random.default_rng([self.seed, self.epoch, i])
         try:
@@ -67,15 +129,19 @@ class VideoClipDataset(Dataset):
             if key not in self._warned:
                 self._warned.add(key)
                 warnings.warn(f"skipping unreadable video: {e}", RuntimeWarning, stacklevel=2)
-            return None
+            return BadVideo(key, str(e), i)
         video, label = self.transform(frames, int(self.records[i].label), rng)
         return Clip(video, label, i)
 
 
-def collate_clips(items: list[Clip | None]) -> dict:
-    """Stack clips; ``bad`` counts the videos that failed to decode in this batch."""
-    good = [c for c in items if c is not None]
-    out = {"bad": len(items) - len(good)}
+def collate_clips(items: list[Clip | BadVideo | None]) -> dict:
+    """Stack clips; ``bad`` counts the videos that failed to decode in this batch and
+    ``bad_videos`` holds their ``"path: reason"`` (``None`` items, from older datasets, count
+    as bad without a name)."""
+    good = [c for c in items if isinstance(c, Clip)]
+    out: dict = {"bad": len(items) - len(good),
+                 "bad_videos": [c.reason if c.path in c.reason else f"{c.path}: {c.reason}"
+                                for c in items if isinstance(c, BadVideo)]}
     if good:
         out["video"] = torch.stack([c.video for c in good])
         out["label"] = torch.tensor([c.label for c in good])

@@ -17,6 +17,7 @@ Output layout (the real SSv2 one)::
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -279,15 +280,19 @@ def ensure_dataset(cfg: SyntheticConfig, cache_dir: Path | None = None, progress
     root = cache_dir / "synthetic" / cfg.key()
     if (root / "DONE").exists():
         return root
-    tmp = root.with_name(root.name + f".tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / VIDEO_DIR).mkdir(parents=True)
-    (tmp / "labels").mkdir()
-    _generate(cfg, tmp, progress)
-    (tmp / "DONE").write_text(json.dumps(asdict(cfg), sort_keys=True))
-    if (root / "DONE").exists():  # another process finished first
+    root.parent.mkdir(parents=True, exist_ok=True)
+    # One generator per dataset at a time: two rows started together must not remove each
+    # other's finished folder.
+    with open(root.with_name(root.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (root / "DONE").exists():  # another process finished while we waited
+            return root
+        tmp = root.with_name(root.name + f".tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
-    else:
+        (tmp / VIDEO_DIR).mkdir(parents=True)
+        (tmp / "labels").mkdir()
+        _generate(cfg, tmp, progress)
+        (tmp / "DONE").write_text(json.dumps(asdict(cfg), sort_keys=True))
         shutil.rmtree(root, ignore_errors=True)
         os.replace(tmp, root)
     return root
