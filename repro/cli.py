@@ -1,4 +1,8 @@
-"""``run_all.py``: run the rows of paper tables under a profile and write their reports."""
+"""``run_all.py``: run the rows of paper tables under a profile and write their reports.
+
+Under ``torchrun --nproc_per_node=N run_all.py ...`` every process runs the same rows
+data-parallel (repro/engine/distributed.py); rank 0 alone prints, writes results and reports.
+"""
 from __future__ import annotations
 
 import argparse
@@ -64,8 +68,17 @@ def choose_profile(requested: str, dataset: str, roots: dict[str, str]) -> tuple
     return "synthetic", f"no {dataset} root configured (embedded default)"
 
 
+def _say(*a, **kw) -> None:
+    """print on rank 0 only: N processes would print every line N times."""
+    from repro.engine.distributed import world
+
+    if world().is_main:
+        print(*a, **kw)
+
+
 def run_table(table: str, args: argparse.Namespace) -> None:
     from repro.data.registry import build_datasets, num_classes, prepare
+    from repro.engine import distributed as D
     from repro.engine.train import fit, seed_everything
     from repro.models.build import build_from_config, load_imagenet
     from repro.spec.loader import config_hash, load_spec, parse_set, resolve
@@ -81,7 +94,9 @@ def run_table(table: str, args: argparse.Namespace) -> None:
         if unknown:
             raise UsageError(f"{spec.path}: no row(s) {', '.join(unknown)}; rows are {', '.join(rows)}")
         rows = wanted
-    progress = not args.no_progress
+    W = D.world()
+    progress = not args.no_progress and W.is_main
+    print = _say  # noqa: A001 -- rank 0 alone reports
     print(f"[{table}] profile: {profile} ({why}); rows: {', '.join(rows)}", flush=True)
     prepared: dict[str, tuple] = {}
     for i, row_id in enumerate(rows, 1):
@@ -94,11 +109,17 @@ def run_table(table: str, args: argparse.Namespace) -> None:
                   f"(--force to re-run)", flush=True)
             continue
         run_dir = args.runs_dir / table / profile / row_id
-        if args.force:
+        if args.force and W.is_main:
             shutil.rmtree(run_dir, ignore_errors=True)  # --force retrains rather than resuming
+        D.barrier()  # no rank may load the checkpoint that --force is removing
         key = json.dumps(cfg["data"], sort_keys=True)
         if key not in prepared:
+            # Rank 0 generates a missing dataset (with its progress bar) while the others wait.
+            if not W.is_main:
+                D.barrier()
             root, info = prepare(cfg, roots, args.cache_dir, progress)
+            if W.is_main:
+                D.barrier()
             prepared[key] = (root, info, *build_datasets(cfg, root, info))
         root, info, train_ds, val_ds = prepared[key]
         t0 = time.time()
@@ -124,10 +145,15 @@ def run_table(table: str, args: argparse.Namespace) -> None:
             "places": " ".join(f"{s}{b}" for s, b in cfg["model"]["insert"]["stages"].items())
             if cfg["model"]["insert"].get("module") else "",
             "overrides": args.set, "torch": __import__("torch").__version__,
+            # How it was trained: processes, global batch, and the lr after linear scaling.
+            "world_size": run["world_size"], "global_batch": run["global_batch"], "lr": run["lr"],
+            "lr_scale_batch": cfg["train"].get("lr_scale_batch"), "amp": run["amp"],
+            "channels_last": run["channels_last"],
         }
         m = run["metrics"]
         result = {"table": table, "row": row_id, "metrics": m, "provenance": provenance, "config": cfg}
-        write_json_atomic(result, out)
+        if W.is_main:
+            write_json_atomic(result, out)
         extra = f", reversal pairs {m['reversal_pairs']:.1f}" if m.get("reversal_pairs") is not None else ""
         print(f"[{table}] {i}/{len(rows)} {row_id}: top1 {m['top1']:.1f}, top5 {m['top5']:.1f}{extra} "
               f"({provenance['wall_time_s']:.0f} s) -> {out}", flush=True)
@@ -180,8 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     from repro.spec.loader import list_tables as tables
     from repro.spec.schema import SpecError
 
+    from repro.engine import distributed as D
+
     args = parse_args(argv)
+    W = D.init_from_env()
     try:
+        if W.enabled and (args.list or args.report_only or args.cost):
+            raise UsageError("--list, --report-only and --cost do not train: run them without torchrun")
         if args.list:
             list_tables()
             return 0
@@ -193,14 +224,19 @@ def main(argv: list[str] | None = None) -> int:
                 run_cost(t, args)
             elif not args.report_only:
                 run_table(t, args)
-            for p in build_report(t, args.results_dir, args.reports_dir):
-                print(f"[{t}] wrote {p}")
-        print(f"wrote {write_index(args.results_dir, args.reports_dir)}")
+            if W.is_main:
+                for p in build_report(t, args.results_dir, args.reports_dir):
+                    print(f"[{t}] wrote {p}")
+        if W.is_main:
+            print(f"wrote {write_index(args.results_dir, args.reports_dir)}")
         return 0
     except (SpecError, DatasetError, DecodeError, WeightsError, TrainingError, UsageError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        rank = f"[rank {W.rank}] " if W.rank else ""
+        print(f"{rank}error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; finished rows are saved, and a re-run resumes from the last checkpoint",
               file=sys.stderr)
         return 130
+    finally:
+        D.shutdown()

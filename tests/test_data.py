@@ -102,3 +102,17 @@ def test_missing_root_says_what_to_do(tmp_path):
     (tmp_path / "20bn-something-something-v2").mkdir()
     with pytest.raises(DatasetError, match="something-something-v2-labels.json"):
         check_root(tmp_path)
+
+
+def test_generation_still_works_after_decoding_in_the_same_process(tiny_root, tmp_path):
+    """decord loaded before PyAV breaks PyAV's VP9 encoder; decode() must import them in order."""
+    import subprocess
+    import sys
+
+    video = read_split(tiny_root, "val")[0].path
+    code = ("import numpy as np; from pathlib import Path;"
+            "from repro.data.video import decode; from repro.data.synthetic import write_webm;"
+            f"decode(Path({str(video)!r}));"
+            f"write_webm(Path({str(tmp_path / 'x.webm')!r}), np.zeros((4, 32, 32, 3), np.uint8))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-1500:]

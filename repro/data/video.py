@@ -17,6 +17,10 @@ def decode(path: Path, pick: Callable[[int], np.ndarray] | None = None) -> np.nd
 
     ``pick(num_frames)`` chooses the frame indices once the length is known; all frames when None.
     """
+    # PyAV first: both wheels bundle FFmpeg, and once decord's copy is loaded PyAV can no longer
+    # open its libvpx encoder (avcodec_open2 returns EINVAL), which breaks dataset generation
+    # later in the same process. Loaded in this order, both work.
+    import av  # noqa: F401
     import decord
 
     p = Path(path)

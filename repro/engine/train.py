@@ -11,9 +11,20 @@ Failures a long run must survive, and what happens:
   fail, which stops the run with a DatasetError that names them.
 - NaN/inf loss or weights: a TrainingError that names the epoch and step; the last good
   checkpoint is never overwritten by a diverged model.
+
+Under torchrun (repro/engine/distributed.py) the same code trains data-parallel: DDP with
+synchronised BatchNorm, ``train.batch_size`` as the global batch, validation sharded by video
+index and gathered, and only rank 0 printing and writing checkpoints. Every rank takes the same
+decision at the same step (bad-video budgets and the loss check use all-reduced values), so an
+error stops all ranks instead of leaving the others waiting in a collective.
+
+``train.lr_scale_batch``: ``train.lr`` is the lr at that global batch; another batch trains at
+``lr * batch_size / lr_scale_batch`` (linear scaling). ``train.amp: bf16`` and
+``train.channels_last`` apply on CUDA only; CPU runs stay float32.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
@@ -22,11 +33,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from repro.data.dataset import collate_clips
 from repro.data.ssv2 import DatasetError
+from repro.engine import distributed as D
 from repro.engine.checkpoint import atomic_save, load_if_matching, rng_state, set_rng_state
 from repro.engine.metrics import summarize
 from repro.engine.optim import LRSchedule, build_optimizer
@@ -47,11 +59,36 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
 
 
-def _loader(ds, batch: int, train: bool, workers: int, seed: int) -> DataLoader:
+def _loader(ds, batch: int, train: bool, workers: int, seed: int, sampler=None) -> DataLoader:
     g = torch.Generator()
     g.manual_seed(seed)
-    return DataLoader(ds, batch_size=batch, shuffle=train, drop_last=train, num_workers=workers,
-                      collate_fn=collate_clips, generator=g, persistent_workers=workers > 0)
+    return DataLoader(ds, batch_size=batch, shuffle=train and sampler is None, drop_last=train,
+                      num_workers=workers, collate_fn=collate_clips, generator=g, sampler=sampler,
+                      persistent_workers=workers > 0)
+
+
+def effective_lr(train: dict) -> float:
+    """``train.lr`` scaled linearly from ``train.lr_scale_batch`` to the global ``batch_size``
+    (Goyal et al. 2017); unchanged when lr_scale_batch is unset."""
+    ref = train.get("lr_scale_batch")
+    return train["lr"] * train["batch_size"] / ref if ref else train["lr"]
+
+
+def amp_mode(train: dict, profile: str | None, device: torch.device) -> str:
+    """``bf16`` or ``none``: bf16 autocast only on CUDA (default there for the paper profile),
+    so CPU runs keep their float32 numbers."""
+    if device.type != "cuda":
+        return "none"
+    mode = train.get("amp") or ("bf16" if profile == "paper" else "none")
+    if mode not in ("bf16", "none"):
+        raise TrainingError(f"train.amp={mode!r}: use bf16 or none")
+    return mode
+
+
+def _autocast(amp: str, device: torch.device):
+    if amp == "bf16" and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 class BadVideoBudget:
@@ -80,30 +117,53 @@ class BadVideoBudget:
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device,
              progress: bool = True, desc: str = "eval", max_bad_fraction: float = 1.0,
-             bad_names: list[str] | None = None) -> tuple[torch.Tensor, torch.Tensor, int, float]:
+             bad_names: list[str] | None = None,
+             amp: str = "none") -> tuple[torch.Tensor, torch.Tensor, int, float]:
     """Per-video scores ``(V, K)`` (softmax), labels, skipped-video count and mean loss.
 
     Stops with a DatasetError when more than ``max_bad_fraction`` of the videos are unreadable;
-    the names of the skipped ones are appended to ``bad_names``.
+    the names of the skipped ones are appended to ``bad_names``. Under torchrun ``loader`` holds
+    this rank's shard (:func:`repro.engine.distributed.shard_indices`); the shards are gathered
+    and ordered by video index, so every rank returns what one process would.
     """
     model.eval()
-    scores, labels, loss_sum = [], [], 0.0
-    budget = BadVideoBudget(desc or "evaluation", len(loader.dataset), max_bad_fraction)
+    scores, labels, index, losses = [], [], [], []
+    distributed = D.world().enabled
+    total = _eval_total(loader) if distributed else len(loader.dataset)
+    # Under torchrun the budget is checked on the gathered count, on every rank at once.
+    budget = BadVideoBudget(desc or "evaluation", total, math.inf if distributed else max_bad_fraction)
     for b in tqdm(loader, desc=desc, disable=not progress, leave=False, dynamic_ncols=True):
         budget.add(b)
         if "video" not in b:
             continue
-        logits = model(b["video"].to(device)).float().cpu()
-        loss_sum += F.cross_entropy(logits, b["label"], reduction="sum").item()
+        with _autocast(amp, device):
+            logits = model(b["video"].to(device))
+        logits = logits.float().cpu()
+        losses.append(F.cross_entropy(logits, b["label"], reduction="none"))
         scores.append(logits.softmax(1))
         labels.append(b["label"])
+        index.append(b["index"])
+    if distributed:
+        parts = D.all_gather((scores, labels, index, losses, budget.bad, budget.names))
+        scores, labels, index, losses = ([t for p in parts for t in p[k]] for k in range(4))
+        budget = BadVideoBudget(desc or "evaluation", total, max_bad_fraction)
+        for p in parts:
+            budget.add({"bad": p[4], "bad_videos": p[5]})
     if bad_names is not None:
         bad_names.extend(budget.names)
     if not labels:
-        raise DatasetError(f"{desc or 'evaluation'}: none of the {len(loader.dataset)} videos could be "
+        raise DatasetError(f"{desc or 'evaluation'}: none of the {total} videos could be "
                            f"read ({'; '.join(budget.names[:3])}); check the dataset root and files")
-    s, y = torch.cat(scores), torch.cat(labels)
-    return s, y, budget.bad, loss_sum / max(1, len(y))
+    s, y, loss = torch.cat(scores), torch.cat(labels), torch.cat(losses)
+    if distributed:  # video order, as one process sees them
+        order = torch.cat(index).argsort()
+        s, y, loss = s[order], y[order], loss[order]
+    return s, y, budget.bad, loss.double().sum().item() / max(1, len(y))
+
+
+def _eval_total(loader: DataLoader) -> int:
+    ds = loader.dataset
+    return len(ds.dataset) if isinstance(ds, Subset) else len(ds)
 
 
 def _all_finite(model: torch.nn.Module) -> bool:
@@ -112,34 +172,70 @@ def _all_finite(model: torch.nn.Module) -> bool:
 
 def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir: Path,
         config_hash: str, progress: bool = True, desc: str = "") -> dict:
-    """Train per ``cfg['train']``, then evaluate on ``val_ds``; resumes from ``run_dir/last.pt``."""
+    """Train per ``cfg['train']``, then evaluate on ``val_ds``; resumes from ``run_dir/last.pt``.
+
+    Under torchrun every rank calls this with the same arguments; only rank 0 shows progress and
+    writes the checkpoint, and every rank returns the gathered metrics.
+    """
     tr, ev, d = cfg["train"], cfg.get("eval", {}), cfg["data"]
+    W = D.world()
+    main = W.is_main
+    progress = progress and main
     seed = tr.get("seed", 0)
-    seed_everything(seed)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    # Rank 0 keeps the single-process seed; other ranks draw their own dropout masks.
+    seed_everything(seed + W.rank)
+    device = D.device()
+    amp = amp_mode(tr, cfg.get("meta", {}).get("profile"), device)
+    if device.type == "cuda" and tr.get("channels_last"):
+        # Only 2D convolutions: channels_last is defined for 4D tensors (frames are folded into
+        # the batch by the TSN backbones); 3D kernels stay as they are.
+        for m in model.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                m.weight.data = m.weight.data.contiguous(memory_format=torch.channels_last)
     model.to(device)
+    net = model  # what is trained: DDP around a sync-BN model under torchrun
+    if W.enabled:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        model = D.convert_sync_batchnorm(model, device).to(device)
+        net = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
     workers = d.get("num_workers", 0)
     max_bad = d.get("max_bad_fraction")
     max_bad = DEFAULT_MAX_BAD_FRACTION if max_bad is None else float(max_bad)
-    train_loader = _loader(train_ds, tr["batch_size"], True, workers, seed)
-    val_loader = _loader(val_ds, ev.get("batch_size", tr["batch_size"]), False, workers, seed)
+    gbatch = tr["batch_size"]
+    try:
+        rbatch = D.per_rank_batch(gbatch, W.world)
+    except ValueError as e:
+        raise TrainingError(str(e)) from e
+    sampler = (D.GlobalBatchSampler(train_ds, gbatch, lambda e: epoch_seed(seed, e), W.rank, W.world)
+               if W.enabled else None)
+    train_loader = _loader(train_ds, rbatch, True, workers, seed, sampler)
+    eval_ds = Subset(val_ds, D.shard_indices(len(val_ds), W.rank, W.world)) if W.enabled else val_ds
+    eval_batch = max(1, ev.get("batch_size", gbatch) // W.world)
+    val_loader = _loader(eval_ds, eval_batch, False, workers, seed)
     max_iters = tr.get("max_iters")
     ipe = len(train_loader) if not max_iters else min(max_iters, len(train_loader))
-    opt = build_optimizer(model, tr)
-    sched = LRSchedule(tr, ipe)
+    lr = effective_lr(tr)
+    tr_eff = {**tr, "lr": lr}
+    opt = build_optimizer(net, tr_eff)
+    sched = LRSchedule(tr_eff, ipe)
     ckpt_path = Path(run_dir) / "last.pt"
     start_epoch, bad_train, train_time, bad_names = 0, 0, 0.0, []
-    ckpt = load_if_matching(ckpt_path, config_hash)
+    ckpt = load_if_matching(ckpt_path, config_hash)  # every rank loads it
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["schedule"])
         start_epoch, bad_train, train_time = ckpt["epoch"], ckpt["bad_train"], ckpt["train_time"]
         bad_names = list(ckpt.get("bad_videos", []))
-        if "rng" in ckpt:  # older checkpoints lack it: they resume, just not bit-exactly
+        ranks = ckpt.get("rng_ranks")
+        if ranks is not None and len(ranks) == W.world:
+            set_rng_state(ranks[W.rank])
+        elif "rng" in ckpt and main:  # older checkpoints lack it: they resume, just not bit-exactly
             set_rng_state(ckpt["rng"])
         # Printed even without progress bars: a log must show that a row was resumed.
-        tqdm.write(f"{desc or 'fit'}: resuming from {ckpt_path} at epoch {start_epoch}")
+        if main:
+            tqdm.write(f"{desc or 'fit'}: resuming from {ckpt_path} at epoch {start_epoch}")
     good_epoch = start_epoch if ckpt is not None else 0
     prefix = f"{desc}: " if desc else ""
 
@@ -150,72 +246,96 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
 
     label_smoothing = tr.get("label_smoothing", 0.0)
     for epoch in range(start_epoch, tr["epochs"]):
-        model.train()
+        net.train()
         train_ds.set_epoch(epoch)
+        if sampler is not None:
+            sampler.set_epoch(epoch)  # its order is the single-process order of this epoch
         # The shuffle order is drawn from this generator when the loader's iterator is created
         # just below; reseeding it per epoch makes the order independent of earlier epochs.
         train_loader.generator.manual_seed(epoch_seed(seed, epoch))
-        budget = BadVideoBudget(f"{prefix}training epoch {epoch + 1}", ipe * tr["batch_size"], max_bad)
+        budget = BadVideoBudget(f"{prefix}training epoch {epoch + 1}", ipe * gbatch, max_bad)
         t0, seen, loss_sum = time.time(), 0, 0.0
         bar = tqdm(total=ipe, desc=f"{desc} epoch {epoch + 1}/{tr['epochs']}", disable=not progress,
                    leave=False, dynamic_ncols=True, unit="it")
         for i, b in enumerate(train_loader):
             if i >= ipe:
                 break
+            has_video = "video" in b
+            if W.enabled:
+                # Summed over ranks, so that every rank stops (or skips a step) together: DDP
+                # needs all ranks in every backward.
+                bad, missing = D.all_sum([b["bad"], 0 if has_video else 1], device)
+                b = {**b, "bad": int(bad)}
+                has_video = missing == 0
             bad_train += b["bad"]
             budget.add(b)
-            if "video" not in b:
+            if not has_video:
                 continue
             it = epoch * ipe + i
             for g in opt.param_groups:
                 g["lr"] = sched.lr(it)
             x, y = b["video"].to(device), b["label"].to(device)
-            loss = F.cross_entropy(model(x), y, label_smoothing=label_smoothing)
-            if not math.isfinite(loss.item()):
+            with _autocast(amp, device):
+                logits = net(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+            step_loss, step_n = loss.item(), len(y)
+            if W.enabled:  # the global batch's mean loss: the same finite/NaN verdict on every rank
+                tot, step_n = D.all_sum([step_loss * len(y), len(y)], device)
+                step_loss, step_n = tot / max(1, step_n), int(step_n)
+            if not math.isfinite(step_loss):
                 raise TrainingError(
-                    f"{prefix}loss is {loss.item()} at epoch {epoch + 1} step {i + 1}/{ipe} (iteration "
+                    f"{prefix}loss is {step_loss} at epoch {epoch + 1} step {i + 1}/{ipe} (iteration "
                     f"{it + 1}); last good checkpoint: {last_good()}. Lower train.lr or set "
                     f"train.grad_clip; note that a changed config trains the row from scratch, while "
                     f"a re-run of the same config resumes from that checkpoint")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if tr.get("grad_clip"):
-                torch.nn.utils.clip_grad_norm_(model.parameters(), tr["grad_clip"])
+                torch.nn.utils.clip_grad_norm_(net.parameters(), tr["grad_clip"])
             opt.step()
-            seen += len(y)
-            loss_sum += loss.item() * len(y)
+            seen += step_n
+            loss_sum += step_loss * step_n
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{sched.lr(it):.4f}",
+            bar.set_postfix(loss=f"{step_loss:.3f}", lr=f"{sched.lr(it):.4f}",
                             clips_s=f"{seen / max(1e-6, time.time() - t0):.0f}")
         bar.close()
+        if W.enabled:
+            budget.names = [n for part in D.all_gather(budget.names) for n in part]
         bad_names.extend(budget.names)
         train_time += time.time() - t0
         val_loss = None
         if sched.kind == "plateau":
             val_loss = evaluate(model, val_loader, device, progress, f"{prefix}validation after epoch "
-                                f"{epoch + 1}", max_bad)[3]
+                                f"{epoch + 1}", max_bad, amp=amp)[3]
         sched.end_epoch(val_loss)
         if progress:
             vl = f", val loss {val_loss:.3f}" if val_loss is not None else ""
             tqdm.write(f"{desc} epoch {epoch + 1}/{tr['epochs']}: train loss {loss_sum / max(1, seen):.3f}"
                        f"{vl}, {seen / max(1e-6, time.time() - t0):.0f} clips/s")
         # A finite loss can still leave inf/NaN weights after the last step of an epoch; never
-        # let such a model replace the last good checkpoint.
+        # let such a model replace the last good checkpoint. (DDP keeps the ranks' weights equal,
+        # so all ranks agree.)
         if not _all_finite(model):
             raise TrainingError(f"{prefix}the weights became NaN/inf during epoch {epoch + 1} (the loss "
                                 f"was finite); last good checkpoint: {last_good()}. Lower train.lr or "
                                 f"set train.grad_clip")
-        atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                     "schedule": sched.state_dict(), "epoch": epoch + 1, "bad_train": bad_train,
-                     "bad_videos": sorted(set(bad_names)), "train_time": train_time, "config_hash": config_hash,
-                     "rng": rng_state()}, ckpt_path)
+        state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                 "schedule": sched.state_dict(), "epoch": epoch + 1, "bad_train": bad_train,
+                 "bad_videos": sorted(set(bad_names)), "train_time": train_time,
+                 "config_hash": config_hash, "rng": rng_state()}
+        if W.enabled:  # each rank's own RNG, restored per rank when resumed at the same world size
+            state["rng_ranks"] = D.all_gather(state["rng"])
+        if main:
+            atomic_save(state, ckpt_path)
         good_epoch = epoch + 1
     t0 = time.time()
     scores, labels, bad_val, val_loss = evaluate(model, val_loader, device, progress,
-                                                 f"{prefix}evaluation", max_bad, bad_names)
+                                                 f"{prefix}evaluation", max_bad, bad_names, amp=amp)
     metrics = summarize(scores, labels, info)
     metrics["val_loss"] = val_loss
     return {"metrics": metrics, "device": str(device), "train_time_s": train_time,
             "eval_time_s": time.time() - t0, "videos_skipped": bad_train + bad_val,
             "bad_videos": sorted(set(bad_names)),
-            "val_videos": int(len(labels)), "scores": scores, "labels": labels}
+            "val_videos": int(len(labels)), "scores": scores, "labels": labels,
+            "world_size": W.world, "global_batch": gbatch, "lr": lr, "amp": amp,
+            "channels_last": bool(device.type == "cuda" and tr.get("channels_last"))}

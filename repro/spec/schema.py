@@ -43,7 +43,11 @@ DATA = {"resize": int, "crop": int, "flip": bool, "num_workers": int, "cache_dec
 TRAIN = {"epochs": int, "batch_size": int, "lr": NUM, "momentum": NUM, "nesterov": bool,
          "weight_decay": NUM, "warmup_epochs": NUM, "schedule": str, "steps": INT_LIST,
          "plateau_patience": int, "seed": int, "max_iters": (int, type(None)),
-         "label_smoothing": NUM, "grad_clip": (NUM, type(None))}
+         "label_smoothing": NUM, "grad_clip": (NUM, type(None)),
+         # train.lr is the lr at this global batch; another batch_size scales it linearly.
+         "lr_scale_batch": (int, type(None)),
+         # CUDA only (CPU stays float32): bf16 autocast ("bf16" | "none"), channels_last convs.
+         "amp": (str, type(None)), "channels_last": bool}
 EVAL = {"clips": int, "crops": int, "batch_size": int}
 CONFIG = {"model": MODEL, "data": DATA, "train": TRAIN, "eval": EVAL}
 
