@@ -14,9 +14,10 @@ def main() -> None:
     lines = [HEADER, "|---|---|---|---|---|"]
     for t in list_tables():
         s = load_spec(t)
-        built = [r.label for r in s.rows if r.built]
+        runs = [r.label + (" (ensemble)" if r.is_ensemble else "") for r in s.rows
+                if r.built or r.is_ensemble]
         lines.append(f"| [`{t}`](reports/{t}.md) | {s.paper.upper()} {s.table} ({s.dataset} {s.split}) "
-                     f"| {len(s.rows)} | {'; '.join(built) if built else '-'} | {len(s.rows) - len(built)} |")
+                     f"| {len(s.rows)} | {'; '.join(runs) if runs else '-'} | {len(s.rows) - len(runs)} |")
     text = README.read_text()
     start = text.index(HEADER)
     end = text.index("\n\n", start)

@@ -22,7 +22,7 @@ from repro.data.video import DecodeError, decode
 
 @dataclass(frozen=True)
 class Clip:
-    video: torch.Tensor  # (3, T, H, W)
+    video: torch.Tensor  # (3, T, H, W); (V, 3, T, H, W) for V > 1 evaluation views
     label: int
     index: int
 
@@ -89,12 +89,19 @@ class VideoClipDataset(Dataset):
 
     ``cache_decoded`` keeps every decoded video in memory after its first read; the synthetic
     profile uses it (tiny videos, num_workers=0) so later epochs skip decoding.
+
+    ``clips`` (evaluation only): K clips per video, clip k taking the TSN segment centres shifted
+    by k/K of a segment; with the transform's ``crops`` this gives ``clips x crops`` views per
+    video, returned as one ``(V, 3, T, H, W)`` item so that a video stays one index (sharding
+    under torchrun and the one-score-row-per-video contract are unchanged).
     """
 
     def __init__(self, records: Sequence, segments: int, transform: ClipTransform, train: bool,
-                 seed: int = 0, cache_decoded: bool = False) -> None:
+                 seed: int = 0, cache_decoded: bool = False, clips: int = 1) -> None:
+        if clips < 1 or (train and clips != 1):
+            raise ValueError(f"clips={clips}: training takes 1 clip, evaluation 1 or more")
         self.records = list(records)
-        self.segments, self.transform, self.train = segments, transform, train
+        self.segments, self.transform, self.train, self.clips = segments, transform, train, clips
         self.seed, self.epoch = seed, 0
         self.cache: dict[int, np.ndarray] | None = {} if cache_decoded else None
         self._warned: set[str] = set()
@@ -105,9 +112,21 @@ class VideoClipDataset(Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    @property
+    def views(self) -> tuple[int, int]:
+        """(clips, crops) per video, as the provenance reports them."""
+        return self.clips, getattr(self.transform, "crops", 1)
+
+    def _pick(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        # All clips' indices in one array, decoded in one pass; __getitem__ splits them again.
+        if self.clips == 1:
+            return tsn_indices(n, self.segments, self.train, rng)
+        return np.concatenate([tsn_indices(n, self.segments, False, clip=k, clips=self.clips)
+                               for k in range(self.clips)])
+
     def _frames(self, i: int, rng: np.random.Generator) -> np.ndarray:
         path = self.records[i].path
-        pick = lambda n: tsn_indices(n, self.segments, self.train, rng)  # noqa: E731
+        pick = lambda n: self._pick(n, rng)  # noqa: E731
         if self.cache is None or i not in self.cache:
             why = truncation(path)
             if why:
@@ -130,8 +149,38 @@ class VideoClipDataset(Dataset):
                 self._warned.add(key)
                 warnings.warn(f"skipping unreadable video: {e}", RuntimeWarning, stacklevel=2)
             return BadVideo(key, str(e), i)
-        video, label = self.transform(frames, int(self.records[i].label), rng)
-        return Clip(video, label, i)
+        label = int(self.records[i].label)
+        if self.clips == 1:
+            video, label = self.transform(frames, label, rng)
+            return Clip(video, label, i)
+        views = []
+        for part in np.split(frames, self.clips):
+            v, _ = self.transform(part, label, rng)
+            views.append(v if v.dim() == 5 else v[None])  # (crops, 3, T, h, w)
+        return Clip(torch.cat(views), label, i)  # clip-major: view = clip * crops + crop
+
+
+def with_eval_views(ds: VideoClipDataset, clips: int = 1, crops: int = 1, resize: int | None = None,
+                    crop: int | None = None) -> VideoClipDataset:
+    """A copy of evaluation dataset ``ds`` that serves ``clips x crops`` views per video, after
+    resizing the short side to ``resize`` and cropping ``crop`` (defaults: ``ds``'s own).
+
+    A shallow copy: the decoded-video cache is shared, and ``ds`` itself is left as it was, so one
+    prepared dataset can serve rows with different test protocols.
+    """
+    import copy
+
+    if ds.train:
+        raise ValueError("evaluation views apply to the validation dataset, not the training one")
+    t = ds.transform
+    resize, crop = resize or t.resize, crop or t.crop
+    if (clips, crops, resize, crop) == (ds.clips, t.crops, t.resize, t.crop):
+        return ds
+    out = copy.copy(ds)
+    out.clips = clips
+    out.transform = ClipTransform(resize, crop, False, crops=crops,
+                                  mean=t.mean.flatten().tolist(), std=t.std.flatten().tolist())
+    return out
 
 
 def collate_clips(items: list[Clip | BadVideo | None]) -> dict:

@@ -117,9 +117,13 @@ class BadVideoBudget:
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device,
              progress: bool = True, desc: str = "eval", max_bad_fraction: float = 1.0,
-             bad_names: list[str] | None = None,
-             amp: str = "none") -> tuple[torch.Tensor, torch.Tensor, int, float]:
-    """Per-video scores ``(V, K)`` (softmax), labels, skipped-video count and mean loss.
+             bad_names: list[str] | None = None, amp: str = "none",
+             video_index: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor, int, float]:
+    """Per-video scores ``(N, K)`` (softmax), labels, skipped-video count and mean loss.
+
+    Items of several views (``(V, 3, T, H, W)``, see :func:`repro.data.dataset.with_eval_views`)
+    score as the mean of their views' softmax, still one row per video; their loss is the NLL of
+    that mean. ``video_index`` receives the dataset index of every returned row.
 
     Stops with a DatasetError when more than ``max_bad_fraction`` of the videos are unreadable;
     the names of the skipped ones are appended to ``bad_names``. Under torchrun ``loader`` holds
@@ -136,11 +140,17 @@ def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device,
         budget.add(b)
         if "video" not in b:
             continue
-        with _autocast(amp, device):
-            logits = model(b["video"].to(device))
-        logits = logits.float().cpu()
-        losses.append(F.cross_entropy(logits, b["label"], reduction="none"))
-        scores.append(logits.softmax(1))
+        x = b["video"]
+        if x.dim() == 6:  # (B, V, 3, T, H, W): V views of each video (eval.clips x eval.crops)
+            prob = _multi_view_scores(model, x, device, amp)
+            losses.append(F.nll_loss(prob.clamp_min(1e-12).log(), b["label"], reduction="none"))
+            scores.append(prob)
+        else:
+            with _autocast(amp, device):
+                logits = model(x.to(device))
+            logits = logits.float().cpu()
+            losses.append(F.cross_entropy(logits, b["label"], reduction="none"))
+            scores.append(logits.softmax(1))
         labels.append(b["label"])
         index.append(b["index"])
     if distributed:
@@ -154,11 +164,31 @@ def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device,
     if not labels:
         raise DatasetError(f"{desc or 'evaluation'}: none of the {total} videos could be "
                            f"read ({'; '.join(budget.names[:3])}); check the dataset root and files")
-    s, y, loss = torch.cat(scores), torch.cat(labels), torch.cat(losses)
+    s, y, loss, idx = torch.cat(scores), torch.cat(labels), torch.cat(losses), torch.cat(index)
     if distributed:  # video order, as one process sees them
-        order = torch.cat(index).argsort()
-        s, y, loss = s[order], y[order], loss[order]
+        order = idx.argsort()
+        s, y, loss, idx = s[order], y[order], loss[order], idx[order]
+    if video_index is not None:  # which videos the rows are (unreadable ones have none)
+        video_index.extend(int(i) for i in idx)
     return s, y, budget.bad, loss.double().sum().item() / max(1, len(y))
+
+
+def _multi_view_scores(model: torch.nn.Module, x: torch.Tensor, device: torch.device,
+                       amp: str) -> torch.Tensor:
+    """Softmax scores of every view, averaged per video: ``(B, V, ...) -> (B, K)``.
+
+    The views go through the model ``B`` clips at a time, so that 30-view evaluation needs no
+    more memory than 1-view evaluation at the same eval batch size (eval-mode BatchNorm makes
+    the scores independent of how clips are grouped).
+    """
+    n, v = x.shape[:2]
+    flat = x.flatten(0, 1)
+    probs = []
+    for chunk in flat.split(max(1, n)):
+        with _autocast(amp, device):
+            logits = model(chunk.to(device))
+        probs.append(logits.float().cpu().softmax(1))
+    return torch.cat(probs).view(n, v, -1).mean(1)
 
 
 def _eval_total(loader: DataLoader) -> int:
@@ -329,13 +359,17 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
             atomic_save(state, ckpt_path)
         good_epoch = epoch + 1
     t0 = time.time()
+    index: list[int] = []
     scores, labels, bad_val, val_loss = evaluate(model, val_loader, device, progress,
-                                                 f"{prefix}evaluation", max_bad, bad_names, amp=amp)
+                                                 f"{prefix}evaluation", max_bad, bad_names, amp=amp,
+                                                 video_index=index)
     metrics = summarize(scores, labels, info)
     metrics["val_loss"] = val_loss
     return {"metrics": metrics, "device": str(device), "train_time_s": train_time,
             "eval_time_s": time.time() - t0, "videos_skipped": bad_train + bad_val,
             "bad_videos": sorted(set(bad_names)),
-            "val_videos": int(len(labels)), "scores": scores, "labels": labels,
+            "val_videos": int(len(labels)), "scores": scores, "labels": labels, "index": index,
+            # (clips, crops) actually used, from the dataset that was evaluated
+            "views": tuple(getattr(val_ds, "views", (1, 1))),
             "world_size": W.world, "global_batch": gbatch, "lr": lr, "amp": amp,
             "channels_last": bool(device.type == "cuda" and tr.get("channels_last"))}

@@ -17,7 +17,7 @@ def table_counts(table: str, results_dir: Path) -> dict:
     profiles_by_row: dict[str, set[str]] = {}
     for r in results:
         profiles_by_row.setdefault(r["row"], set()).add(r["provenance"]["profile"])
-    built = [r for r in spec.rows if r.built]
+    built = [r for r in spec.rows if r.built or r.is_ensemble]
     cost = df[df["profile"] == "cost"]
     within = {row for row, sub in cost.groupby("row")
               if (sub["status"] == "within tolerance").any() and not (sub["status"] == "differs").any()}
@@ -27,7 +27,7 @@ def table_counts(table: str, results_dir: Path) -> dict:
         "synthetic": sum("synthetic" in profiles_by_row.get(r.id, ()) for r in built),
         "cost within tolerance": len(within),
         "not run": sum(not (profiles_by_row.get(r.id, set()) - {"cost"}) for r in built),
-        "reported only": len(spec.rows) - len(built),
+        "reported only": sum(r.reported_only is not None for r in spec.rows),
     }
 
 

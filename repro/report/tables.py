@@ -61,7 +61,8 @@ def long_table(spec: Spec, results: list[dict]) -> pd.DataFrame:
     lines = []
     for row in spec.rows:
         runs = sorted(by_row.get(row.id, []), key=lambda r: r["provenance"]["profile"])
-        if not row.built:
+        # Ensemble rows have results (from their members' saved scores) and are listed like built rows.
+        if not row.built and not getattr(row, "is_ensemble", False):
             for rv in row.reported or [None]:
                 lines.append({
                     "row": row.id, "label": row.label,

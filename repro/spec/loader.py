@@ -43,10 +43,16 @@ class Row:
     reported: list[ReportedValue] = field(default_factory=list)
     note: str = ""
     reported_only: str | None = None  # why the harness does not build this row
+    ensemble: list[str] | None = None  # member rows whose saved class scores are averaged
 
     @property
     def built(self) -> bool:
-        return self.reported_only is None
+        """A model is built and trained for this row (not reported-only, not an ensemble)."""
+        return self.reported_only is None and self.ensemble is None
+
+    @property
+    def is_ensemble(self) -> bool:
+        return self.ensemble is not None
 
 
 @dataclass
@@ -185,13 +191,37 @@ def load_spec(table: str, root: Path = EXPERIMENTS) -> Spec:
         reported = _reported(data, r, rp, problems)
         overrides = {k: r[k] for k in ("model", "data", "train", "eval") if k in r}
         rows.append(Row(r["id"], r.get("label", r["id"]), overrides, reported, r.get("note", ""),
-                        r.get("reported_only")))
+                        r.get("reported_only"), r.get("ensemble")))
+    _check_ensembles(rows, problems)
     claims = _claims(data.get("claims") or [], seen, problems)
     if problems:
         raise SpecError(path, problems)
     return Spec(data["id"], data["title"], path, data["paper"], data["table"], data["dataset"],
                 data["split"], data.get("recipe"), data.get("defaults") or {}, rows, data.get("note", ""),
                 claims)
+
+
+def _check_ensembles(rows: list[Row], problems: list[str]) -> None:
+    """An ensemble row averages the saved scores of two or more distinct built rows of this spec."""
+    by_id = {r.id: r for r in rows}
+    for i, r in enumerate(rows):
+        if r.ensemble is None:
+            continue
+        rp = f"rows[{i}] ({r.id})"
+        if r.reported_only is not None:
+            problems.append(f"{rp}: ensemble and reported_only exclude each other; drop reported_only "
+                            "to compute the ensemble from its members' scores, or drop ensemble")
+        if r.overrides:
+            problems.append(f"{rp}: an ensemble row trains nothing, so model/data/train/eval "
+                            f"({', '.join(r.overrides)}) do not apply; set them on its member rows")
+        if len(r.ensemble) < 2 or len(set(r.ensemble)) != len(r.ensemble):
+            problems.append(f"{rp}.ensemble: needs two or more distinct member rows, got {r.ensemble}")
+        for m in r.ensemble:
+            if m not in by_id:
+                problems.append(f"{rp}.ensemble: no row {m!r} in this spec")
+            elif not by_id[m].built:
+                why = "an ensemble" if by_id[m].is_ensemble else f"reported-only ({by_id[m].reported_only})"
+                problems.append(f"{rp}.ensemble: member {m!r} is {why}; members must be built rows")
 
 
 def _reported(data: dict, row: dict, rp: str, problems: list[str]) -> list[ReportedValue]:
@@ -277,6 +307,10 @@ def resolve(spec: Spec, row_id: str, profile: str, overrides: dict | None = None
             root: Path = EXPERIMENTS) -> dict:
     """Complete config for one row under one profile (see module docstring for the order)."""
     row = spec.row(row_id)
+    if row.is_ensemble:
+        raise SpecError(spec.path, [f"row {row_id!r} is neither trained nor reported-only: it is an "
+                                    f"ensemble of {', '.join(row.ensemble)}, computed from their saved "
+                                    "scores, and has no config of its own; resolve its members"])
     if not row.built:
         raise SpecError(spec.path, [f"row {row_id!r} is reported-only ({row.reported_only}); "
                                     "it has no model to build or run"])

@@ -48,7 +48,9 @@ TRAIN = {"epochs": int, "batch_size": int, "lr": NUM, "momentum": NUM, "nesterov
          "lr_scale_batch": (int, type(None)),
          # CUDA only (CPU stays float32): bf16 autocast ("bf16" | "none"), channels_last convs.
          "amp": (str, type(None)), "channels_last": bool}
-EVAL = {"clips": int, "crops": int, "batch_size": int}
+# Test protocol: clips x crops views per video (crops: 1 centre or 3 along the long side), after
+# resizing the short side to resize (default data.resize) and cropping crop_size (default data.crop).
+EVAL = {"clips": int, "crops": int, "batch_size": int, "resize": int, "crop_size": int}
 CONFIG = {"model": MODEL, "data": DATA, "train": TRAIN, "eval": EVAL}
 
 RECIPE = {"description": str, **CONFIG}
@@ -62,7 +64,10 @@ ROW = {"id": str, "label": str, "note": str, "model": MODEL, "data": DATA, "trai
        "reported": ({"*": NUM}, ("list", REPORTED_ENTRY)),
        "source": SOURCE,
        # A method this harness does not build: the row is shown, never run. Say why.
-       "reported_only": str}
+       "reported_only": str,
+       # Average of the class scores of these built rows of the same spec (saved scores.pt);
+       # nothing is trained for it. Not together with reported_only or model/data/train/eval.
+       "ensemble": ("list", str)}
 CLAIM = {"id": str, "text": str, "kind": str, "rows": ("list", str), "among": ("list", str),
          "metric": str, "dataset": str}
 SPEC = {"id": str, "title": str, "paper": str, "table": str, "dataset": str, "split": str,
