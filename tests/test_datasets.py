@@ -94,7 +94,7 @@ def test_frame_folder_decoding(roots):
     assert np.abs(frames.astype(int) - expect.astype(int)).mean() < 4  # JPEG q95 loss
     picked = ssv1.decode_frames(rec.path, lambda n: np.array([0, n - 1]))
     assert np.array_equal(picked, frames[[0, -1]])
-    assert ssv1.decode_any(rec.path).shape == frames.shape
+    assert decode(rec.path).shape == frames.shape  # video.decode dispatches folders here
 
 
 def test_frame_folder_errors_name_the_path(tmp_path):
@@ -109,12 +109,11 @@ def test_frame_folder_errors_name_the_path(tmp_path):
         ssv1.decode_frames(tmp_path / "bad")
 
 
-def test_frame_folders_through_clip_dataset(roots, monkeypatch):
-    """The dispatch dataset.py needs (directory -> frame reader), applied here by monkeypatch."""
+def test_frame_folders_through_clip_dataset(roots):
+    """Frame-folder records go through the dataset as they are (video.decode dispatches them)."""
     import repro.data.dataset as ds
     from repro.data.transforms import ClipTransform
 
-    monkeypatch.setattr(ds, "decode", ssv1.decode_any)
     recs = ssv1.read_split(roots["ssv1"], "val")
     clip = ds.VideoClipDataset(recs, 8, ClipTransform(32, 28, False), False)[0]
     assert tuple(clip.video.shape) == (3, 8, 28, 28) and clip.label == recs[0].label

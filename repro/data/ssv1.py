@@ -154,14 +154,3 @@ def decode_frames(path: Path, pick: Callable[[int], np.ndarray] | None = None) -
         raise DecodeError(f"frame folder {p} mixes frame sizes {sorted({a.shape for a in out})}")
     return np.stack(out)
 
-
-def decode_any(path: Path, pick: Callable[[int], np.ndarray] | None = None) -> np.ndarray:
-    """Frame folder -> :func:`decode_frames`, video file -> :func:`repro.data.video.decode`.
-
-    The dispatch that :mod:`repro.data.dataset` needs for frame-folder records.
-    """
-    if Path(path).is_dir():
-        return decode_frames(path, pick)
-    from repro.data.video import decode
-
-    return decode(path, pick)
