@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from repro.results.store import REPO, RESULTS_DIR, git_commit, read_result, result_path, write_json_atomic
+from repro.results.store import REPO, RESULTS_DIR, git_commit, result_path, write_json_atomic
 from repro.spec.schema import SpecError
 
 REPORTS_DIR = REPO / "reports"
@@ -32,7 +32,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--list", action="store_true", help="list the tables and their rows")
     p.add_argument("--profile", default="auto", help="paper | smoke | synthetic | auto (default: paper "
                    "if the table's dataset is configured, else synthetic)")
-    p.add_argument("--rows", help="comma-separated row ids to run (default: all)")
+    p.add_argument("--rows", help="comma-separated row ids to run (default: all; the synthetic "
+                   "profile runs the table's probe tier)")
+    p.add_argument("--probe", action="store_true", help="run the synthetic probe tier of every table "
+                   "that has one (profile synthetic, every seed), then reports/probe.md")
+    p.add_argument("--seeds", help="comma-separated seeds, each row runs once per seed (default: the "
+                   "profile's seeds; synthetic: 0,1,2)")
+    p.add_argument("--jobs", default="auto", help="runs at once, each in its own process (default "
+                   "auto: on CPU, cores / train.threads; 1 on GPU or without train.threads)")
     p.add_argument("--force", action="store_true", help="re-run rows whose result already exists")
     p.add_argument("--report-only", action="store_true", help="only regenerate reports from results/")
     p.add_argument("--cost", action="store_true", help="compute GFLOPs and parameters of every built "
@@ -59,12 +66,6 @@ def _data_roots(items: list[str]) -> dict[str, str]:
     return out
 
 
-def _up_to_date(path: Path, spec_hash: str, force: bool) -> dict | None:
-    """The result at ``path`` if it was made for ``spec_hash`` and ``--force`` is not given."""
-    old = read_result(path)
-    return old if old and old["provenance"]["spec_hash"] == spec_hash and not force else None
-
-
 def choose_profile(requested: str, dataset: str, roots: dict[str, str]) -> tuple[str, str]:
     from repro.data.registry import dataset_root
 
@@ -83,139 +84,225 @@ def _say(*a, **kw) -> None:
         print(*a, **kw)
 
 
-def run_table(table: str, args: argparse.Namespace) -> None:
-    from repro.data.dataset import with_eval_views
-    from repro.data.registry import build_datasets, num_classes, prepare
-    from repro.engine import distributed as D
-    from repro.engine.ensemble import save_scores, scores_path
-    from repro.engine.train import fit, seed_everything
-    from repro.models.build import build_from_config, load_imagenet
-    from repro.spec.loader import config_hash, load_spec, parse_set, resolve
+def _seeds(args: argparse.Namespace, profile: str) -> list[int | None]:
+    """--seeds, else the profile's ``seeds:``, else one run with the config's own seed."""
+    from repro.spec.loader import profile_seeds
+
+    if args.seeds:
+        try:
+            return [int(s) for s in args.seeds.split(",") if s.strip()]
+        except ValueError:
+            raise UsageError(f"--seeds {args.seeds!r}: expected comma-separated integers, e.g. 0,1,2") from None
+    return profile_seeds(profile) or [None]
+
+
+def _dirs(args: argparse.Namespace):
+    from repro.runner import Dirs
+
+    return Dirs(args.results_dir, args.runs_dir, args.cache_dir, _data_roots(args.data_root),
+                tuple(args.set))
+
+
+@dataclass
+class Plan:
+    """What one table will run: its units (row x seed) and ensemble rows, under which profile."""
+
+    spec: object
+    profile: str
+    why: str
+    rows: list[str]
+    ensembles: list[str]
+    seeds: list
+    overrides: dict
+    units: list = field(default_factory=list)
+
+
+def plan_table(table: str, args: argparse.Namespace) -> Plan:
+    from repro.runner import Unit
+    from repro.spec.loader import load_spec, parse_set
 
     spec = load_spec(table)
-    table = spec.id  # a spec given by path (tests, your own tables) files its results by its id
-    roots = _data_roots(args.data_root)
-    profile, why = choose_profile(args.profile, spec.dataset, roots)
+    profile, why = choose_profile(args.profile, spec.dataset, _data_roots(args.data_root))
     overrides = parse_set(args.set)
-    # Ensembles run after every trained row: they read their members' saved scores.
-    rows = [r.id for r in spec.rows if r.built]
-    ensembles = [r.id for r in spec.rows if r.is_ensemble]
+    # The synthetic profile runs the table's probe tier (all built rows unless the spec says).
+    tier = spec.probe_rows if profile == "synthetic" else [r.id for r in spec.rows if r.built or r.is_ensemble]
+    rows = [r for r in tier if spec.row(r).built]
+    ensembles = [r for r in tier if spec.row(r).is_ensemble]
     if args.rows:
         wanted = [r.strip() for r in args.rows.split(",") if r.strip()]
-        unknown = [r for r in wanted if r not in rows + ensembles]
+        known = [r.id for r in spec.rows if r.built or r.is_ensemble]
+        unknown = [r for r in wanted if r not in known]
         if unknown:
-            raise UsageError(f"{spec.path}: no row(s) {', '.join(unknown)}; rows are "
-                             f"{', '.join(rows + ensembles)}")
-        rows = [r for r in wanted if r in rows]
-        ensembles = [r for r in wanted if r in ensembles]
+            raise UsageError(f"{spec.path}: no row(s) {', '.join(unknown)}; rows are {', '.join(known)}")
+        rows = [r for r in wanted if spec.row(r).built]
+        ensembles = [r for r in wanted if spec.row(r).is_ensemble]
+    seeds = _seeds(args, profile)
+    plan = Plan(spec, profile, why, rows, ensembles, seeds, overrides)
+    plan.units = [Unit(str(spec.path), r, profile, s, overrides) for r in rows for s in seeds]
+    return plan
+
+
+def run_tables(tables: list[str], args: argparse.Namespace) -> list[str]:
+    """Run the rows (x seeds) of several tables; returns the failures as messages.
+
+    Side by side (``--jobs`` > 1) every table's runs share one pool, and a run whose config and
+    seed another table already has is trained once and copied. A failed run does not stop the
+    others: finished results stay, and each table's report is rebuilt as its runs finish, so a
+    long background run shows rows as they complete.
+    """
+    from repro.engine import distributed as D
+    from repro.runner import default_jobs
+
+    plans = [plan_table(t, args) for t in tables]
     W = D.world()
+    for p in plans:
+        seed_txt = f"; seeds: {', '.join(map(str, p.seeds))}" if p.seeds != [None] else ""
+        _say(f"[{p.spec.id}] profile: {p.profile} ({p.why}); rows: {', '.join(p.rows + p.ensembles)}"
+             f"{seed_txt}", flush=True)
+    units = [(p, u) for p in plans for u in p.units]
+    jobs = args.jobs
+    if jobs == "auto":
+        jobs = default_jobs(units[0][1].config()[1]["train"].get("threads")) if units and not W.enabled else 1
+    jobs = int(jobs)
+    if W.enabled and jobs > 1:
+        raise UsageError("--jobs > 1 runs rows in separate processes; under torchrun use --jobs 1")
     progress = not args.no_progress and W.is_main
-    print = _say  # noqa: A001 -- rank 0 alone reports
-    print(f"[{table}] profile: {profile} ({why}); rows: {', '.join(rows + ensembles)}", flush=True)
-    prepared: dict[str, tuple] = {}
-    for i, row_id in enumerate(rows, 1):
-        cfg = resolve(spec, row_id, profile, overrides)
-        h = config_hash(cfg)
-        out = result_path(args.results_dir, table, profile, row_id)
-        if _up_to_date(out, h, args.force):
-            print(f"[{table}] {i}/{len(rows)} {row_id}: result exists for spec hash {h}, skipped "
-                  f"(--force to re-run)", flush=True)
+    if jobs > 1 and len(units) > 1:
+        failures = _run_parallel(units, args, jobs, progress)
+    else:
+        failures = _run_sequential(units, args, progress)
+    for p in plans:
+        if p.ensembles:
+            D.barrier()  # members' scores are written by rank 0
+            for row_id in p.ensembles:
+                for s in p.seeds:
+                    run_ensemble(p.spec, p.spec.id, row_id, p.profile, p.overrides, args, s)
+    return failures
+
+
+def _run_sequential(units: list, args: argparse.Namespace, progress: bool) -> list[str]:
+    from repro.errors import TrainingError
+    from repro.runner import run_unit, summary_line
+
+    failures = []
+    for i, (plan, unit) in enumerate(units, 1):
+        table, pos = plan.spec.id, f"{i}/{len(units)} "
+        try:
+            done = run_unit(unit, _dirs(args), args.force, progress, say=_say, position=pos)
+        except TrainingError as e:
+            failures.append(f"[{table}] {unit.key}: {e}")
+            _say(f"[{table}] {pos}{unit.key}: FAILED: {e}", flush=True)
             continue
-        run_dir = args.runs_dir / table / profile / row_id
-        if args.force and W.is_main:
-            shutil.rmtree(run_dir, ignore_errors=True)  # --force retrains rather than resuming
-        D.barrier()  # no rank may load the checkpoint that --force is removing
-        key = json.dumps(cfg["data"], sort_keys=True)
-        if key not in prepared:
-            # Rank 0 generates a missing dataset (with its progress bar) while the others wait.
-            if not W.is_main:
-                D.barrier()
-            root, info = prepare(cfg, roots, args.cache_dir, progress)
-            if W.is_main:
-                D.barrier()
-            prepared[key] = (root, info, *build_datasets(cfg, root, info))
-        root, info, train_ds, val_ds = prepared[key]
-        ev = cfg.get("eval", {})
-        try:  # the row's test protocol; the prepared dataset is shared by rows and stays as it is
-            val_ds = with_eval_views(val_ds, ev.get("clips", 1), ev.get("crops", 1), ev.get("resize"),
-                                     ev.get("crop_size"))
-        except ValueError as e:
-            raise SpecError(spec.path, [f"row {row_id!r} eval: {e}"]) from e
-        t0 = time.time()
-        seed_everything(cfg["train"].get("seed", 0))  # model init depends on the seed too
-        model = build_from_config(cfg, num_classes(cfg["data"]["dataset"]))
-        if cfg["model"]["backbone"].get("pretrained") == "imagenet":
-            load_imagenet(model)
-        print(f"[{table}] {i}/{len(rows)} {row_id}: training ({cfg['train']['epochs']} epochs, "
-              f"{len(train_ds)} train / {len(val_ds)} val videos)", flush=True)
-        run = fit(model, cfg, train_ds, val_ds, info, run_dir, h,
-                  progress, desc=f"{table}/{row_id}")
-        scores_file = scores_path(args.runs_dir, table, profile, row_id)
-        provenance = {
-            "commit": git_commit(), "spec_hash": h, "profile": profile,
-            "dataset": cfg["data"]["dataset"] + (f" ({root.name})" if cfg["data"]["dataset"] == "synthetic" else ""),
-            "split": spec.split, "frames": cfg["model"].get("frames", 8),
-            "views": "{}x{}".format(*run["views"]), "epochs": cfg["train"]["epochs"],
-            "seed": cfg["train"].get("seed", 0), "device": run["device"],
-            "wall_time_s": round(time.time() - t0, 1), "train_time_s": round(run["train_time_s"], 1),
-            "eval_time_s": round(run["eval_time_s"], 1), "videos_skipped": run["videos_skipped"],
-            "bad_videos": run["bad_videos"][:20],
-            "val_videos": run["val_videos"], "recipe": cfg["meta"]["recipe"],
-            "places": " ".join(f"{s}{b}" for s, b in cfg["model"]["insert"]["stages"].items())
-            if cfg["model"]["insert"].get("module") else "",
-            "overrides": args.set, "torch": __import__("torch").__version__,
-            # How it was trained: processes, global batch, and the lr after linear scaling.
-            "world_size": run["world_size"], "global_batch": run["global_batch"], "lr": run["lr"],
-            "lr_scale_batch": cfg["train"].get("lr_scale_batch"), "amp": run["amp"],
-            "channels_last": run["channels_last"],
-            # Per-video class scores, for ensembles (not committed: runs/ is gitignored).
-            "scores_file": str(scores_file),
-        }
-        m = run["metrics"]
-        result = {"table": table, "row": row_id, "metrics": m, "provenance": provenance, "config": cfg}
-        if W.is_main:
-            # Scores first: a result never points at a scores file that was not written.
-            save_scores(scores_file, run["scores"], run["labels"],
-                        [getattr(val_ds.records[i], "video_id", str(i)) for i in run["index"]], h,
-                        table=table, row=row_id, profile=profile, views=provenance["views"],
-                        frames=provenance["frames"], dataset=provenance["dataset"],
-                        epochs=provenance["epochs"],
-                        info={k: info[k] for k in ("families", "reversal_pairs") if info.get(k)})
-            write_json_atomic(result, out)
-        extra = f", reversal pairs {m['reversal_pairs']:.1f}" if m.get("reversal_pairs") is not None else ""
-        print(f"[{table}] {i}/{len(rows)} {row_id}: top1 {m['top1']:.1f}, top5 {m['top5']:.1f}{extra} "
-              f"({provenance['wall_time_s']:.0f} s) -> {out}", flush=True)
+        if done["status"] == "trained":
+            _say(summary_line(table, pos + unit.key, done["result"], done["path"]), flush=True)
+        if done["status"] in ("trained", "reused"):
+            _rebuild(plan.spec, args)
+    return failures
 
 
-    if ensembles:
-        D.barrier()  # members' scores are written by rank 0
-        for row_id in ensembles:
-            run_ensemble(spec, table, row_id, profile, overrides, args)
+def _run_parallel(units: list, args: argparse.Namespace, jobs: int, progress: bool) -> list[str]:
+    """``jobs`` worker processes; one training per distinct (config, seed), copies for the rest."""
+    from concurrent.futures import as_completed
+
+    from tqdm import tqdm
+
+    from repro.runner import Pool, prepare_data, run_hash, run_unit, summary_line
+
+    dirs = _dirs(args)
+    # Generate missing data here, once, with its progress bar; workers then only read it.
+    datas = {}
+    for _, u in units:
+        datas.setdefault(json.dumps(u.config()[1]["data"], sort_keys=True), u)
+    for u in datas.values():
+        prepare_data(u, dirs, progress)
+    groups: dict[str, list] = {}
+    for plan, u in units:
+        groups.setdefault(run_hash(u.config()[1]), []).append((plan, u))
+    _say(f"{len(units)} runs ({len(groups)} distinct configs x seeds), {jobs} at a time (--jobs); "
+         "each result is written as it finishes", flush=True)
+    bar = tqdm(total=len(units), desc="runs", unit="run", disable=not progress, dynamic_ncols=True)
+
+    def emit(msg: str) -> None:
+        if progress:
+            tqdm.write(msg)
+        else:
+            print(msg, flush=True)
+
+    failures: list[str] = []
+    pool = Pool(jobs)
+    try:
+        futures = {pool.submit(group[0][1], dirs, args.force): group for group in groups.values()}
+        for fut in as_completed(futures):
+            group = futures[fut]
+            (plan, u), done = group[0], fut.result()
+            table = plan.spec.id
+            bar.update(1)
+            if done["status"] == "failed":
+                failures.append(f"[{table}] {u.key}: {done['error']}")
+                emit(f"[{table}] {u.key}: FAILED: {done['error']}")
+                for twin_plan, twin in group[1:]:
+                    failures.append(f"[{twin_plan.spec.id}] {twin.key}: not run (same config as the "
+                                    f"failed {table}/{u.key})")
+                    bar.update(1)
+                continue
+            emit(summary_line(table, u.key, done["result"], done["path"]) if done["status"] == "trained"
+                 else f"[{table}] {u.key}: result exists, skipped (--force to re-run)")
+            touched = {table: plan.spec}
+            for twin_plan, twin in group[1:]:
+                # The same training for another table's row: copy the result just written.
+                res = run_unit(twin, dirs, args.force, False, say=lambda *a, **k: None, copy_twins=True)
+                if res["status"] == "reused":
+                    emit(f"[{twin_plan.spec.id}] {twin.key}: same config and seed as {table}/{u.key}: "
+                         "result copied")
+                touched[twin_plan.spec.id] = twin_plan.spec
+                bar.update(1)
+            for spec in touched.values():
+                _rebuild(spec, args)
+        bar.close()
+    except BaseException:
+        pool.close(cancel=True)
+        raise
+    pool.close()
+    return failures
+
+
+def _rebuild(spec, args: argparse.Namespace) -> None:
+    """Regenerate the table's report after a finished run (cheap: no training)."""
+    from repro.report.build import build_report
+
+    if not _outside_experiments(str(spec.path)):
+        build_report(spec.id, args.results_dir, args.reports_dir)
 
 
 def run_ensemble(spec, table: str, row_id: str, profile: str, overrides: dict,
-                 args: argparse.Namespace) -> dict | None:
+                 args: argparse.Namespace, seed: int | None = None) -> dict | None:
     """Average the saved scores of an ensemble row's members and write its result like any row's."""
     from repro.engine import distributed as D
     from repro.engine.ensemble import (EnsembleError, average, ensemble_hash, file_hash,
                                        load_scores, save_scores, scores_path)
     from repro.engine.metrics import summarize
-    from repro.spec.loader import config_hash, resolve
+    from repro.runner import Unit, up_to_date
+    from repro.spec.loader import config_hash
 
     row = spec.row(row_id)
     members: dict[str, dict] = {}
     hashes: dict[str, str] = {}
+    keys: dict[str, str] = {}
     for m in row.ensemble:
-        hashes[m] = config_hash(resolve(spec, m, profile, overrides))
+        unit = Unit(str(spec.path), m, profile, seed, overrides)
+        keys[m] = unit.key
+        hashes[m] = config_hash(unit.config()[1])
         sets = "".join(f" --set {x}" for x in args.set)
+        seed_arg = f" --seeds {seed}" if seed is not None else ""
         hint = (f"run its member first: run_all.py --table {table} --rows {m} --profile {profile}"
-                f"{sets} --force (the ensemble {row_id!r} of {spec.path} needs it)")
-        members[m] = load_scores(scores_path(args.runs_dir, table, profile, m), m, hashes[m], hint)
+                f"{seed_arg}{sets} --force (the ensemble {row_id!r} of {spec.path} needs it)")
+        members[m] = load_scores(scores_path(args.runs_dir, table, profile, keys[m]), m, hashes[m], hint)
     h = ensemble_hash(hashes)
-    out = result_path(args.results_dir, table, profile, row_id)
-    old = _up_to_date(out, h, args.force)
+    key = row_id if seed is None else f"{row_id}.seed{seed}"
+    out = result_path(args.results_dir, table, profile, key)
+    old = up_to_date(out, h, args.force)
     if old:
-        _say(f"[{table}] {row_id}: ensemble result exists for spec hash {h}, skipped (--force to "
+        _say(f"[{table}] {key}: ensemble result exists for spec hash {h}, skipped (--force to "
              f"re-run)", flush=True)
         return old
     try:
@@ -224,31 +311,31 @@ def run_ensemble(spec, table: str, row_id: str, profile: str, overrides: dict,
         raise EnsembleError(f"{spec.path}: ensemble row {row_id!r}: {e}") from e
     first = members[row.ensemble[0]]
     metrics = summarize(scores, labels, first.get("info") or {})
-    files = {m: scores_path(args.runs_dir, table, profile, m) for m in row.ensemble}
+    files = {m: scores_path(args.runs_dir, table, profile, keys[m]) for m in row.ensemble}
     member_results = {}
     for m in row.ensemble:
-        res_path = result_path(args.results_dir, table, profile, m)
+        res_path = result_path(args.results_dir, table, profile, keys[m])
         member_results[m] = {"spec_hash": hashes[m], "scores_file": str(files[m]),
                              "scores_sha256": file_hash(files[m]),
                              "result_sha256": file_hash(res_path) if res_path.is_file() else None}
-    distinct = lambda key: "+".join(dict.fromkeys(str(members[m].get(key, "")) for m in row.ensemble))  # noqa: E731
+    distinct = lambda k: "+".join(dict.fromkeys(str(members[m].get(k, "")) for m in row.ensemble))  # noqa: E731
     provenance = {
         "commit": git_commit(), "spec_hash": h, "profile": profile, "dataset": first.get("dataset", ""),
         "split": spec.split, "frames": "+".join(str(members[m].get("frames", "")) for m in row.ensemble),
-        "views": distinct("views"), "epochs": distinct("epochs"), "seed": "", "device": "cpu",
-        "wall_time_s": 0.0, "val_videos": len(ids), "ensemble": list(row.ensemble),
+        "views": distinct("views"), "epochs": distinct("epochs"), "seed": "" if seed is None else seed,
+        "device": "cpu", "wall_time_s": 0.0, "val_videos": len(ids), "ensemble": list(row.ensemble),
         "members": member_results, "overrides": args.set, "torch": __import__("torch").__version__,
     }
-    scores_file = scores_path(args.runs_dir, table, profile, row_id)
+    scores_file = scores_path(args.runs_dir, table, profile, key)
     provenance["scores_file"] = str(scores_file)
-    result = {"table": table, "row": row_id, "metrics": metrics, "provenance": provenance,
+    result = {"table": table, "row": row_id, "seed": seed, "metrics": metrics, "provenance": provenance,
               "config": {"ensemble": list(row.ensemble), "member_spec_hashes": hashes}}
     if D.world().is_main:
         save_scores(scores_file, scores, labels, ids, h, table=table, row=row_id, profile=profile,
                     views=provenance["views"], frames=provenance["frames"],
                     dataset=provenance["dataset"], epochs=provenance["epochs"], info=first.get("info"))
         write_json_atomic(result, out)
-    _say(f"[{table}] {row_id}: ensemble of {', '.join(row.ensemble)}: top1 {metrics['top1']:.1f}, "
+    _say(f"[{table}] {key}: ensemble of {', '.join(row.ensemble)}: top1 {metrics['top1']:.1f}, "
          f"top5 {metrics['top5']:.1f} -> {out}", flush=True)
     return result
 
@@ -305,8 +392,9 @@ def main(argv: list[str] | None = None) -> int:
     from repro.errors import TrainingError, WeightsError
     from repro.report.build import build_report
     from repro.report.index import write_index
-    from repro.spec.loader import list_tables as tables
     from repro.engine import distributed as D
+    from repro.report.probe import probe_tables, write_probe_report
+    from repro.spec.loader import list_tables as tables
 
     args = parse_args(argv)
     W = D.init_from_env()
@@ -316,14 +404,26 @@ def main(argv: list[str] | None = None) -> int:
         if args.list:
             list_tables()
             return 0
-        targets = args.table or (tables() if args.report_only or args.cost else None)
+        if args.probe and args.table:
+            raise UsageError("--probe runs every table of the probe tier; give it without --table "
+                             "(or run one table with --table T --profile synthetic)")
+        if args.probe:
+            if args.profile not in ("auto", "synthetic"):
+                raise UsageError(f"--probe is the synthetic tier; --profile {args.profile} does not apply")
+            args.profile = "synthetic"
+        targets = args.table or (probe_tables() if args.probe else
+                                 tables() if args.report_only or args.cost else None)
         if not targets:
-            raise UsageError("give --table TABLE (see --list), or --report-only / --cost for all tables")
-        for t in targets:
-            if args.cost:
+            raise UsageError("give --table TABLE (see --list), --probe, or --report-only / --cost "
+                             "for all tables")
+        failures: list[str] = []
+        if args.cost:
+            for t in targets:
                 run_cost(t, args)
-            elif not args.report_only:
-                run_table(t, args)
+        elif not args.report_only:
+            # One call for every table: their runs share one pool of workers (--jobs).
+            failures = run_tables(targets, args)
+        for t in targets:
             if W.is_main and _outside_experiments(t):
                 # build_report reads the spec from experiments/ by id; a spec elsewhere has run
                 # and written its results, but has no report.
@@ -332,7 +432,12 @@ def main(argv: list[str] | None = None) -> int:
                 for p in build_report(t, args.results_dir, args.reports_dir):
                     print(f"[{t}] wrote {p}")
         if W.is_main:
+            if args.probe or (args.report_only and not args.table):
+                print(f"wrote {write_probe_report(args.results_dir, args.reports_dir)}")
             print(f"wrote {write_index(args.results_dir, args.reports_dir)}")
+        if failures:
+            raise TrainingError(f"{len(failures)} run(s) failed (the others finished and are "
+                                "reported):\n  " + "\n  ".join(failures))
         return 0
     except (SpecError, DatasetError, DecodeError, WeightsError, TrainingError, UsageError,
             EnsembleError) as e:

@@ -80,7 +80,7 @@ def test_ssv1_layout_and_both_label_orders(roots):
 def test_ssv1_flip_swap_translated_by_name(roots):
     root = roots["ssv1"]
     names = ssv1.read_classes(root)
-    # facts.md's map is in file order; with 11 classes only the 2<->4 pair exists here.
+    # facts.md's map is in file order; with 15 classes only the 2<->4 pair exists here.
     assert ssv1.flip_swap(root, "file") == {2: 4, 4: 2}
     a, b = sorted(names).index(names[2]), sorted(names).index(names[4])
     assert ssv1.flip_swap(root, "alphabetical") == {a: b, b: a}
@@ -161,11 +161,11 @@ def test_kinetics_missing_clips_warn_once_with_count(roots, tmp_path):
         recs = kinetics.read_split(root, "val")
     assert len(recs) == N
     msgs = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
-    assert len(msgs) == 1 and "2 of 13 clips" in msgs[0]
+    assert len(msgs) == 1 and f"2 of {N + 2} clips" in msgs[0]
     # every clip gone: a wrong root, not a few takedowns
     shutil.rmtree(root / "val")
     (root / "val").mkdir()
-    with pytest.raises(DatasetError, match="none of the 13 clips"):
+    with pytest.raises(DatasetError, match=f"none of the {N + 2} clips"):
         kinetics.read_split(root, "val")
 
 

@@ -22,7 +22,7 @@ TABLE, ROW = "ssa_table2", "ssa"
 # (repro/engine/distributed.py). lr_scale_batch=8 at batch 4 checks linear lr scaling (lr / 2).
 TINY = ["--set", "train.epochs=1", "--set", "train.max_iters=2", "--set", "data.train_per_class=2",
         "--set", "data.val_per_class=1", "--set", "train.batch_size=4", "--set", "model.dropout=0",
-        "--set", "train.lr_scale_batch=8", "--no-progress"]
+        "--set", "train.lr_scale_batch=8", "--no-progress", "--seeds", "0"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
@@ -70,7 +70,7 @@ def _run(tmp: Path, cache: Path, nproc: int) -> dict:
     proc = subprocess.run([*launch, *args], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert proc.stdout.count("top1") == 1  # rank 0 alone prints
-    return json.loads((tmp / "results" / TABLE / "synthetic" / f"{ROW}.json").read_text())
+    return json.loads((tmp / "results" / TABLE / "synthetic" / f"{ROW}.seed0.json").read_text())
 
 
 def test_two_processes_match_one(tmp_path, tiny_root):
@@ -88,5 +88,5 @@ def test_two_processes_match_one(tmp_path, tiny_root):
     assert p1["val_videos"] == p2["val_videos"] and p1["spec_hash"] == p2["spec_hash"]
     assert p2["amp"] == "none" and p2["channels_last"] is False  # CPU stays float32
     # rank 0 wrote the checkpoint, with every rank's RNG state for an exact resume
-    ckpt = torch.load(tmp_path / "two" / "runs" / TABLE / "synthetic" / ROW / "last.pt", weights_only=False)
+    ckpt = torch.load(tmp_path / "two" / "runs" / TABLE / "synthetic" / f"{ROW}.seed0" / "last.pt", weights_only=False)
     assert len(ckpt["rng_ranks"]) == 2

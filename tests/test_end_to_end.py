@@ -13,7 +13,7 @@ from repro.report.build import build_report
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--set", "train.epochs=1", "--set", "train.max_iters=2", "--set", "data.train_per_class=2",
-        "--set", "data.val_per_class=1", "--set", "train.batch_size=4", "--no-progress"]
+        "--set", "data.val_per_class=1", "--set", "train.batch_size=4", "--no-progress", "--seeds", "0"]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_run_all_subprocess_end_to_end(run_dirs):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "profile: synthetic" in proc.stdout
     for row in ("nl3d", "ssa"):
-        res = json.loads((run_dirs["results"] / "ssa_table2" / "synthetic" / f"{row}.json").read_text())
+        res = json.loads((run_dirs["results"] / "ssa_table2" / "synthetic" / f"{row}.seed0.json").read_text())
         prov = res["provenance"]
         for key in ("commit", "spec_hash", "profile", "dataset", "frames", "views", "epochs", "seed",
                     "device", "wall_time_s"):
@@ -43,7 +43,7 @@ def test_run_all_subprocess_end_to_end(run_dirs):
         assert res["metrics"]["reversal_pairs"] is not None
         if row == "nl3d":  # order-blind on matched forward/reversed validation pairs: exactly half
             assert res["metrics"]["reversal_pairs"] == 50.0
-        assert (run_dirs["runs"] / "ssa_table2" / "synthetic" / row / "last.pt").is_file()
+        assert (run_dirs["runs"] / "ssa_table2" / "synthetic" / f"{row}.seed0" / "last.pt").is_file()
     for ext in ("md", "csv", "png"):
         assert (run_dirs["reports"] / f"ssa_table2.{ext}").is_file()
 

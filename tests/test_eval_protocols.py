@@ -18,7 +18,7 @@ from repro.spec.loader import load_spec
 from repro.spec.schema import SpecError
 
 TINY = ["--set", "train.epochs=1", "--set", "train.max_iters=2", "--set", "data.train_per_class=2",
-        "--set", "data.val_per_class=1", "--set", "train.batch_size=4", "--no-progress"]
+        "--set", "data.val_per_class=1", "--set", "train.batch_size=4", "--no-progress", "--seeds", "0"]
 
 
 def test_crop_positions_along_the_long_side():
@@ -161,16 +161,16 @@ def ensemble_run(tmp_path_factory, tiny_root):
 def test_ensemble_row_averages_its_members_scores(ensemble_run, capsys):
     spec, dirs, args = ensemble_run
     assert main(args) == 0, capsys.readouterr().err
-    res = {r: json.loads((dirs["results"] / "tiny_ens" / "synthetic" / f"{r}.json").read_text())
+    res = {r: json.loads((dirs["results"] / "tiny_ens" / "synthetic" / f"{r}.seed0.json").read_text())
            for r in ("tsn", "tsn_4f", "en")}
     runs = dirs["runs"] / "tiny_ens" / "synthetic"
     assert res["tsn"]["provenance"]["views"] == "1x1" and res["tsn_4f"]["provenance"]["views"] == "2x3"
-    members = {r: torch.load(runs / r / "scores.pt", weights_only=False) for r in ("tsn", "tsn_4f")}
+    members = {r: torch.load(runs / f"{r}.seed0" / "scores.pt", weights_only=False) for r in ("tsn", "tsn_4f")}
     for r in ("tsn", "tsn_4f"):
-        assert res[r]["provenance"]["scores_file"] == str(runs / r / "scores.pt")
+        assert res[r]["provenance"]["scores_file"] == str(runs / f"{r}.seed0" / "scores.pt")
         assert members[r]["spec_hash"] == res[r]["provenance"]["spec_hash"]
         assert members[r]["scores"].shape[0] == res[r]["provenance"]["val_videos"]
-    en = torch.load(runs / "en" / "scores.pt", weights_only=False)
+    en = torch.load(runs / "en.seed0" / "scores.pt", weights_only=False)
     mean = (members["tsn"]["scores"].float() + members["tsn_4f"]["scores"].float()) / 2
     assert torch.allclose(en["scores"].float(), mean, atol=1e-3)
     assert en["video_ids"] == members["tsn"]["video_ids"]
@@ -194,7 +194,7 @@ def test_ensemble_row_averages_its_members_scores(ensemble_run, capsys):
 
 def test_ensemble_with_missing_member_scores_names_the_file(ensemble_run, capsys):
     spec, dirs, args = ensemble_run
-    missing = dirs["runs"] / "tiny_ens" / "synthetic" / "tsn_4f" / "scores.pt"
+    missing = dirs["runs"] / "tiny_ens" / "synthetic" / "tsn_4f.seed0" / "scores.pt"
     if missing.exists():
         missing.unlink()
     assert main([*args, "--rows", "en", "--force"]) == 2

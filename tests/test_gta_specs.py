@@ -56,7 +56,7 @@ def test_built_rows_resolve_under_paper_and_synthetic(table, row):
     assert paper["model"]["backbone"]["layers"] == {50: [3, 4, 6, 3], 101: [3, 4, 23, 3]}[depth]
     synth = resolve(spec, row, "synthetic")
     assert synth["data"]["dataset"] == "synthetic"
-    assert synth["model"]["backbone"]["layers"] == [1, 1, 1, 1]
+    assert synth["model"]["backbone"]["layers"] == [1, 1, 2, 1]
     assert synth["model"]["frames"] == paper["model"]["frames"]
 
 

@@ -44,12 +44,12 @@ def test_module_shape_identity_and_gradients(name):
 def test_row_logits_shape_and_identity_at_start(row):
     torch.manual_seed(0)
     model = build_model("ssa_table2", row, "synthetic").eval()
-    plain = tsn_resnet(11, layers=[1, 1, 1, 1], width=16, num_frames=8)
+    plain = tsn_resnet(15, layers=[1, 1, 2, 1], width=16, num_frames=8)
     missing, unexpected = plain.load_state_dict(model.state_dict(), strict=False)
     assert not missing and unexpected, "only the inserted modules' parameters are extra"
     x = torch.randn(2, 3, 8, 28, 28)
     out = model(x)
-    assert out.shape == (2, 11)
+    assert out.shape == (2, 15)
     assert torch.allclose(out, plain.eval()(x), atol=1e-5)
 
 

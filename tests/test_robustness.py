@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 TABLE, PROFILE = "ssa_table2", "synthetic"
 # Three epochs so that a run killed right after its first checkpoint is surely mid-training.
 TINY = ["--set", "train.epochs=3", "--set", "train.max_iters=4", "--set", "data.train_per_class=2",
-        "--set", "data.val_per_class=1", "--set", "train.batch_size=4", "--no-progress"]
+        "--set", "data.val_per_class=1", "--set", "train.batch_size=4", "--no-progress", "--seeds", "0"]
 
 
 # One thread per process: the two concurrent rows then share the 2 cores without oversubscribing,
@@ -46,7 +46,7 @@ def _cmd(d: dict[str, Path], rows: str) -> list[str]:
 
 
 def _result(d: dict[str, Path], row: str) -> dict:
-    return json.loads((d["results"] / TABLE / PROFILE / f"{row}.json").read_text())
+    return json.loads((d["results"] / TABLE / PROFILE / f"{row}.seed0.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_two_rows_at_once_write_complete_results(concurrent):
         assert res["config"]["meta"]["row"] == row
         assert 0 <= res["metrics"]["top1"] <= 100 and math.isfinite(res["metrics"]["val_loss"])
         assert res["provenance"]["videos_skipped"] == 0
-        ckpt = torch.load(d["runs"] / TABLE / PROFILE / row / "last.pt", weights_only=False)
+        ckpt = torch.load(d["runs"] / TABLE / PROFILE / f"{row}.seed0" / "last.pt", weights_only=False)
         assert ckpt["epoch"] == 3 and ckpt["config_hash"] == res["provenance"]["spec_hash"]
     leftovers = [p for p in d["results"].rglob("*") if p.name.endswith(".tmp")]
     leftovers += [p for p in d["runs"].rglob("*") if p.name.endswith(".tmp")]
@@ -85,7 +85,7 @@ def test_two_rows_at_once_write_complete_results(concurrent):
 
 def _run_until_first_checkpoint(d: dict[str, Path], row: str) -> int:
     """Start the row and SIGKILL it as soon as its epoch-1 checkpoint exists; its epoch field."""
-    ckpt = d["runs"] / TABLE / PROFILE / row / "last.pt"
+    ckpt = d["runs"] / TABLE / PROFILE / f"{row}.seed0" / "last.pt"
     p = subprocess.Popen(_cmd(d, row), cwd=REPO, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 240
@@ -107,10 +107,10 @@ def test_killed_run_resumes_to_the_same_metrics(tmp_path, concurrent, cache):
         if epoch < 3:
             break
     assert 1 <= epoch < 3, "could not kill the run before it finished"
-    assert not (d["results"] / TABLE / PROFILE / f"{row}.json").exists()  # really interrupted
+    assert not (d["results"] / TABLE / PROFILE / f"{row}.seed0.json").exists()  # really interrupted
     proc = subprocess.run(_cmd(d, row), cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert f"resuming from {d['runs'] / TABLE / PROFILE / row / 'last.pt'} at epoch {epoch}" in proc.stdout
+    assert f"resuming from {d['runs'] / TABLE / PROFILE / f'{row}.seed0' / 'last.pt'} at epoch {epoch}" in proc.stdout
     resumed, whole = _result(d, row), _result(concurrent, row)
     assert resumed["provenance"]["spec_hash"] == whole["provenance"]["spec_hash"]
     for k in ("top1", "top5", "val_loss", "reversal_pairs"):
@@ -129,12 +129,12 @@ def _cfg(epochs: int = 1, max_bad: float | None = None, lr: float = 0.01, **trai
 
 def _model() -> torch.nn.Module:
     torch.manual_seed(0)
-    return tsn_resnet(11, layers=[1, 1, 1, 1], width=8, num_frames=8)
+    return tsn_resnet(15, layers=[1, 1, 1, 1], width=8, num_frames=8)
 
 
 def _datasets(tiny_root: Path, tmp_path: Path):
-    """Train: the 22 good videos + one truncated + one missing (2/24 = 8.3% bad);
-    val: the 11 good + one missing (1/12 = 8.3% bad)."""
+    """Train: the 30 good videos + one truncated + one missing (2/32 = 6.25% bad);
+    val: the 15 good + one missing (1/16 = 6.25% bad)."""
     train, val = read_split(tiny_root, "train"), read_split(tiny_root, "val")
     good = train[0].path.read_bytes()
     cut = tmp_path / "truncated.webm"
@@ -150,7 +150,7 @@ def test_a_few_bad_videos_are_skipped_and_counted(tiny_root, tmp_path):
     with pytest.warns(RuntimeWarning, match="truncated.webm"):
         run = fit(_model(), _cfg(epochs=2, max_bad=0.1), tr, va, {}, tmp_path / "run", "h", progress=False)
     assert run["videos_skipped"] == 2 * 2 + 1  # both bad train videos each epoch, one in val
-    assert run["val_videos"] == 11
+    assert run["val_videos"] == 15
     names = " ".join(run["bad_videos"])
     assert all(n in names for n in ("truncated.webm", "missing.webm", "gone.webm")), names
 
@@ -160,11 +160,11 @@ def test_too_many_bad_videos_stop_the_run_naming_them(tiny_root, tmp_path):
     with pytest.warns(RuntimeWarning), pytest.raises(DatasetError) as e:  # default threshold 5%
         fit(_model(), _cfg(), tr, va, {}, tmp_path / "run", "h", progress=False)
     msg = str(e.value)
-    assert "training epoch 1" in msg and "2 of the 24 videos" in msg, msg
+    assert "training epoch 1" in msg and "2 of the 32 videos" in msg, msg
     assert "truncated.webm" in msg and "missing.webm" in msg and "data.max_bad_fraction" in msg, msg
     assert not (tmp_path / "run" / "last.pt").exists()  # the failed epoch saved nothing
     # The same limit holds for evaluation: epochs=0 goes straight to it.
-    with pytest.raises(DatasetError, match=r"evaluation: 1 of the 12 videos.*gone\.webm"):
+    with pytest.raises(DatasetError, match=r"evaluation: 1 of the 16 videos.*gone\.webm"):
         fit(_model(), _cfg(epochs=0, max_bad=0.05), tr, va, {}, tmp_path / "run0", "h", progress=False)
 
 

@@ -119,7 +119,7 @@ def test_spec_built_rsa_r50_is_identity_at_start():
     x = torch.randn(1, 3, 8, 28, 28)
     with torch.no_grad():
         out = model(x)
-        assert out.shape == (1, 11)
+        assert out.shape == (1, 15)
         for n in names:  # a block's input is post-ReLU, so identity means blk(x) == x for x >= 0
             z = torch.rand(8, model.get_submodule(n).conv1.in_channels, 7, 7)
             assert torch.equal(model.get_submodule(n)(z), z)
@@ -151,7 +151,7 @@ def test_synthetic_profile_builds_and_runs():
     """The plain synthetic trunk (one block per stage) puts RSA into strided first blocks."""
     model = build_model("rsa_main", EIGHT, "synthetic")
     with torch.no_grad():
-        assert model.eval()(torch.randn(1, 3, 8, 28, 28)).shape == (1, 11)
+        assert model.eval()(torch.randn(1, 3, 8, 28, 28)).shape == (1, 15)
 
 
 def test_rsa_r50_16f_cost_matches_the_official_count():

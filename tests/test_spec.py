@@ -100,3 +100,7 @@ def test_unknown_table_and_row(capsys):
 def test_fit_places_clips_to_shallow_backbones():
     assert fit_places({"layer2": [1, 3], "layer3": [1, 3, 5]}, [1, 1, 1, 1]) == {"layer2": [0], "layer3": [0]}
     assert fit_places({"layer2": [1, 3]}, [3, 4, 6, 3]) == {"layer2": [1, 3]}
+    # The count of modules survives where the stage has room: 2 blocks vs 5 stays an ablation.
+    assert fit_places({"layer2": [1, 3], "layer3": [1, 3, 5]}, [1, 2, 3, 1]) == {
+        "layer2": [0, 1], "layer3": [0, 1, 2]}
+    assert fit_places({"layer2": [1], "layer4": [1]}, [1, 2, 3, 1]) == {"layer2": [1], "layer4": [0]}

@@ -111,11 +111,11 @@ def prepare(cfg: dict, data_roots: dict[str, str] | None = None, cache_dir: Path
     """
     name = cfg["data"]["dataset"]
     if name == "synthetic":
-        from repro.data.synthetic import SyntheticConfig, ensure_dataset
+        from repro.data.synthetic import SyntheticConfig, difficulty_from_config, ensure_dataset
 
         d = cfg["data"]
         sc = SyntheticConfig(d.get("train_per_class", 100), d.get("val_per_class", 30),
-                             d.get("generator_seed", 0))
+                             d.get("generator_seed", 0), difficulty_from_config(d.get("difficulty")))
         root = ensure_dataset(sc, cache_dir, progress)
         info = json.loads((root / "synthetic-meta.json").read_text())
         info["flip_swap"] = {int(k): v for k, v in info["flip_swap"].items()}

@@ -14,7 +14,7 @@ transform, not on disk) are written in the real formats under ``<cache>/smoke/<l
 - ``filelist``: H.264 ``.mp4`` + ``train_list.txt``/``val_list.txt`` (:mod:`repro.data.filelist`),
   standing in for Diving-48 and FineGym.
 
-Labels are the synthetic classes (11), which fit any real dataset's classifier head (174, 400,
+Labels are the synthetic classes (15), which fit any real dataset's classifier head (174, 400,
 48, ...). Generation is deterministic (the synthetic generator's seeding) and cached: a layout is
 written on first use, into a temporary folder renamed into place when complete.
 """

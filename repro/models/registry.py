@@ -38,7 +38,27 @@ def module_names() -> list[str]:
     return sorted(set(BUILTIN) | set(_MODULES))
 
 
+def import_path(path: str) -> Callable:
+    """``"package.module:Class"`` -> the class (or factory), for modules that live outside repro."""
+    mod_name, _, attr = path.partition(":")
+    try:
+        obj = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise KeyError(f"video module {path!r}: cannot import {mod_name!r} ({e}); run from the folder "
+                       f"that holds it or add that folder to PYTHONPATH") from e
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise KeyError(f"video module {path!r}: {mod_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise KeyError(f"video module {path!r} is not a class or function")
+    return obj
+
+
 def get_module(name: str) -> Callable:
+    """A registered name, or a class path ``"package.module:Class"`` (called as ``Class(channels, **args)``)."""
+    if ":" in name:
+        return import_path(name)
     if name not in _MODULES and name in BUILTIN:
         importlib.import_module(BUILTIN[name])  # runs its @register_module decorators
     if name not in _MODULES:

@@ -7,11 +7,13 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
+from repro.report.seeds import AWARE_STDS, BLIND_BAND, aggregate, fmt_mean_std, order_sensitivity
 from repro.spec.loader import Spec
 
 PAPER_NAMES = {"ssan": "SSAN", "gta": "GTA", "rsa": "RSA"}
 COLUMNS = ["row", "label", "dataset", "split", "metric", "reported", "reported_source",
-           "reproduced", "delta", "profile", "run_dataset", "frames", "views", "epochs", "status"]
+           "reproduced", "reproduced_std", "seeds", "delta", "profile", "run_dataset", "frames",
+           "views", "epochs", "status"]
 NOT_COMPARABLE = ("Synthetic-profile numbers are **not comparable** to the paper's: they come from "
                   "a generated temporal-reasoning dataset and a CPU-sized backbone, and only show "
                   "how the rows' modules behave relative to each other. Their Delta column is left "
@@ -43,20 +45,14 @@ def _status(profile: str | None, metric: str, reported: float | None, reproduced
     return "within tolerance" if ok else "differs"
 
 
-def _reproduced_metrics(result: dict) -> dict[str, float]:
-    m = result["metrics"]
-    out = {k: m[k] for k in ("top1", "top5", "gflops", "params_m") if m.get(k) is not None}
-    if m.get("reversal_pairs") is not None:
-        out["reversal_pairs"] = m["reversal_pairs"]
-    for fam, v in sorted((m.get("family") or {}).items()):
-        out[f"family:{fam}"] = v
-    return out
-
-
 def long_table(spec: Spec, results: list[dict]) -> pd.DataFrame:
-    """One line per (row, metric, profile): the paper's value, ours, and how ours was produced."""
+    """One line per (row, metric, profile): the paper's value, ours, and how ours was produced.
+
+    Runs of a row under several seeds become one line: ``reproduced`` is their mean,
+    ``reproduced_std`` the standard deviation over seeds and ``seeds`` how many there were.
+    """
     by_row: dict[str, list[dict]] = {}
-    for r in results:
+    for r in aggregate(results):
         by_row.setdefault(r["row"], []).append(r)
     lines = []
     for row in spec.rows:
@@ -69,7 +65,8 @@ def long_table(spec: Spec, results: list[dict]) -> pd.DataFrame:
                     "dataset": rv.dataset if rv else spec.dataset, "split": rv.split if rv else spec.split,
                     "metric": rv.metric if rv else "top1", "reported": rv.value if rv else math.nan,
                     "reported_source": _source(rv) if rv else "", "reproduced": math.nan,
-                    "delta": math.nan, "profile": "", "run_dataset": "", "frames": "", "views": "",
+                    "reproduced_std": math.nan, "seeds": "", "delta": math.nan, "profile": "",
+                    "run_dataset": "", "frames": "", "views": "",
                     "epochs": "", "status": f"reported only: {row.reported_only}"})
             continue
         # Accuracy runs and cost counts are separate results; each pairs with its own metrics.
@@ -86,8 +83,8 @@ def _row_lines(spec: Spec, row, runs: list, reported: list, is_cost: bool) -> li
     lines = []
     for run in runs:
         prov = run["provenance"] if run else {}
-        repro = {m: v for m, v in (_reproduced_metrics(run) if run else {}).items()
-                 if (m in TOLERANCE) == is_cost}
+        repro = {m: v for m, v in (run["mean"] if run else {}).items() if (m in TOLERANCE) == is_cost}
+        std = run["std"] if run else {}
         # A reported metric on another dataset than the run's is still listed, unmatched.
         entries = [(rv.metric, rv) for rv in reported]
         if not entries and not repro:
@@ -106,6 +103,8 @@ def _row_lines(spec: Spec, row, runs: list, reported: list, is_cost: bool) -> li
                 "reported": rv.value if rv else math.nan,
                 "reported_source": _source(rv) if rv else "",
                 "reproduced": val if val is not None else math.nan,
+                "reproduced_std": std.get(metric, math.nan) if val is not None else math.nan,
+                "seeds": run["n"] if run and val is not None else "",
                 "delta": val - rv.value if comparable else math.nan,
                 "profile": prov.get("profile", ""), "run_dataset": prov.get("dataset", ""),
                 "frames": prov.get("frames", ""), "views": prov.get("views", ""),
@@ -154,7 +153,10 @@ def _claims_section(spec: Spec, df: pd.DataFrame) -> list[str]:
         rows = [[c["text"], c["paper"]] + [c.get(p, "not run") for p in profiles] for c in checked]
         out += ["", "## The paper's claims", "",
                 "Each claim is checked on the paper's own numbers and on each reproduced profile "
-                "(synthetic checks test the mechanism on the probe, not the paper's numbers).", "",
+                "(synthetic checks test the mechanism on the probe, not the paper's numbers). Over "
+                "several seeds a difference counts only when it exceeds twice its standard error "
+                "(sqrt(s_a²/n_a + s_b²/n_b) over seeds); otherwise the verdict is *cannot tell within "
+                "the seed spread*. The means it rests on follow in brackets.", "",
                 tabulate(rows, headers=["Claim", "Paper's numbers"] + [f"Reproduced ({p})" for p in profiles],
                          tablefmt="github", disable_numparse=True)]
     tau = rank_agreement(df, "top1", spec.dataset, spec.split)
@@ -165,6 +167,13 @@ def _claims_section(spec: Spec, df: pd.DataFrame) -> list[str]:
                 "Kendall tau between the reported and the reproduced ordering of the rows "
                 "(1: same order, -1: reversed).", "", *lines]
     return out
+
+
+def _int(v) -> int | None:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
 
 
 def _fmt(v) -> str:
@@ -198,48 +207,53 @@ def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str |
     main = main[~main["metric"].str.startswith("family:") & (main["metric"] != "reversal_pairs")
                 & ~main["metric"].isin(list(TOLERANCE))]
     main = main[~((main["profile"] == "synthetic") & main["reported"].isna() & (main["metric"] != "top1"))]
-    rows = [[r.label, r.dataset, r.split, r.metric, _fmt(r.reported), r.reported_source, _fmt(r.reproduced),
-             _fmt(r.delta), r.profile, r.run_dataset, _fmt(r.frames), _fmt(r.views), _fmt(r.epochs), r.status]
+    rows = [[r.label, r.dataset, r.split, r.metric, _fmt(r.reported), r.reported_source,
+             fmt_mean_std(r.reproduced, r.reproduced_std, _int(r.seeds)), _fmt(r.seeds), _fmt(r.delta),
+             r.profile, r.run_dataset, _fmt(r.frames), _fmt(r.views), _fmt(r.epochs), r.status]
             for r in main.itertuples()]
     out += ["", "## Reported vs reproduced", "",
             "Reported: the paper's number for that dataset, split and metric. Reproduced: this "
-            "harness's, from the profile named.", "",
+            "harness's, from the profile named; over several seeds it is the mean ± the standard "
+            "deviation over seeds.", "",
             tabulate(rows, headers=["Row", "Dataset", "Split", "Metric", "Reported", "Source", "Reproduced",
-                                    "Delta", "Profile", "Run dataset", "Frames", "Views", "Epochs", "Status"],
+                                    "Seeds", "Delta", "Profile", "Run dataset", "Frames", "Views", "Epochs",
+                                    "Status"],
                      tablefmt="github", disable_numparse=True)]
     out += _cost_section(df)
     out += _claims_section(spec, df)
-    probe = df[df["metric"].str.startswith("family:") |
-               df["metric"].isin(["reversal_pairs"]) |
-               (df["metric"].isin(["top1", "top5"]) & (df["profile"] == "synthetic"))]
-    probe = probe[probe["profile"] == "synthetic"]
+    probe = probe_lines(df)
     if not probe.empty:
-        wide = probe.pivot_table(index=["row", "profile"], columns="metric", values="reproduced",
-                                 sort=False)
-        fams = [c for c in wide.columns if c.startswith("family:")]
-        cols = ["top1", "top5", "reversal_pairs"] + fams
-        order = {r.id: i for i, r in enumerate(spec.rows)}
-        prows = []
-        for (row, prof), vals in sorted(wide.iterrows(), key=lambda kv: order[kv[0][0]]):
-            prows.append([spec.row(row).label, prof] + [_fmt(vals.get(c)) for c in cols])
+        headers, prows = family_table(probe, {r.id: r.label for r in spec.rows})
         out += ["", "## Synthetic probe: accuracy by class family (%)", "",
-                "Reversal pairs: percent of videos of an order-dependent class scored above its "
-                "time-reversed partner class. Both classes of a pair share one frame distribution, "
-                "so a model blind to frame order stays near 50.", "",
+                "Mean ± standard deviation over seeds. Reversal pairs: percent of videos of an "
+                "order-dependent class scored above its time-reversed partner class. Both classes of "
+                "a pair share one frame distribution, so a model blind to frame order stays at 50. "
+                f"Order: *aware* when reversal pairs exceed 50 by more than {AWARE_STDS:.0f} seed "
+                f"standard deviations and {BLIND_BAND:.0f} points, *blind* within {BLIND_BAND:.0f} "
+                "points of 50, else *unclear*.", "",
                 "Every number in this table: " + _labels(probe) + ".", "",
-                tabulate(prows, headers=["Row", "Profile", "Top-1", "Top-5", "Reversal pairs"] +
-                         [c.split(":", 1)[1] for c in fams], tablefmt="github", disable_numparse=True)]
+                tabulate(prows, headers=headers, tablefmt="github", disable_numparse=True)]
+    if spec.probe and spec.probe.get("note"):
+        out += ["", f"Not in the synthetic tier: {' '.join(spec.probe['note'].split())}"]
     if results:
         order = {r.id: i for i, r in enumerate(spec.rows)}
         prov_rows = []
-        for r in sorted(results, key=lambda r: (order.get(r["row"], 99), r["provenance"]["profile"])):
+        reused = any(r["provenance"].get("reused_from") for r in results)
+        for r in sorted(results, key=lambda r: (order.get(r["row"], 99), r["provenance"]["profile"],
+                                                str(r["provenance"].get("seed", "")))):
             p = r["provenance"]
             prov_rows.append([r["row"], p["profile"], p["commit"][:12] + ("+dirty" if p["commit"].endswith("+dirty") else ""),
                               p["spec_hash"], p["seed"], p["device"], f"{p['wall_time_s']:.0f}",
-                              p.get("videos_skipped", 0), p.get("places", "")])
-        out += ["", "## Provenance", "",
-                tabulate(prov_rows, headers=["Row", "Profile", "Commit", "Spec hash", "Seed", "Device",
-                                             "Wall time (s)", "Videos skipped", "Inserted at"],
+                              p.get("videos_skipped", 0), p.get("places", "")]
+                             + ([p.get("reused_from", "")] if reused else []))
+        out += ["", "## Provenance", ""]
+        if reused:
+            out += ["*Copied from*: a run of another table with the identical config and seed, "
+                    "whose result is reused rather than trained again (on CPU at a fixed thread count a config "
+                    "and seed train deterministically).", ""]
+        out += [tabulate(prov_rows, headers=["Row", "Profile", "Commit", "Spec hash", "Seed", "Device",
+                                             "Wall time (s)", "Videos skipped", "Inserted at"]
+                         + (["Copied from"] if reused else []),
                          tablefmt="github", disable_numparse=True)]
     notes = [f"- **{r.label}**: {' '.join(r.note.split())}" for r in spec.rows if r.note]
     if notes:
@@ -247,6 +261,29 @@ def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str |
     if plot_name:
         out += ["", f"![{spec.id}]({plot_name})"]
     return "\n".join(out) + "\n"
+
+
+def probe_lines(df: pd.DataFrame) -> pd.DataFrame:
+    """The synthetic profile's top-1/top-5, reversal-pair and per-family lines of a long table."""
+    sel = (df["metric"].str.startswith("family:") | df["metric"].isin(["top1", "top5", "reversal_pairs"]))
+    return df[sel & (df["profile"] == "synthetic") & df["reproduced"].notna()]
+
+
+def family_table(probe: pd.DataFrame, labels: dict[str, str]) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows (in ``labels`` order) of the per-family table: mean ± std per cell."""
+    fams = sorted({m for m in probe["metric"] if m.startswith("family:")})
+    cols = ["top1", "top5", "reversal_pairs"] + fams
+    order = {k: i for i, k in enumerate(labels)}
+    rows = []
+    for row, sub in sorted(probe.groupby("row", sort=False), key=lambda kv: order.get(kv[0], 99)):
+        cell = {r.metric: (r.reproduced, r.reproduced_std, _int(r.seeds)) for r in sub.itertuples()}
+        rev = cell.get("reversal_pairs")
+        rows.append([labels.get(row, row), _fmt(sub["seeds"].iloc[0])]
+                    + [fmt_mean_std(*cell[c]) if c in cell else "" for c in cols]
+                    + [order_sensitivity(rev[0], rev[1]) if rev else ""])
+    headers = (["Row", "Seeds", "Top-1", "Top-5", "Reversal pairs"] + [f.split(":", 1)[1] for f in fams]
+               + ["Order"])
+    return headers, rows
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:

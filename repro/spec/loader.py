@@ -82,6 +82,13 @@ class Spec:
     rows: list[Row]
     note: str = ""
     claims: list[Claim] = field(default_factory=list)
+    probe: dict | None = None  # {"rows": [...], "note": ...}: the synthetic probe tier
+
+    @property
+    def probe_rows(self) -> list[str]:
+        """Built rows of the synthetic probe tier: ``probe.rows``, or every built row."""
+        rows = (self.probe or {}).get("rows")
+        return list(rows) if rows else [r.id for r in self.rows if r.built or r.is_ensemble]
 
     def row(self, row_id: str) -> Row:
         for r in self.rows:
@@ -148,8 +155,16 @@ def _check_config_values(cfg: dict, prefix: str, problems: list[str]) -> None:
     p = f"{prefix}." if prefix else ""
     ins = (cfg.get("model") or {}).get("insert") or {}
     mod = ins.get("module")
-    if isinstance(mod, str) and mod not in module_names():
-        problems.append(f"{p}model.insert.module: unknown module {mod!r} (known: {', '.join(module_names())})")
+    if isinstance(mod, str) and ":" in mod:
+        from repro.models.registry import import_path
+
+        try:
+            import_path(mod)
+        except KeyError as e:
+            problems.append(f"{p}model.insert.module: {e.args[0]}")
+    elif isinstance(mod, str) and mod not in module_names():
+        problems.append(f"{p}model.insert.module: unknown module {mod!r} (known: {', '.join(module_names())}, "
+                        "or a class path package.module:Class)")
     pos = ins.get("position")
     if isinstance(pos, str) and pos not in S.POSITIONS:
         problems.append(f"{p}model.insert.position: {pos!r} is not one of {', '.join(S.POSITIONS)}")
@@ -194,11 +209,17 @@ def load_spec(table: str, root: Path = EXPERIMENTS) -> Spec:
                         r.get("reported_only"), r.get("ensemble")))
     _check_ensembles(rows, problems)
     claims = _claims(data.get("claims") or [], seen, problems)
+    by_id = {r.id: r for r in rows}
+    for rid in (data.get("probe") or {}).get("rows") or []:
+        if rid not in by_id:
+            problems.append(f"probe.rows: no row {rid!r}")
+        elif not (by_id[rid].built or by_id[rid].is_ensemble):
+            problems.append(f"probe.rows: row {rid!r} is reported-only; the probe can only run built rows")
     if problems:
         raise SpecError(path, problems)
     return Spec(data["id"], data["title"], path, data["paper"], data["table"], data["dataset"],
                 data["split"], data.get("recipe"), data.get("defaults") or {}, rows, data.get("note", ""),
-                claims)
+                claims, data.get("probe"))
 
 
 def _check_ensembles(rows: list[Row], problems: list[str]) -> None:
@@ -292,15 +313,34 @@ def parse_set(items: list[str]) -> dict:
 
 
 def fit_places(stages: dict[str, list[int]], layers: list[int]) -> dict[str, list[int]]:
-    """Fit the paper's block indices to a shallower backbone: clip to the stage depth, merge repeats.
+    """Fit the paper's block indices to a shallower backbone, keeping their count and order.
 
-    The paper profile keeps them unchanged (ResNet-50 has every block they name).
+    Indices are clipped to the stage depth, then pushed down where they collide, so that on a
+    stage of 2 blocks ``[1, 3]`` becomes ``[0, 1]`` (two modules, as in the paper) rather than
+    ``[1]``: an ablation of how many blocks hold a module stays an ablation. A stage with fewer
+    blocks than indices keeps one module per block. The paper profile keeps them unchanged
+    (ResNet-50 has every block they name).
     """
     out = {}
     for i, name in enumerate(("layer1", "layer2", "layer3", "layer4")):
-        if stages.get(name):
-            out[name] = sorted({min(b, layers[i] - 1) for b in stages[name]})
+        wanted = sorted(set(stages.get(name) or []))
+        if not wanted:
+            continue
+        fitted: list[int] = []
+        nxt = layers[i]
+        for b in reversed(wanted):
+            nxt = min(b, nxt - 1)
+            if nxt < 0:
+                break
+            fitted.append(nxt)
+        out[name] = sorted(fitted)
     return out
+
+
+def profile_seeds(profile: str, root: Path = EXPERIMENTS) -> list[int] | None:
+    """The seeds a profile runs every row with (``seeds:`` in profiles.yaml), or None for one run."""
+    seeds = load_profiles(root).get(profile, {}).get("seeds")
+    return list(seeds) if seeds else None
 
 
 def resolve(spec: Spec, row_id: str, profile: str, overrides: dict | None = None,
@@ -320,6 +360,7 @@ def resolve(spec: Spec, row_id: str, profile: str, overrides: dict | None = None
     prof = copy.deepcopy(profiles[profile])
     recipe_name = prof.pop("recipe", None) or spec.recipe
     prof.pop("description", None)
+    prof.pop("seeds", None)  # how many runs, not how one run is configured
     dataset = prof.pop("dataset", "paper")
     cfg = load_recipe(recipe_name, root) if recipe_name else {}
     cfg = deep_merge(cfg, spec.defaults)

@@ -39,7 +39,10 @@ DATA = {"resize": int, "crop": int, "flip": bool, "num_workers": int, "cache_dec
         # SSv1 class indices: alphabetical (TSM, the default) or file (mmaction2); not interchangeable
         "label_order": str,
         # Serve the spec's dataset from its generated smoke layout (repro/data/smoke.py).
-        "smoke": bool}
+        "smoke": bool,
+        # Synthetic generator knobs (repro.data.synthetic.Difficulty); absent keys keep defaults.
+        "difficulty": {"size": int, "frames": int, "distractors": INT_LIST,
+                       "travel": ("list", NUM), "object_size": ("list", NUM), "noise": NUM}}
 TRAIN = {"epochs": int, "batch_size": int, "lr": NUM, "momentum": NUM, "nesterov": bool,
          "weight_decay": NUM, "warmup_epochs": NUM, "schedule": str, "steps": INT_LIST,
          "plateau_patience": int, "seed": int, "max_iters": (int, type(None)),
@@ -47,14 +50,19 @@ TRAIN = {"epochs": int, "batch_size": int, "lr": NUM, "momentum": NUM, "nesterov
          # train.lr is the lr at this global batch; another batch_size scales it linearly.
          "lr_scale_batch": (int, type(None)),
          # CUDA only (CPU stays float32): bf16 autocast ("bf16" | "none"), channels_last convs.
-         "amp": (str, type(None)), "channels_last": bool}
+         "amp": (str, type(None)), "channels_last": bool,
+         # torch CPU threads for this run (null: torch's default). CPU kernels sum in an order
+         # that depends on the thread count, so a fixed count keeps a seed's result the same
+         # whether rows run one at a time or side by side (run_all.py --jobs).
+         "threads": (int, type(None))}
 # Test protocol: clips x crops views per video (crops: 1 centre or 3 along the long side), after
 # resizing the short side to resize (default data.resize) and cropping crop_size (default data.crop).
 EVAL = {"clips": int, "crops": int, "batch_size": int, "resize": int, "crop_size": int}
 CONFIG = {"model": MODEL, "data": DATA, "train": TRAIN, "eval": EVAL}
 
 RECIPE = {"description": str, **CONFIG}
-PROFILE = {"description": str, "dataset": str, "recipe": str, **CONFIG}
+# seeds: every row runs once per seed (train.seed), and reports give mean +- std over them.
+PROFILE = {"description": str, "dataset": str, "recipe": str, "seeds": ("list", int), **CONFIG}
 SOURCE = {"paper": str, "table": str, "dataset": str, "split": str, "note": str}
 # One reported number; keys absent here come from the row's ``source`` and the spec header.
 REPORTED_ENTRY = {"metric": str, "value": NUM, **SOURCE}
@@ -72,7 +80,10 @@ CLAIM = {"id": str, "text": str, "kind": str, "rows": ("list", str), "among": ("
          "metric": str, "dataset": str}
 SPEC = {"id": str, "title": str, "paper": str, "table": str, "dataset": str, "split": str,
         "recipe": str, "note": str, "defaults": CONFIG, "rows": ("list", ROW),
-        "claims": ("list", CLAIM)}
+        "claims": ("list", CLAIM),
+        # The synthetic probe tier of this table: which built rows it runs (default all) and why
+        # the others are left out. run_all.py --probe runs every spec that has this block.
+        "probe": {"rows": ("list", str), "note": str}}
 CLAIM_KINDS = ("greater", "best", "order")
 
 SCHEDULES = ("plateau", "step", "cosine")

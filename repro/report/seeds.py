@@ -1,0 +1,80 @@
+"""Runs of one row under several seeds, reduced to mean and standard deviation per metric."""
+from __future__ import annotations
+
+import math
+import statistics
+
+# Beyond this distance from 50% on reversal pairs a row is not order-blind ("a few points");
+# an order-aware row must also clear 3 seed standard deviations.
+BLIND_BAND = 5.0
+AWARE_STDS = 3.0
+
+
+def flat_metrics(result: dict) -> dict[str, float]:
+    """``{"top1": .., "reversal_pairs": .., "family:direction": ..}`` from a result file."""
+    m = result["metrics"]
+    out = {k: float(m[k]) for k in ("top1", "top5", "gflops", "params_m") if m.get(k) is not None}
+    if m.get("reversal_pairs") is not None:
+        out["reversal_pairs"] = float(m["reversal_pairs"])
+    for fam, v in sorted((m.get("family") or {}).items()):
+        out[f"family:{fam}"] = float(v)
+    return out
+
+
+def aggregate(results: list[dict]) -> list[dict]:
+    """One entry per (row, profile): ``mean``/``std`` flat metrics over its runs, ``n``, ``runs``.
+
+    ``std`` is the sample standard deviation over seeds (0 for a single run).
+    """
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["row"], r["provenance"]["profile"]), []).append(r)
+    out = []
+    for (row, profile), runs in groups.items():
+        runs = sorted(runs, key=lambda r: str(r["provenance"].get("seed", "")))
+        flats = [flat_metrics(r) for r in runs]
+        keys = [k for k in flats[0] if all(k in f for f in flats)]
+        mean = {k: statistics.fmean(f[k] for f in flats) for k in keys}
+        std = {k: statistics.stdev([f[k] for f in flats]) if len(flats) > 1 else 0.0 for k in keys}
+        prov = dict(runs[0]["provenance"])
+        if len(runs) > 1:
+            prov["seed"] = ",".join(str(r["provenance"].get("seed", "")) for r in runs)
+            prov["wall_time_s"] = sum(float(r["provenance"].get("wall_time_s") or 0) for r in runs)
+        out.append({"row": row, "profile": profile, "mean": mean, "std": std, "n": len(runs),
+                    "provenance": prov, "runs": runs})
+    return out
+
+
+def fmt_mean_std(mean: float | None, std: float | None, n: int | None) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return ""
+    if n and n > 1 and std is not None and not math.isnan(std):
+        return f"{mean:.1f} ± {std:.1f}"
+    return f"{mean:.1f}"
+
+
+def order_sensitivity(mean: float | None, std: float | None) -> str:
+    """blind / aware / unclear from reversal-pair accuracy over seeds (see module constants)."""
+    if mean is None or math.isnan(mean):
+        return ""
+    std = 0.0 if std is None or math.isnan(std) else std
+    if mean - 50.0 > max(AWARE_STDS * std, BLIND_BAND):
+        return "aware"
+    if abs(mean - 50.0) <= BLIND_BAND:
+        return "blind"
+    return "unclear"
+
+
+def compare(a: tuple[float, float, int], b: tuple[float, float, int]) -> int:
+    """+1 if a's mean is above b's beyond the seed spread, -1 if below, 0 if the spread cannot tell.
+
+    The spread is the standard error of the difference of the two means,
+    sqrt(s_a^2/n_a + s_b^2/n_b) (Welch); a difference must exceed twice it. Single runs (n = 1,
+    and the paper's numbers) have no spread and compare by sign.
+    """
+    (ma, sa, na), (mb, sb, nb) = a, b
+    d = ma - mb
+    se = math.sqrt((sa * sa / na if na > 1 else 0.0) + (sb * sb / nb if nb > 1 else 0.0))
+    if se == 0.0:
+        return (d > 0) - (d < 0)
+    return 1 if d > 2 * se else -1 if d < -2 * se else 0
