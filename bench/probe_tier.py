@@ -46,6 +46,7 @@ def main() -> None:
     p.add_argument("--results-dir", default=None)
     p.add_argument("--reports-dir", default=None)
     p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--force", action="store_true", help="re-run rows whose results exist")
     p.add_argument("--record-since", type=float, default=None, metavar="EPOCH",
                    help="do not run: record the timings of a run that started at this Unix time "
                         "(from the result files' times), e.g. after a run started without this script")
@@ -60,6 +61,7 @@ def main() -> None:
     cmd += ([x for t in a.tables for x in ("--table", t)] + ["--profile", "synthetic"]) if a.tables else ["--probe"]
     cmd += ["--results-dir", a.results_dir] if a.results_dir else []
     cmd += ["--reports-dir", a.reports_dir] if a.reports_dir else []
+    cmd += ["--force"] if a.force else []
     t0 = time.time()
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in proc.stdout:

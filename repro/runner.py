@@ -85,8 +85,9 @@ def find_twin(results: Path, profile: str, ident: str, own: Path) -> tuple[Path,
     return None
 
 
-# Datasets already prepared in this process, by data config: a worker that runs several rows
-# decodes each video once.
+# Decoded videos already held in this process, by data config: a worker that runs several
+# units decodes each video once. Datasets themselves are built per unit, since their
+# augmentation seed (train.seed) and clip length (model.frames) belong to the unit.
 _PREPARED: dict[str, tuple] = {}
 
 
@@ -103,8 +104,12 @@ def _datasets(cfg: dict, dirs: Dirs, progress: bool) -> tuple:
         root, info = prepare(cfg, dirs.data_roots, dirs.cache, progress)
         if W.is_main:
             D.barrier()
-        _PREPARED[key] = (root, info, *build_datasets(cfg, root, info))
-    return _PREPARED[key]
+        _PREPARED[key] = (root, info, {}, {})
+    root, info, train_cache, val_cache = _PREPARED[key]
+    train_ds, val_ds = build_datasets(cfg, root, info)
+    if train_ds.cache is not None:  # whole decoded videos: the same whatever the seed or frames
+        train_ds.cache, val_ds.cache = train_cache, val_cache
+    return root, info, train_ds, val_ds
 
 
 def prepare_data(unit: Unit, dirs: Dirs, progress: bool) -> None:

@@ -220,3 +220,22 @@ def test_identical_configs_across_tables_share_one_run(tmp_path):
     path, res = find_twin(tmp_path, "synthetic", run_hash(b), own)
     assert path.stem == "gta.seed0" and res["metrics"]["top1"] == 80.0
     assert find_twin(tmp_path, "synthetic", run_hash(c), own) is None
+
+
+def test_a_unit_gives_the_same_numbers_whatever_ran_before_it_in_the_process(tiny_root, tmp_path):
+    """Worker processes run many units; a unit's data seed must be its own, not its predecessor's."""
+    from repro import runner
+    from repro.runner import Dirs, Unit, run_unit
+
+    tiny = {"train": {"epochs": 1, "max_iters": 3, "batch_size": 4}, "data": {"train_per_class": 2,
+            "val_per_class": 1}}
+    unit = lambda seed: Unit("ssa_table2", "nl1d", "synthetic", seed, tiny)  # noqa: E731
+    quiet = lambda *a, **k: None  # noqa: E731
+    cache = tiny_root.parents[1]
+    runner._PREPARED.clear()  # as in a fresh worker
+    alone = run_unit(unit(1), Dirs(tmp_path / "a", tmp_path / "ra", cache), say=quiet, progress=False)
+    runner._PREPARED.clear()
+    run_unit(unit(0), Dirs(tmp_path / "b", tmp_path / "rb", cache), say=quiet, progress=False)
+    after = run_unit(unit(1), Dirs(tmp_path / "b", tmp_path / "rb", cache), say=quiet, progress=False)
+    assert alone["status"] == after["status"] == "trained"
+    assert alone["result"]["metrics"] == after["result"]["metrics"]
