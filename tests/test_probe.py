@@ -14,7 +14,7 @@ from repro.report.claims import check_claims
 from repro.report.probe import probe_tables, write_probe_report
 from repro.report.seeds import aggregate, compare, order_sensitivity
 from repro.report.tables import long_table, markdown
-from repro.spec.loader import Claim, load_spec
+from repro.spec.loader import load_spec
 
 REPO = Path(__file__).resolve().parents[1]
 
