@@ -210,14 +210,15 @@ def _run_parallel(units: list, args: argparse.Namespace, jobs: int, progress: bo
 
     dirs = _dirs(args)
     # Generate missing data here, once, with its progress bar; workers then only read it.
+    configs = [u.config()[1] for _, u in units]  # loads and validates the spec: once per unit
     datas = {}
-    for _, u in units:
-        datas.setdefault(json.dumps(u.config()[1]["data"], sort_keys=True), u)
+    for (_, u), cfg in zip(units, configs):
+        datas.setdefault(json.dumps(cfg["data"], sort_keys=True), u)
     for u in datas.values():
         prepare_data(u, dirs, progress)
     groups: dict[str, list] = {}
-    for plan, u in units:
-        groups.setdefault(run_hash(u.config()[1]), []).append((plan, u))
+    for (plan, u), cfg in zip(units, configs):
+        groups.setdefault(run_hash(cfg), []).append((plan, u))
     _say(f"{len(units)} runs ({len(groups)} distinct configs x seeds), {jobs} at a time (--jobs); "
          "each result is written as it finishes", flush=True)
     bar = tqdm(total=len(units), desc="runs", unit="run", disable=not progress, dynamic_ncols=True)
