@@ -23,11 +23,12 @@ def main() -> None:
             for seed in (0, 1):
                 res = Path(tmp) / f"{scope}-{seed}"
                 cmd = [sys.executable, "run_all.py", "--table", "ssa_table2", "--rows", "ssa",
-                       "--set", f"model.insert.args.temporal_scope={scope}", "--set", f"train.seed={seed}",
+                       "--set", f"model.insert.args.temporal_scope={scope}", "--seeds", str(seed),
                        "--results-dir", str(res), "--reports-dir", str(res / "reports"),
                        "--runs-dir", str(res / "runs"), "--no-progress"]
                 subprocess.run(cmd, cwd=REPO, check=True, capture_output=True)
-                r = json.loads((res / "ssa_table2" / "synthetic" / "ssa.json").read_text())
+                # a --set run is a variant: results/<table>/<profile>/variants/<hash>/<row>.seed<k>.json
+                r = json.loads(next((res / "ssa_table2" / "synthetic").rglob(f"ssa.seed{seed}.json")).read_text())
                 m = r["metrics"]
                 run = {"temporal_scope": scope, "seed": seed, "top1": round(m["top1"], 1),
                        "reversal_pairs": round(m["reversal_pairs"], 1),

@@ -11,3 +11,15 @@ class TrainingError(RuntimeError):
 
 class WeightsError(RuntimeError):
     """ImageNet weights requested but not available; the message says how to provide them."""
+
+
+class UsageError(RuntimeError):
+    """Bad command-line input (a flag or its value); the message names the flag."""
+
+
+class ModuleError(TrainingError):
+    """A video module (often the user's own) raised or changed the shape; names module and place."""
+
+
+class EnsembleError(RuntimeError):
+    """Member scores missing, stale or for other videos; the message says which and what to do."""

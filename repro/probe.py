@@ -116,11 +116,11 @@ def family_report(name: str, args: argparse.Namespace) -> str:
     from tabulate import tabulate
 
     from repro.report.tables import family_table, long_table, probe_lines
-    from repro.results.store import read_results
-    from repro.spec.loader import load_spec
+    from repro.results.select import select_results
+    from repro.spec.loader import load_spec, parse_set
 
     spec = load_spec(str(args.out / f"{name}.yaml"))
-    mine = probe_lines(long_table(spec, read_results(args.out / "results", name)))
+    mine = probe_lines(long_table(spec, select_results(spec, args.out / "results", parse_set(args.set)).current))
     labels = {r.id: r.label for r in spec.rows}
     frames = [mine]
     compare = [] if args.compare == "none" else [c.strip() for c in args.compare.split(",") if c.strip()]
@@ -131,7 +131,7 @@ def family_report(name: str, args: argparse.Namespace) -> str:
         if unknown:
             raise ProbeUsageError(f"--compare: no row(s) {', '.join(unknown)} in {MODULES_TABLE}; rows are "
                                   f"{', '.join(known)}")
-        theirs = probe_lines(long_table(base, read_results(args.baseline_results, MODULES_TABLE)))
+        theirs = probe_lines(long_table(base, select_results(base, args.baseline_results).current))
         frames.append(theirs[theirs["row"].isin(compare)])
         labels.update({c: f"{known[c]} (built-in)" for c in compare})
     probe = pd.concat(frames, ignore_index=True)

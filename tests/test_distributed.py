@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 
 from repro.engine.distributed import GlobalBatchSampler, shard_indices, single_process_order
 from repro.engine.train import effective_lr, epoch_seed
+from helpers import find_file
 
 REPO = Path(__file__).resolve().parents[1]
 TABLE, ROW = "ssa_table2", "ssa"
@@ -58,7 +59,7 @@ def test_global_batches_equal_single_process_batches(world):
 
 def test_effective_lr_scales_linearly():
     assert effective_lr({"lr": 0.01, "batch_size": 256, "lr_scale_batch": 64}) == pytest.approx(0.04)
-    assert effective_lr({"lr": 0.01, "batch_size": 256}) == 0.01
+    assert effective_lr({"lr": 0.01, "batch_size": 256, "lr_scale_batch": None}) == 0.01
 
 
 def _run(tmp: Path, cache: Path, nproc: int) -> dict:
@@ -70,7 +71,7 @@ def _run(tmp: Path, cache: Path, nproc: int) -> dict:
     proc = subprocess.run([*launch, *args], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert proc.stdout.count("top1") == 1  # rank 0 alone prints
-    return json.loads((tmp / "results" / TABLE / "synthetic" / f"{ROW}.seed0.json").read_text())
+    return json.loads(find_file(tmp / "results", TABLE, "synthetic", f"{ROW}.seed0.json").read_text())
 
 
 def test_two_processes_match_one(tmp_path, tiny_root):
@@ -88,5 +89,5 @@ def test_two_processes_match_one(tmp_path, tiny_root):
     assert p1["val_videos"] == p2["val_videos"] and p1["spec_hash"] == p2["spec_hash"]
     assert p2["amp"] == "none" and p2["channels_last"] is False  # CPU stays float32
     # rank 0 wrote the checkpoint, with every rank's RNG state for an exact resume
-    ckpt = torch.load(tmp_path / "two" / "runs" / TABLE / "synthetic" / f"{ROW}.seed0" / "last.pt", weights_only=False)
+    ckpt = torch.load(find_file(tmp_path / "two" / "runs", TABLE, "synthetic", f"{ROW}.seed0/last.pt"), weights_only=False)
     assert len(ckpt["rng_ranks"]) == 2

@@ -10,21 +10,32 @@ import pytest
 
 from repro.cli import main
 from repro.report.build import build_report
+from repro.spec.loader import load_spec
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["--set", "train.epochs=1", "--set", "train.max_iters=2", "--set", "data.train_per_class=2",
-        "--set", "data.val_per_class=1", "--set", "train.batch_size=4", "--no-progress", "--seeds", "0"]
+# The tiny settings live in a copy of the spec (not in --set): its runs are then the spec's own
+# config, reported as such, and kept apart from the real table's results (key ssa_table2@<hash>).
+TINY = {"train": {"epochs": 1, "max_iters": 2, "batch_size": 4}, "data": {"train_per_class": 2, "val_per_class": 1}}
+FLAGS = ["--no-progress", "--seeds", "0"]
 
 
 @pytest.fixture(scope="module")
 def run_dirs(tmp_path_factory):
+    import yaml
+
     base = tmp_path_factory.mktemp("e2e")
-    return {k: base / k for k in ("results", "reports", "runs", "cache")}
+    spec = yaml.safe_load((REPO / "experiments" / "ssa_table2.yaml").read_text())
+    spec["defaults"].update(TINY)
+    path = base / "specs" / "ssa_table2.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    dirs = {k: base / k for k in ("results", "reports", "runs", "cache")}
+    return {**dirs, "spec": path, "key": load_spec(str(path)).key}
 
 
 def _args(d, *extra):
-    return ["--table", "ssa_table2", "--results-dir", str(d["results"]), "--reports-dir",
-            str(d["reports"]), "--runs-dir", str(d["runs"]), "--cache-dir", str(d["cache"]), *TINY, *extra]
+    return ["--table", str(d["spec"]), "--results-dir", str(d["results"]), "--reports-dir",
+            str(d["reports"]), "--runs-dir", str(d["runs"]), "--cache-dir", str(d["cache"]), *FLAGS, *extra]
 
 
 def test_run_all_subprocess_end_to_end(run_dirs):
@@ -33,7 +44,7 @@ def test_run_all_subprocess_end_to_end(run_dirs):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "profile: synthetic" in proc.stdout
     for row in ("nl3d", "ssa"):
-        res = json.loads((run_dirs["results"] / "ssa_table2" / "synthetic" / f"{row}.seed0.json").read_text())
+        res = json.loads((run_dirs["results"] / run_dirs["key"] / "synthetic" / f"{row}.seed0.json").read_text())
         prov = res["provenance"]
         for key in ("commit", "spec_hash", "profile", "dataset", "frames", "views", "epochs", "seed",
                     "device", "wall_time_s"):
@@ -43,9 +54,9 @@ def test_run_all_subprocess_end_to_end(run_dirs):
         assert res["metrics"]["reversal_pairs"] is not None
         if row == "nl3d":  # order-blind on matched forward/reversed validation pairs: exactly half
             assert res["metrics"]["reversal_pairs"] == 50.0
-        assert (run_dirs["runs"] / "ssa_table2" / "synthetic" / f"{row}.seed0" / "last.pt").is_file()
+        assert (run_dirs["runs"] / run_dirs["key"] / "synthetic" / f"{row}.seed0" / "last.pt").is_file()
     for ext in ("md", "csv", "png"):
-        assert (run_dirs["reports"] / f"ssa_table2.{ext}").is_file()
+        assert (run_dirs["reports"] / f"{run_dirs['key']}.{ext}").is_file()
 
 
 def test_existing_result_is_skipped_unless_forced(run_dirs, capsys):
@@ -56,10 +67,11 @@ def test_existing_result_is_skipped_unless_forced(run_dirs, capsys):
 
 
 def test_report_only_regenerates_identically(run_dirs):
-    md = run_dirs["reports"] / "ssa_table2.md"
-    before = {ext: (run_dirs["reports"] / f"ssa_table2.{ext}").read_bytes() for ext in ("md", "csv", "png")}
+    key = run_dirs["key"]
+    md = run_dirs["reports"] / f"{key}.md"
+    before = {ext: (run_dirs["reports"] / f"{key}.{ext}").read_bytes() for ext in ("md", "csv", "png")}
     assert main(_args(run_dirs, "--report-only")) == 0
-    after = {ext: (run_dirs["reports"] / f"ssa_table2.{ext}").read_bytes() for ext in ("md", "csv", "png")}
+    after = {ext: (run_dirs["reports"] / f"{key}.{ext}").read_bytes() for ext in ("md", "csv", "png")}
     assert before == after
     text = md.read_text()
     assert "not comparable" in text and "Reversal pairs" in text

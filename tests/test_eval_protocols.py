@@ -12,10 +12,13 @@ import torch
 from repro.cli import main
 from repro.data.dataset import VideoClipDataset, collate_clips, with_eval_views
 from repro.data.transforms import ClipTransform, crop_offsets
-from repro.engine.ensemble import EnsembleError, average, load_scores, save_scores
+from repro.errors import EnsembleError
+from repro.results.scores import load_scores, save_scores
+from repro.run.ensemble import average
 from repro.engine.train import evaluate
 from repro.spec.loader import load_spec
 from repro.spec.schema import SpecError
+from helpers import find_file
 
 TINY = ["--set", "train.epochs=1", "--set", "train.max_iters=2", "--set", "data.train_per_class=2",
         "--set", "data.val_per_class=1", "--set", "train.batch_size=4", "--no-progress", "--seeds", "0"]
@@ -161,16 +164,16 @@ def ensemble_run(tmp_path_factory, tiny_root):
 def test_ensemble_row_averages_its_members_scores(ensemble_run, capsys):
     spec, dirs, args = ensemble_run
     assert main(args) == 0, capsys.readouterr().err
-    res = {r: json.loads((dirs["results"] / "tiny_ens" / "synthetic" / f"{r}.seed0.json").read_text())
+    key = load_spec(str(spec)).key
+    res = {r: json.loads(find_file(dirs["results"], key, "synthetic", f"{r}.seed0.json").read_text())
            for r in ("tsn", "tsn_4f", "en")}
-    runs = dirs["runs"] / "tiny_ens" / "synthetic"
     assert res["tsn"]["provenance"]["views"] == "1x1" and res["tsn_4f"]["provenance"]["views"] == "2x3"
-    members = {r: torch.load(runs / f"{r}.seed0" / "scores.pt", weights_only=False) for r in ("tsn", "tsn_4f")}
+    members = {r: torch.load(res[r]["provenance"]["scores_file"], weights_only=False) for r in ("tsn", "tsn_4f")}
     for r in ("tsn", "tsn_4f"):
-        assert res[r]["provenance"]["scores_file"] == str(runs / f"{r}.seed0" / "scores.pt")
+        assert res[r]["provenance"]["scores_file"].startswith(str(dirs["runs"] / key / "synthetic"))
         assert members[r]["spec_hash"] == res[r]["provenance"]["spec_hash"]
         assert members[r]["scores"].shape[0] == res[r]["provenance"]["val_videos"]
-    en = torch.load(runs / "en.seed0" / "scores.pt", weights_only=False)
+    en = torch.load(res["en"]["provenance"]["scores_file"], weights_only=False)
     mean = (members["tsn"]["scores"].float() + members["tsn_4f"]["scores"].float()) / 2
     assert torch.allclose(en["scores"].float(), mean, atol=1e-3)
     assert en["video_ids"] == members["tsn"]["video_ids"]
@@ -187,14 +190,14 @@ def test_ensemble_row_averages_its_members_scores(ensemble_run, capsys):
     from repro.report.tables import long_table
     from repro.results.store import read_results
 
-    df = long_table(load_spec(str(spec)), read_results(dirs["results"], "tiny_ens"))
+    df = long_table(load_spec(str(spec)), read_results(dirs["results"], key))
     line = df[(df.row == "en") & (df.metric == "top1")].iloc[0]
     assert line.reproduced == pytest.approx(m["top1"]) and line.views == "1x1+2x3"
 
 
 def test_ensemble_with_missing_member_scores_names_the_file(ensemble_run, capsys):
     spec, dirs, args = ensemble_run
-    missing = dirs["runs"] / "tiny_ens" / "synthetic" / "tsn_4f.seed0" / "scores.pt"
+    missing = find_file(dirs["runs"], load_spec(str(spec)).key, "synthetic", "tsn_4f.seed0/scores.pt")
     if missing.exists():
         missing.unlink()
     assert main([*args, "--rows", "en", "--force"]) == 2

@@ -184,7 +184,7 @@ def test_table1_values_and_builds():
     assert {r.id for r in spec.rows if r.built} == {"tsm_8f", "tsm_16f", "gta_r50_8f", "gta_r50_16f",
                                                    "gta_tsm_8f", "gta_tsm_16f"}
     for rid, shift, frames, module in [("tsm_8f", True, 8, None), ("tsm_16f", True, 16, None),
-                                       ("gta_r50_16f", None, 16, "gta"),
+                                       ("gta_r50_16f", False, 16, "gta"),
                                        ("gta_tsm_8f", True, 8, "gta"), ("gta_tsm_16f", True, 16, "gta")]:
         m = resolve(spec, rid, "paper")["model"]
         assert (m["backbone"].get("shift"), m["frames"], m["insert"].get("module")) == (shift, frames, module)

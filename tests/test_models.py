@@ -138,3 +138,13 @@ def test_tsm_backbone_is_order_aware_and_free():
         m.add_temporal_shift(8)
         return m
     assert cost_of(tsm, 8) == cost_of(plain, 8)  # a shift has no parameters and no multiply-adds
+
+
+def test_backbones_offer_the_written_interface():
+    from repro.models.backbone import Backbone
+    from repro.models.resnet import tsn_resnet
+    from repro.models.slowfast import slowfast_resnet
+
+    for m in (tsn_resnet(5, layers=[1, 1, 1, 1], width=8), slowfast_resnet(5, layers=[1, 1, 1, 1], width=8)):
+        assert isinstance(m, Backbone)
+        assert [len(m.blocks(s)) for s in ("layer1", "layer2", "layer3", "layer4")] == [1, 1, 1, 1]

@@ -15,8 +15,18 @@ from repro.report.probe import probe_tables, write_probe_report
 from repro.report.seeds import aggregate, compare, order_sensitivity
 from repro.report.tables import long_table, markdown
 from repro.spec.loader import load_spec
+from helpers import find_file
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def _hash(table, row, seed, profile):
+    """The real spec hash of a built row of a committed table (a report uses only those), else a dummy."""
+    from repro.spec.loader import config_hash, list_tables, resolve, seed_override
+
+    if table not in list_tables():
+        return f"h{seed}"
+    return config_hash(resolve(load_spec(table), row, profile, seed_override(seed)))
 
 
 def _result(table, row, seed, top1, rev=None, fams=None, profile="synthetic"):
@@ -27,7 +37,7 @@ def _result(table, row, seed, top1, rev=None, fams=None, profile="synthetic"):
         m["family"] = fams
     return {"table": table, "row": row, "seed": seed, "metrics": m,
             "provenance": {"profile": profile, "dataset": "synthetic (k)", "frames": 8, "views": "1x1",
-                           "epochs": 12, "seed": seed, "commit": "c" * 40, "spec_hash": f"h{seed}",
+                           "epochs": 12, "seed": seed, "commit": "c" * 40, "spec_hash": _hash(table, row, seed, profile),
                            "device": "cpu", "wall_time_s": 60.0, "places": ""}}
 
 
@@ -172,7 +182,7 @@ class TemporalDiff(nn.Module):
 '''
 
 
-def test_probe_cli_on_a_module_defined_outside_the_package(tmp_path, tiny_root):
+def test_probe_cli_on_a_module_defined_outside_the_package(tmp_path, tiny_root, monkeypatch):
     (tmp_path / "my_blocks.py").write_text(OUTSIDE)
     out = tmp_path / "probe_out"
     cmd = [sys.executable, "-m", "repro.probe", "--module", "my_blocks:TemporalDiff",
@@ -183,8 +193,12 @@ def test_probe_cli_on_a_module_defined_outside_the_package(tmp_path, tiny_root):
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    from repro.spec.loader import load_spec
+
+    monkeypatch.syspath_prepend(str(tmp_path))  # the spec names my_blocks:TemporalDiff
+    key = load_spec(str(out / "temporaldiff.yaml")).key
     for s in (0, 1):
-        res = json.loads((out / "results" / "temporaldiff" / "synthetic" / f"temporaldiff.seed{s}.json").read_text())
+        res = json.loads(find_file(out / "results", key, "synthetic", f"temporaldiff.seed{s}.json").read_text())
         assert res["provenance"]["seed"] == s
         ins = res["config"]["model"]["insert"]
         assert ins["module"] == "my_blocks:TemporalDiff" and ins["args"] == {"scale": 0.5}
@@ -207,7 +221,7 @@ def test_probe_cli_names_a_bad_class_path(tmp_path):
 def test_identical_configs_across_tables_share_one_run(tmp_path):
     """GTA Figure 7's +SA+GTA and Figure 3's +GTA are one config: the second is copied, not retrained."""
     from repro.results.store import result_path, write_json_atomic
-    from repro.runner import Unit, find_twin, run_hash
+    from repro.run.unit import Unit, find_twin, run_hash
 
     a = Unit("gta_fig3", "gta", "synthetic", 0).config()[1]
     b = Unit("gta_fig7", "sa_gta", "synthetic", 0).config()[1]
@@ -224,8 +238,8 @@ def test_identical_configs_across_tables_share_one_run(tmp_path):
 
 def test_a_unit_gives_the_same_numbers_whatever_ran_before_it_in_the_process(tiny_root, tmp_path):
     """Worker processes run many units; a unit's data seed must be its own, not its predecessor's."""
-    from repro import runner
-    from repro.runner import Dirs, Unit, run_unit
+    from repro.run import unit as runner
+    from repro.run.unit import Dirs, Unit, run_unit
 
     tiny = {"train": {"epochs": 1, "max_iters": 3, "batch_size": 4}, "data": {"train_per_class": 2,
             "val_per_class": 1}}

@@ -22,6 +22,7 @@ from repro.engine.checkpoint import load_if_matching
 from repro.engine.train import fit
 from repro.errors import TrainingError
 from repro.models.resnet import tsn_resnet
+from helpers import find_file
 
 REPO = Path(__file__).resolve().parents[1]
 TABLE, PROFILE = "ssa_table2", "synthetic"
@@ -46,7 +47,7 @@ def _cmd(d: dict[str, Path], rows: str) -> list[str]:
 
 
 def _result(d: dict[str, Path], row: str) -> dict:
-    return json.loads((d["results"] / TABLE / PROFILE / f"{row}.seed0.json").read_text())
+    return json.loads(find_file(d["results"], TABLE, PROFILE, f"{row}.seed0.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def test_two_rows_at_once_write_complete_results(concurrent):
         assert res["config"]["meta"]["row"] == row
         assert 0 <= res["metrics"]["top1"] <= 100 and math.isfinite(res["metrics"]["val_loss"])
         assert res["provenance"]["videos_skipped"] == 0
-        ckpt = torch.load(d["runs"] / TABLE / PROFILE / f"{row}.seed0" / "last.pt", weights_only=False)
+        ckpt = torch.load(find_file(d["runs"], TABLE, PROFILE, f"{row}.seed0/last.pt"), weights_only=False)
         assert ckpt["epoch"] == 3 and ckpt["config_hash"] == res["provenance"]["spec_hash"]
     leftovers = [p for p in d["results"].rglob("*") if p.name.endswith(".tmp")]
     leftovers += [p for p in d["runs"].rglob("*") if p.name.endswith(".tmp")]
@@ -85,11 +86,13 @@ def test_two_rows_at_once_write_complete_results(concurrent):
 
 def _run_until_first_checkpoint(d: dict[str, Path], row: str) -> int:
     """Start the row and SIGKILL it as soon as its epoch-1 checkpoint exists; its epoch field."""
-    ckpt = d["runs"] / TABLE / PROFILE / f"{row}.seed0" / "last.pt"
+    ckpt = find_file(d["runs"], TABLE, PROFILE, f"{row}.seed0/last.pt")
     p = subprocess.Popen(_cmd(d, row), cwd=REPO, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 240
-        while not ckpt.exists() and p.poll() is None and time.time() < deadline:
+        # A --set run writes under variants/<hash>/: look again until its folder appears.
+        while not (ckpt := find_file(d["runs"], TABLE, PROFILE, f"{row}.seed0/last.pt")).exists() \
+                and p.poll() is None and time.time() < deadline:
             time.sleep(0.002)
         p.send_signal(signal.SIGKILL)
     finally:
@@ -107,10 +110,10 @@ def test_killed_run_resumes_to_the_same_metrics(tmp_path, concurrent, cache):
         if epoch < 3:
             break
     assert 1 <= epoch < 3, "could not kill the run before it finished"
-    assert not (d["results"] / TABLE / PROFILE / f"{row}.seed0.json").exists()  # really interrupted
+    assert not find_file(d["results"], TABLE, PROFILE, f"{row}.seed0.json").exists()  # really interrupted
     proc = subprocess.run(_cmd(d, row), cwd=REPO, env=ENV, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert f"resuming from {d['runs'] / TABLE / PROFILE / f'{row}.seed0' / 'last.pt'} at epoch {epoch}" in proc.stdout
+    assert f"resuming from {find_file(d['runs'], TABLE, PROFILE, f'{row}.seed0/last.pt')} at epoch {epoch}" in proc.stdout
     resumed, whole = _result(d, row), _result(concurrent, row)
     assert resumed["provenance"]["spec_hash"] == whole["provenance"]["spec_hash"]
     for k in ("top1", "top5", "val_loss", "reversal_pairs"):
@@ -121,10 +124,12 @@ def test_killed_run_resumes_to_the_same_metrics(tmp_path, concurrent, cache):
 # In-process runs of a tiny model on planted bad files.
 
 def _cfg(epochs: int = 1, max_bad: float | None = None, lr: float = 0.01, **train) -> dict:
-    data = {} if max_bad is None else {"max_bad_fraction": max_bad}
-    return {"train": {"epochs": epochs, "batch_size": 4, "lr": lr, "seed": 0, "warmup_epochs": 0,
-                      "schedule": "cosine", **train},
-            "data": data, "eval": {"batch_size": 16}}
+    from repro.spec.loader import complete
+
+    data = {"resize": 32, "crop": 28} if max_bad is None else {"max_bad_fraction": max_bad, "resize": 32, "crop": 28}
+    return complete({"train": {"epochs": epochs, "batch_size": 4, "lr": lr, "seed": 0, "warmup_epochs": 0,
+                               "schedule": "cosine", **train},
+                     "data": data, "eval": {"batch_size": 16}})
 
 
 def _model() -> torch.nn.Module:
@@ -163,9 +168,17 @@ def test_too_many_bad_videos_stop_the_run_naming_them(tiny_root, tmp_path):
     assert "training epoch 1" in msg and "2 of the 32 videos" in msg, msg
     assert "truncated.webm" in msg and "missing.webm" in msg and "data.max_bad_fraction" in msg, msg
     assert not (tmp_path / "run" / "last.pt").exists()  # the failed epoch saved nothing
-    # The same limit holds for evaluation: epochs=0 goes straight to it.
+    # The same limit holds for evaluation (training skips its 2 bad videos at a 10% limit).
+    good_train = VideoClipDataset(tr.records[:30], 8, ClipTransform(32, 28, True), True)
     with pytest.raises(DatasetError, match=r"evaluation: 1 of the 16 videos.*gone\.webm"):
-        fit(_model(), _cfg(epochs=0, max_bad=0.05), tr, va, {}, tmp_path / "run0", "h", progress=False)
+        fit(_model(), _cfg(epochs=1, max_iters=1, max_bad=0.05), good_train, va, {}, tmp_path / "run0", "h",
+            progress=False)
+
+
+def test_zero_training_steps_is_an_error(tiny_root, tmp_path):
+    tr, va = _datasets(tiny_root, tmp_path)
+    with pytest.raises(TrainingError, match="0 training steps"):
+        fit(_model(), _cfg(epochs=1, batch_size=64), tr, va, {}, tmp_path / "run", "h", progress=False)
 
 
 class NaNAfter(torch.nn.Module):

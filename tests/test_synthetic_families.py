@@ -184,11 +184,11 @@ def test_difficulty_from_a_config_reaches_the_generator(tmp_path):
 
 
 def test_bad_difficulty_keys_and_values_are_named():
+    with pytest.raises(SpecError) as e:  # --set is checked as it is parsed
+        parse_set(["data.difficulty.speed=2"])
+    assert e.value.problems[0].startswith("data.difficulty.speed: unknown key")
+    assert "travel" in e.value.problems[0]  # the allowed keys are listed
     problems: list[str] = []
-    S.check(parse_set(["data.difficulty.speed=2"]), S.CONFIG, "", problems)
-    assert problems and problems[0].startswith("data.difficulty.speed: unknown key")
-    assert "travel" in problems[0]  # the allowed keys are listed
-    problems = []
     S.check(parse_set(["data.difficulty.noise=20"]), S.CONFIG, "", problems)
     assert problems == []
     cfg = {"data": {"dataset": "synthetic", "difficulty": {"speed": 2}}}

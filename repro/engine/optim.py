@@ -8,9 +8,9 @@ from torch import nn
 
 
 def build_optimizer(model: nn.Module, train: dict) -> torch.optim.SGD:
-    return torch.optim.SGD(model.parameters(), lr=train["lr"], momentum=train.get("momentum", 0.9),
-                           nesterov=train.get("nesterov", True),
-                           weight_decay=train.get("weight_decay", 0.0))
+    return torch.optim.SGD(model.parameters(), lr=train["lr"], momentum=train["momentum"],
+                           nesterov=train["nesterov"],
+                           weight_decay=train["weight_decay"])
 
 
 class LRSchedule:
@@ -22,12 +22,12 @@ class LRSchedule:
 
     def __init__(self, train: dict, iters_per_epoch: int) -> None:
         self.base = train["lr"]
-        self.kind = train.get("schedule", "cosine")
+        self.kind = train["schedule"]
         self.epochs = train["epochs"]
-        self.steps = train.get("steps", [])
-        self.patience = train.get("plateau_patience", 3)
+        self.steps = train["steps"]
+        self.patience = train["plateau_patience"]
         self.ipe = max(1, iters_per_epoch)
-        self.warmup = int(train.get("warmup_epochs", 0) * self.ipe)
+        self.warmup = int(train["warmup_epochs"] * self.ipe)
         self.total = self.epochs * self.ipe
         self.factor, self.best, self.bad = 1.0, math.inf, 0
 

@@ -44,7 +44,6 @@ from repro.engine.metrics import summarize
 from repro.engine.optim import LRSchedule, build_optimizer
 from repro.errors import TrainingError
 
-DEFAULT_MAX_BAD_FRACTION = 0.05
 
 
 def seed_everything(seed: int) -> None:
@@ -70,19 +69,13 @@ def _loader(ds, batch: int, train: bool, workers: int, seed: int, sampler=None) 
 def effective_lr(train: dict) -> float:
     """``train.lr`` scaled linearly from ``train.lr_scale_batch`` to the global ``batch_size``
     (Goyal et al. 2017); unchanged when lr_scale_batch is unset."""
-    ref = train.get("lr_scale_batch")
+    ref = train["lr_scale_batch"]
     return train["lr"] * train["batch_size"] / ref if ref else train["lr"]
 
 
-def amp_mode(train: dict, profile: str | None, device: torch.device) -> str:
-    """``bf16`` or ``none``: bf16 autocast only on CUDA (default there for the paper profile),
-    so CPU runs keep their float32 numbers."""
-    if device.type != "cuda":
-        return "none"
-    mode = train.get("amp") or ("bf16" if profile == "paper" else "none")
-    if mode not in ("bf16", "none"):
-        raise TrainingError(f"train.amp={mode!r}: use bf16 or none")
-    return mode
+def amp_mode(train: dict, device: torch.device) -> str:
+    """``train.amp`` on CUDA (the paper profile sets bf16); CPU runs stay float32 whatever it says."""
+    return train["amp"] if device.type == "cuda" else "none"
 
 
 def _autocast(amp: str, device: torch.device):
@@ -211,11 +204,11 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
     W = D.world()
     main = W.is_main
     progress = progress and main
-    seed = tr.get("seed", 0)
+    seed = tr["seed"]
     # Rank 0 keeps the single-process seed; other ranks draw their own dropout masks.
     seed_everything(seed + W.rank)
     device = D.device()
-    amp = amp_mode(tr, cfg.get("meta", {}).get("profile"), device)
+    amp = amp_mode(tr, device)
     if device.type == "cuda" and tr.get("channels_last"):
         # Only 2D convolutions: channels_last is defined for 4D tensors (frames are folded into
         # the batch by the TSN backbones); 3D kernels stay as they are.
@@ -229,9 +222,8 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
 
         model = D.convert_sync_batchnorm(model, device).to(device)
         net = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
-    workers = d.get("num_workers", 0)
-    max_bad = d.get("max_bad_fraction")
-    max_bad = DEFAULT_MAX_BAD_FRACTION if max_bad is None else float(max_bad)
+    workers = d["num_workers"]
+    max_bad = float(d["max_bad_fraction"])
     gbatch = tr["batch_size"]
     try:
         rbatch = D.per_rank_batch(gbatch, W.world)
@@ -241,10 +233,16 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
                if W.enabled else None)
     train_loader = _loader(train_ds, rbatch, True, workers, seed, sampler)
     eval_ds = Subset(val_ds, D.shard_indices(len(val_ds), W.rank, W.world)) if W.enabled else val_ds
-    eval_batch = max(1, ev.get("batch_size", gbatch) // W.world)
+    eval_batch = max(1, ev["batch_size"] // W.world)
     val_loader = _loader(eval_ds, eval_batch, False, workers, seed)
-    max_iters = tr.get("max_iters")
+    max_iters = tr["max_iters"]
     ipe = len(train_loader) if not max_iters else min(max_iters, len(train_loader))
+    if tr["epochs"] < 1 or ipe < 1:
+        # An untrained model's numbers are not a result.
+        raise TrainingError(
+            f"{desc + ': ' if desc else ''}0 training steps (train.epochs={tr['epochs']}, "
+            f"{len(train_ds)} training videos at a global batch of {gbatch} give {ipe} full batches "
+            "per epoch); set train.epochs >= 1 and a train.batch_size no larger than the training set")
     lr = effective_lr(tr)
     tr_eff = {**tr, "lr": lr}
     opt = build_optimizer(net, tr_eff)
@@ -274,7 +272,7 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
             return "none (no epoch finished yet)"
         return f"{ckpt_path} (end of epoch {good_epoch}, left unchanged)"
 
-    label_smoothing = tr.get("label_smoothing", 0.0)
+    label_smoothing = tr["label_smoothing"]
     for epoch in range(start_epoch, tr["epochs"]):
         net.train()
         train_ds.set_epoch(epoch)

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from repro.errors import WeightsError
+from repro.errors import ModuleError, WeightsError
 from repro.models.registry import get_module
 from repro.models.resnet import STAGES, TSNResNet, tsn_resnet
 from repro.models.slowfast import SlowFastResNet
@@ -46,16 +46,53 @@ def build_from_config(cfg: dict, num_classes: int) -> nn.Module:
         raise ValueError(f"unknown backbone arch {arch!r}; use resnet or slowfast")
     ins = m.get("insert") or {}
     if ins.get("module"):
-        ctor = get_module(ins["module"])
+        name = ins["module"]
+        ctor = get_module(name)
         args = dict(ins.get("args") or {})
         # Modules with learned T x T maps (GTA) or temporal kernels need the clip length they
         # see: all frames for TSN, the Slow pathway's for SlowFast.
-        if "num_frames" in inspect.signature(ctor).parameters:
+        if "num_frames" in inspect.signature(getattr(ctor, "builds", ctor)).parameters:
             args.setdefault("num_frames", module_frames)
         for stage, blocks in ins.get("stages", {}).items():
             for b in blocks:
-                model.insert(stage, b, ins.get("position", "after_block"), lambda c: ctor(c, **args))
+                place = f"{stage}.{b} ({ins.get('position', 'after_block')})"
+                mod = model.insert(stage, b, ins.get("position", "after_block"),
+                                   lambda c, place=place: _construct(name, ctor, c, args, place))
+                if ":" in name:  # the user's own module: its errors must say whose they are
+                    _guard_forward(mod, name, place)
     return model
+
+
+def _construct(name: str, ctor, channels: int, args: dict, place: str) -> nn.Module:
+    try:
+        return ctor(channels, **args)
+    except Exception as e:  # noqa: BLE001 -- any failure of a module's constructor is reported as its own
+        raise ModuleError(f"video module {name} at {place}: {name}({channels}, **{args}) raised "
+                          f"{type(e).__name__}: {e}") from e
+
+
+def _guard_forward(mod: nn.Module, name: str, place: str) -> None:
+    """Make ``mod``'s forward name the module and place when it raises or changes the shape.
+
+    Replaces the instance's ``forward`` (not a wrapper module), so parameter names stay as they are.
+    """
+    inner = mod.forward
+
+    def forward(x, *a, **kw):
+        try:
+            y = inner(x, *a, **kw)
+        except ModuleError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise ModuleError(f"video module {name} at {place} raised {type(e).__name__} on an input of "
+                              f"shape {tuple(x.shape)}: {e}") from e
+        if not isinstance(y, torch.Tensor) or y.shape != x.shape:
+            got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+            raise ModuleError(f"video module {name} at {place} returned {got} for an input of shape "
+                              f"{tuple(x.shape)}; a video module must return (N, C, T, H, W) unchanged")
+        return y
+
+    mod.forward = forward
 
 
 def _build_slowfast(bb: dict, num_classes: int, frames: int, dropout: float) -> nn.Module:

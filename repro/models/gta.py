@@ -64,7 +64,6 @@ from torch import nn
 
 from repro.models.attention import ZeroInitOut, attend, from_tokens, to_tokens
 from repro.models.nonlocal_block import NonLocal
-from repro.models.registry import register_module
 
 
 def _inter(channels: int, inter_ratio: float) -> int:
@@ -216,21 +215,18 @@ class DecoupledBlock(nn.Sequential):
         super().__init__(mods)
 
 
-@register_module("gta_sa")
 def gta_sa(channels: int, num_frames: int = 8, inter_ratio: float = 0.25,
            pool_input: bool = False) -> nn.Module:
     """+SA: per-frame self-attention (``num_frames`` unused: the block never mixes frames)."""
     return SpatialAttention(channels, inter_ratio, pool_input)
 
 
-@register_module("gta_ta")
 def gta_ta(channels: int, num_frames: int = 8, inter_ratio: float = 0.25,
            pe: bool = False) -> nn.Module:
     """+TA / +TAPE: per-pixel self-attention over time, with a learned positional embedding if ``pe``."""
     return TemporalAttention(channels, num_frames, inter_ratio, pe)
 
 
-@register_module("dnl")
 def dnl(channels: int, num_frames: int = 8, inter_ratio: float = 0.25, pe: bool = False,
         pool_input: bool = False) -> nn.Module:
     """+SA+TA (decoupled NL) / +SA+TAPE."""
@@ -238,7 +234,6 @@ def dnl(channels: int, num_frames: int = 8, inter_ratio: float = 0.25, pe: bool 
                           TemporalAttention(channels, num_frames, inter_ratio, pe))
 
 
-@register_module("gta")
 def gta(channels: int, num_frames: int = 8, spatial: bool = True, pixel: bool = True,
         region: bool = True, region_div: int = 8, groups: int = 8, ccmh: bool = True,
         inter_ratio: float = 0.25, pool_input: bool = False) -> nn.Module:

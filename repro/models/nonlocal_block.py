@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 from repro.models.attention import ZeroInitOut, attend, from_tokens, to_tokens
-from repro.models.registry import register_module
 
 
 class NonLocal(nn.Module):
@@ -59,24 +58,20 @@ class NonLocal2D1D(nn.Sequential):
 
 
 # Explicit keyword lists, so that a spec's misspelled argument fails validation by name.
-@register_module("nl3d")
 def nl3d(channels: int, inter_ratio: float = 0.5, pool: bool = True, scaled: bool = True,
          pool_input: bool = False) -> nn.Module:
     return NonLocal(channels, "3d", inter_ratio, pool, scaled, pool_input)
 
 
-@register_module("nl2d")
 def nl2d(channels: int, inter_ratio: float = 0.5, pool: bool = True, scaled: bool = True,
          pool_input: bool = False) -> nn.Module:
     return NonLocal(channels, "2d", inter_ratio, pool, scaled, pool_input)
 
 
-@register_module("nl1d")
 def nl1d(channels: int, inter_ratio: float = 0.5, scaled: bool = True) -> nn.Module:
     return NonLocal(channels, "1d", inter_ratio, False, scaled)
 
 
-@register_module("nl2d1d")
 def nl2d1d(channels: int, inter_ratio: float = 0.5, pool: bool = True, scaled: bool = True,
            pool_input: bool = False) -> nn.Module:
     return NonLocal2D1D(channels, inter_ratio=inter_ratio, pool=pool, scaled=scaled,

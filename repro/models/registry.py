@@ -1,41 +1,32 @@
-"""Name -> constructor registry for the video modules that can be inserted into a backbone.
+"""The one registry of insertable video modules: name -> ``"package.module:attr"``.
 
 A constructor takes the channel count of the insertion point first, then keyword arguments
-from the spec (``model.insert.args``). Built-in names are declared with the file that defines
-them, so validating a spec needs no torch import; the file is imported on first use.
+from the spec (``model.insert.args``). Names resolve to import paths, so validating a spec needs
+no torch import; the file is imported on first use. A spec may also name any class path
+``package.module:Class`` directly (your own module).
 """
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Callable
 
-BUILTIN: dict[str, str] = {
-    "nl3d": "repro.models.nonlocal_block",
-    "nl2d": "repro.models.nonlocal_block",
-    "nl1d": "repro.models.nonlocal_block",
-    "nl2d1d": "repro.models.nonlocal_block",
-    "ssa": "repro.models.ssa",
-    "gta_sa": "repro.models.gta",
-    "gta_ta": "repro.models.gta",
-    "dnl": "repro.models.gta",
-    "gta": "repro.models.gta",
-    "rsa": "repro.models.rsa",
+REGISTRY: dict[str, str] = {
+    "nl3d": "repro.models.nonlocal_block:nl3d",
+    "nl2d": "repro.models.nonlocal_block:nl2d",
+    "nl1d": "repro.models.nonlocal_block:nl1d",
+    "nl2d1d": "repro.models.nonlocal_block:nl2d1d",
+    "ssa": "repro.models.ssa:SSA",
+    "gta_sa": "repro.models.gta:gta_sa",
+    "gta_ta": "repro.models.gta:gta_ta",
+    "dnl": "repro.models.gta:dnl",
+    "gta": "repro.models.gta:gta",
+    "rsa": "repro.models.rsa:rsa",
 }
-_MODULES: dict[str, Callable] = {}
-
-
-def register_module(name: str) -> Callable[[Callable], Callable]:
-    """Decorator: make ``ctor(channels, **args)`` insertable under ``name`` in specs."""
-    def deco(ctor: Callable) -> Callable:
-        if name in _MODULES:
-            raise KeyError(f"video module {name!r} registered twice")
-        _MODULES[name] = ctor
-        return ctor
-    return deco
 
 
 def module_names() -> list[str]:
-    return sorted(set(BUILTIN) | set(_MODULES))
+    return sorted(REGISTRY)
 
 
 def import_path(path: str) -> Callable:
@@ -43,9 +34,9 @@ def import_path(path: str) -> Callable:
     mod_name, _, attr = path.partition(":")
     try:
         obj = importlib.import_module(mod_name)
-    except ImportError as e:
-        raise KeyError(f"video module {path!r}: cannot import {mod_name!r} ({e}); run from the folder "
-                       f"that holds it or add that folder to PYTHONPATH") from e
+    except Exception as e:  # noqa: BLE001 -- a user module may fail to import in any way
+        raise KeyError(f"video module {path!r}: cannot import {mod_name!r} ({type(e).__name__}: {e}); "
+                       "run from the folder that holds it or add that folder to PYTHONPATH") from e
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise KeyError(f"video module {path!r}: {mod_name!r} has no attribute {attr!r}")
@@ -59,8 +50,25 @@ def get_module(name: str) -> Callable:
     """A registered name, or a class path ``"package.module:Class"`` (called as ``Class(channels, **args)``)."""
     if ":" in name:
         return import_path(name)
-    if name not in _MODULES and name in BUILTIN:
-        importlib.import_module(BUILTIN[name])  # runs its @register_module decorators
-    if name not in _MODULES:
+    if name not in REGISTRY:
         raise KeyError(f"unknown video module {name!r}; known: {', '.join(module_names())}")
-    return _MODULES[name]
+    return import_path(REGISTRY[name])
+
+
+def argument_problems(name: str, args: dict) -> list[str]:
+    """Names in ``args`` that the module's constructor does not take (``[]`` when it takes ``**kwargs``).
+
+    A factory that passes ``**kwargs`` on to a class says so with a ``builds`` attribute, and
+    that class's signature is checked instead.
+    """
+    ctor = get_module(name)
+    target = getattr(ctor, "builds", ctor)
+    try:
+        params = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return []
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return []
+    names = [n for n in params if n not in ("self", "channels")]
+    return [f"{name} takes no argument {k!r} (its arguments: {', '.join(names) or 'none'})"
+            for k in args if k not in params or k in ("self", "channels")]

@@ -14,13 +14,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-DEPTHS: dict[int, list[int]] = {
-    26: [2, 2, 2, 2],
-    50: [3, 4, 6, 3],
-    101: [3, 4, 23, 3],
-    152: [3, 8, 36, 3],
-}
-STAGES = ("layer1", "layer2", "layer3", "layer4")
+from repro.models.depths import DEPTHS, STAGES  # noqa: F401 -- re-exported for callers
 
 
 class Bottleneck(nn.Module):
@@ -103,6 +97,12 @@ class TSNResNet(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+
+    def blocks(self, stage: str) -> nn.Sequential:
+        """The blocks of ``stage`` (``layer1`` .. ``layer4``), in order (:class:`repro.models.backbone.Backbone`)."""
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; use one of {', '.join(STAGES)}")
+        return getattr(self, stage)
 
     def block(self, stage: str, index: int) -> Bottleneck:
         """The ``index``-th bottleneck of ``stage`` (``layer1`` .. ``layer4``)."""

@@ -41,7 +41,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from repro.models.registry import register_module
 
 KINDS = ("basic", "relational", "both")
 # The official code's names for the same switches (opts.py -ktype / -ftype).
@@ -153,7 +152,6 @@ class RelationalSelfAttention(nn.Module):
                 f"kernel_size={self.kernel_size}, kernel={self.kernel}, context={self.context}")
 
 
-@register_module("rsa")
 def rsa(channels: int, num_frames: int = 8, **kwargs) -> nn.Module:
     """RSA for a ``replace_conv2`` insertion: ``channels`` in and out (conv2's planes)."""
     return RelationalSelfAttention(channels, num_frames=num_frames, **kwargs)
@@ -161,6 +159,7 @@ def rsa(channels: int, num_frames: int = 8, **kwargs) -> nn.Module:
 
 # Where RSA goes: instead of conv2, not as a residual block (see init_rsa_blocks).
 rsa.position = "replace_conv2"
+rsa.builds = RelationalSelfAttention  # its keyword arguments, for spec checks
 
 
 def rsa_block_names(model: nn.Module) -> list[str]:

@@ -36,7 +36,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from repro.models.resnet import DEPTHS, STAGES
+from repro.models.depths import DEPTHS, STAGES
 
 # The Slow pathway has no temporal kernel before res4 (temporal conv early hurt in the
 # SlowFast paper); the Fast pathway has one everywhere and a 5-frame stem.
@@ -192,6 +192,12 @@ class SlowFastResNet(nn.Module):
     def slow_frames(self) -> int:
         """``T_slow = ceil(num_frames / alpha)``: the frames inserted modules see."""
         return -(-self.num_frames // self.alpha)
+
+    def blocks(self, stage: str) -> nn.Sequential:
+        """The blocks of ``stage`` (``layer1`` .. ``layer4``), in order (:class:`repro.models.backbone.Backbone`)."""
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; use one of {', '.join(STAGES)}")
+        return getattr(self, stage)
 
     def block(self, stage: str, index: int) -> Bottleneck3D:
         """The ``index``-th Slow bottleneck of ``stage`` (``layer1`` .. ``layer4``)."""

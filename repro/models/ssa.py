@@ -21,7 +21,6 @@ import torch
 from torch import nn
 
 from repro.models.attention import ZeroInitOut, attend, from_tokens, to_tokens
-from repro.models.registry import register_module
 
 
 class SSA(nn.Module):
@@ -64,6 +63,5 @@ class SSA(nn.Module):
         return x + self.out(from_tokens(y, s, tuple(tv.shape)))
 
 
-@register_module("ssa")
 def ssa(channels: int, **kwargs) -> nn.Module:
     return SSA(channels, **kwargs)

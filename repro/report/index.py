@@ -6,13 +6,13 @@ from pathlib import Path
 from tabulate import tabulate
 
 from repro.report.tables import long_table
-from repro.results.store import read_results
+from repro.results.select import select_results
 from repro.spec.loader import list_tables, load_spec
 
 
 def table_counts(table: str, results_dir: Path) -> dict:
     spec = load_spec(table)
-    results = read_results(results_dir, table)
+    results = select_results(spec, results_dir).current
     df = long_table(spec, results)
     profiles_by_row: dict[str, set[str]] = {}
     for r in results:

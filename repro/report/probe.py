@@ -15,7 +15,7 @@ from repro.report.claims import check_claims
 from repro.report.plots import family_bars
 from repro.report.seeds import AWARE_STDS, BLIND_BAND, fmt_mean_std, order_sensitivity
 from repro.report.tables import TOLERANCE, family_table, long_table, probe_lines
-from repro.results.store import read_results
+from repro.results.select import select_results
 from repro.spec.loader import list_tables, load_spec
 
 MODULES_TABLE = "probe_modules"
@@ -46,7 +46,7 @@ def _order_rows(tables: list[str], results_dir: Path) -> list[list[str]]:
     out = []
     for t in tables:
         spec = load_spec(t)
-        df = long_table(spec, read_results(results_dir, t))
+        df = long_table(spec, select_results(spec, results_dir).current)
         rev = df[(df["metric"] == "reversal_pairs") & (df["profile"] == "synthetic") & df["reproduced"].notna()]
         for r in rev.itertuples():
             out.append([f"[{t}]({t}.md)", r.label, fmt_mean_std(r.reproduced, r.reproduced_std, int(r.seeds)),
@@ -58,7 +58,7 @@ def _claim_rows(tables: list[str], results_dir: Path) -> list[list[str]]:
     rows = []
     for t in tables:
         spec = load_spec(t)
-        df = long_table(spec, read_results(results_dir, t))
+        df = long_table(spec, select_results(spec, results_dir).current)
         tier = set(spec.probe_rows)
         # Cost claims and claims about rows outside the tier (SlowFast) are not the probe's to test.
         claims = [c for c in spec.claims if c.metric not in TOLERANCE
@@ -71,7 +71,7 @@ def _claim_rows(tables: list[str], results_dir: Path) -> list[list[str]]:
 def _wall_time(tables: list[str], results_dir: Path) -> list[list[str]]:
     rows = []
     for t in tables:
-        runs = [r for r in read_results(results_dir, t) if r["provenance"]["profile"] == "synthetic"
+        runs = [r for r in select_results(load_spec(t), results_dir).current if r["provenance"]["profile"] == "synthetic"
                 and not r["provenance"].get("reused_from")]  # copies cost nothing
         if runs:
             # A run re-evaluated from its final checkpoint has a short wall time; its training
@@ -99,7 +99,7 @@ def write_probe_report(results_dir: Path, reports_dir: Path) -> Path:
            "Class families:", "", *_families_text()]
     spec = load_spec(MODULES_TABLE)
     labels = {r.id: r.label for r in spec.rows}
-    probe = probe_lines(long_table(spec, read_results(results_dir, MODULES_TABLE)))
+    probe = probe_lines(long_table(spec, select_results(spec, results_dir).current))
     out += ["", "## Per module, accuracy per family", ""]
     if probe.empty:
         out += ["No results yet: run `python run_all.py --table probe_modules --profile synthetic`."]

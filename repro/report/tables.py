@@ -191,12 +191,38 @@ def _labels(df: pd.DataFrame) -> str:
     return ", ".join(parts)
 
 
-def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str | None) -> str:
+def _spec_file(spec: Spec) -> str:
+    return f"experiments/{spec.id}.yaml" if spec.builtin else str(spec.path)
+
+
+def _other_section(other: list[dict], results_dir: Path | None) -> list[str]:
+    """Results kept aside: made by another config than the row's current one."""
+    if not other:
+        return []
+    rows = []
+    for r in sorted(other, key=lambda r: (r["row"], r["provenance"].get("profile", ""), str(r.get("seed")))):
+        path = Path(r["_path"])
+        shown = path.relative_to(results_dir) if results_dir and path.is_relative_to(results_dir) else path
+        m = r["metrics"]
+        top1 = f"{m['top1']:.1f}" if isinstance(m.get("top1"), (int, float)) else ""
+        rows.append([r["row"], r["provenance"].get("profile", ""), _fmt(r.get("seed")), top1,
+                     r["_why"], f"`{shown}`"])
+    return ["", "## Results not used", "",
+            f"{len(other)} result(s) were made by another config than the row's current one (a "
+            "`--set` override, an edited spec or recipe, a truncated run). They are not averaged "
+            "into the table above and get no Delta; they are listed with what differs.", "",
+            tabulate(rows, headers=["Row", "Profile", "Seed", "Top-1", "Config", "File"],
+                     tablefmt="github", disable_numparse=True)]
+
+
+def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str | None,
+             other: list[dict] | None = None, results_dir: Path | None = None) -> str:
     paper = PAPER_NAMES.get(spec.paper, spec.paper)
     src = f"{paper} {spec.table}, {spec.dataset} {spec.split}"
     out = [f"# {spec.id}: {spec.title}", "",
-           f"Reported numbers: {src} (full text in shared/papers/). Spec: `experiments/{spec.id}.yaml`.",
-           "Regenerate with `python run_all.py --table {0} --report-only`.".format(spec.id), ""]
+           f"Reported numbers: {src} (full text in shared/papers/). Spec: `{_spec_file(spec)}`.",
+           f"Regenerate with `python run_all.py --table {_spec_file(spec) if not spec.builtin else spec.id} "
+           "--report-only`.", ""]
     profiles = sorted({r["provenance"]["profile"] for r in results})
     out.append(f"Profiles with results here: {', '.join(profiles) if profiles else 'none yet'}.")
     if "synthetic" in profiles:
@@ -255,6 +281,7 @@ def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str |
                                              "Wall time (s)", "Videos skipped", "Inserted at"]
                          + (["Copied from"] if reused else []),
                          tablefmt="github", disable_numparse=True)]
+    out += _other_section(other or [], results_dir)
     notes = [f"- **{r.label}**: {' '.join(r.note.split())}" for r in spec.rows if r.note]
     if notes:
         out += ["", "## Row notes", "", *notes]

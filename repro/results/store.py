@@ -1,22 +1,38 @@
-"""Result files: ``results/<table>/<profile>/<row>.json``, written atomically, with provenance."""
+"""Result files, keyed by what ran: (table, profile, row, seed, resolved-config hash).
+
+A run of the spec's own config (no ``--set``) writes ``results/<table>/<profile>/<row>[.seed<k>].json``;
+a run whose config differs from it writes ``results/<table>/<profile>/variants/<hash>/<row>[.seed<k>].json``,
+so that it never overwrites the row's result nor is averaged with it. ``<table>`` is the spec's
+id, or ``<id>@<path hash>`` for a spec outside ``experiments/`` (:attr:`repro.spec.loader.Spec.key`).
+Writes are atomic. A file that cannot be read is named once and skipped.
+"""
 from __future__ import annotations
 
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+PACKAGE = Path(__file__).resolve().parents[1]
+# A checkout (pyproject.toml beside the package) keeps results/ and reports/ in it; an installed
+# package keeps them in the folder it is run from.
+REPO = PACKAGE.parent if (PACKAGE.parent / "pyproject.toml").is_file() else Path.cwd()
 RESULTS_DIR = REPO / "results"
+VARIANTS = "variants"
 
 
-def result_path(results_dir: Path, table: str, profile: str, row: str) -> Path:
-    return Path(results_dir) / table / profile / f"{row}.json"
+def result_path(results_dir: Path, table: str, profile: str, key: str, variant: str | None = None) -> Path:
+    """Where the result of ``key`` (``row`` or ``row.seed<k>``) lives; ``variant``: its config hash
+    when that config is not the spec's own."""
+    base = Path(results_dir) / table / profile
+    return (base / VARIANTS / variant if variant else base) / f"{key}.json"
 
 
 def write_json_atomic(data: dict, path: Path) -> None:
     path = Path(path)
+    data = {k: v for k, v in data.items() if k != "_path"}  # where it was read from, not content
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     try:
@@ -30,19 +46,43 @@ def write_json_atomic(data: dict, path: Path) -> None:
 
 
 def read_result(path: Path) -> dict | None:
+    """The result at ``path``; None when absent; ValueError naming the file when unreadable."""
     path = Path(path)
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"result file {path} is not valid JSON ({e}); delete it and re-run the row") from e
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
+        raise ValueError(f"result file {path} cannot be read ({e}); delete it and re-run the row") from e
+    if not isinstance(data, dict) or not isinstance(data.get("provenance"), dict) \
+            or not isinstance(data.get("metrics"), dict) or "row" not in data:
+        raise ValueError(f"result file {path} is not a result (no row, metrics or provenance); "
+                         "delete it and re-run the row")
+    return data
+
+
+_WARNED: set[str] = set()
 
 
 def read_results(results_dir: Path, table: str) -> list[dict]:
-    """Every result of ``table``, all profiles, in a stable order."""
+    """Every readable result of ``table`` (all profiles, variants included), in a stable order.
+
+    Each carries its file as ``_path`` (not saved). An unreadable file is named once on stderr
+    and skipped: it breaks nothing else.
+    """
     base = Path(results_dir) / table
-    return [r for p in sorted(base.glob("*/*.json")) if (r := read_result(p))]
+    out = []
+    for p in sorted([*base.glob("*/*.json"), *base.glob(f"*/{VARIANTS}/*/*.json")]):
+        try:
+            r = read_result(p)
+        except ValueError as e:
+            if str(p) not in _WARNED:
+                _WARNED.add(str(p))
+                print(f"warning: {e}; skipped", file=sys.stderr)
+            continue
+        if r:
+            out.append({**r, "_path": str(p)})
+    return out
 
 
 def git_commit() -> str:
@@ -51,10 +91,10 @@ def git_commit() -> str:
     ``results/`` and ``reports/`` are left out: they change during every run.
     """
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PACKAGE, capture_output=True,
                               text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
-                                ".", ":!results", ":!reports"], cwd=REPO,
+                                ".", ":!results", ":!reports"], cwd=PACKAGE.parent,
                                capture_output=True, text=True, check=True).stdout.strip()
         return head + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):

@@ -16,12 +16,14 @@ from typing import Any
 
 import yaml
 
+from repro.models.depths import DEPTHS, STAGES
 from repro.spec import schema as S
 from repro.spec.schema import SpecError
 
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+# The checkout's experiments/, or the copy an installed package carries (repro/experiments).
+_HERE = Path(__file__).resolve().parents[1]
+EXPERIMENTS = _HERE / "experiments" if (_HERE / "experiments").is_dir() else _HERE.parent / "experiments"
 PROFILES_FILE = "profiles.yaml"
-STAGE_DEPTHS = {26: [2, 2, 2, 2], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
 
 
 @dataclass
@@ -85,6 +87,18 @@ class Spec:
     probe: dict | None = None  # {"rows": [...], "note": ...}: the synthetic probe tier
 
     @property
+    def key(self) -> str:
+        """Folder name of this spec's results and report: its id for a spec of ``experiments/``,
+        else ``<id>@<hash of its path>``, so that an edited copy never mixes with the real table."""
+        if self.path.resolve().parent == EXPERIMENTS.resolve():
+            return self.id
+        return f"{self.id}@{hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:8]}"
+
+    @property
+    def builtin(self) -> bool:
+        return self.key == self.id
+
+    @property
     def probe_rows(self) -> list[str]:
         """Built rows of the synthetic probe tier: ``probe.rows``, or every built row."""
         rows = (self.probe or {}).get("rows")
@@ -103,7 +117,7 @@ def _read_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
-        raise SpecError(path, [f"not valid YAML: {e}"]) from e
+        raise SpecError(path, [f"not valid YAML: {_yaml_problem(e)}"]) from None
 
 
 def deep_merge(base: dict, over: dict) -> dict:
@@ -261,7 +275,8 @@ def _reported(data: dict, row: dict, rp: str, problems: list[str]) -> list[Repor
             continue
         if full["metric"] not in S.METRICS:
             problems.append(f"{where}: unknown metric {full['metric']!r} (known: {', '.join(S.METRICS)})")
-        if full.get("dataset") not in S.DATASETS:
+        # The spec's own dataset is checked once, above; only an entry's (or its row's) is checked here.
+        if (e.get("dataset") or src.get("dataset") != data.get("dataset")) and full.get("dataset") not in S.DATASETS:
             problems.append(f"{where}: dataset {full.get('dataset')!r} is not one of {', '.join(S.DATASETS)}")
         if full.get("split") not in S.SPLITS:
             problems.append(f"{where}: split {full.get('split')!r} is not one of {', '.join(S.SPLITS)}")
@@ -308,8 +323,25 @@ def parse_set(items: list[str]) -> dict:
         parts = key.split(".")
         for p in parts[:-1]:
             node = node.setdefault(p, {})
-        node[parts[-1]] = yaml.safe_load(raw)
+        try:
+            node[parts[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise SpecError("--set", [f"{item!r}: the value is not valid YAML ({_yaml_problem(e)}); quote "
+                                      "it for the shell, e.g. --set 'train.steps=[30, 40]'"]) from None
+    problems: list[str] = []
+    S.check(out, S.CONFIG, "", problems)
+    if not problems:  # value checks need the right shapes
+        _check_config_values(out, "", problems)
+    if problems:
+        raise SpecError("--set", problems)
     return out
+
+
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    """One line for a YAML error: what and where (line, column)."""
+    mark = getattr(e, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return f"{getattr(e, 'problem', None) or type(e).__name__}{where}"
 
 
 def fit_places(stages: dict[str, list[int]], layers: list[int]) -> dict[str, list[int]]:
@@ -319,10 +351,11 @@ def fit_places(stages: dict[str, list[int]], layers: list[int]) -> dict[str, lis
     stage of 2 blocks ``[1, 3]`` becomes ``[0, 1]`` (two modules, as in the paper) rather than
     ``[1]``: an ablation of how many blocks hold a module stays an ablation. A stage with fewer
     blocks than indices keeps one module per block. The paper profile keeps them unchanged
-    (ResNet-50 has every block they name).
+    (ResNet-50 has every block they name); indices the spec's own backbone lacks never get here
+    (:func:`resolve` refuses them).
     """
     out = {}
-    for i, name in enumerate(("layer1", "layer2", "layer3", "layer4")):
+    for i, name in enumerate(STAGES):
         wanted = sorted(set(stages.get(name) or []))
         if not wanted:
             continue
@@ -343,9 +376,20 @@ def profile_seeds(profile: str, root: Path = EXPERIMENTS) -> list[int] | None:
     return list(seeds) if seeds else None
 
 
+def _layers(bb: dict) -> list[int] | None:
+    return list(bb["layers"]) if bb.get("layers") else (list(DEPTHS[bb["depth"]])
+                                                         if bb.get("depth") in DEPTHS else None)
+
+
 def resolve(spec: Spec, row_id: str, profile: str, overrides: dict | None = None,
-            root: Path = EXPERIMENTS) -> dict:
-    """Complete config for one row under one profile (see module docstring for the order)."""
+            root: Path = EXPERIMENTS, check_modules: bool = False) -> dict:
+    """Complete config for one row under one profile (see module docstring for the order).
+
+    Every key of :data:`schema.DEFAULTS` is filled in, so the config (and its hash) holds every
+    value that runs. Out-of-range values raise one :class:`SpecError` line each, naming the file
+    (or ``--set``) that set the value and its key; ``check_modules`` also checks the module's
+    arguments against its constructor (which imports it).
+    """
     row = spec.row(row_id)
     if row.is_ensemble:
         raise SpecError(spec.path, [f"row {row_id!r} is neither trained nor reported-only: it is an "
@@ -362,30 +406,110 @@ def resolve(spec: Spec, row_id: str, profile: str, overrides: dict | None = None
     prof.pop("description", None)
     prof.pop("seeds", None)  # how many runs, not how one run is configured
     dataset = prof.pop("dataset", "paper")
-    cfg = load_recipe(recipe_name, root) if recipe_name else {}
-    cfg = deep_merge(cfg, spec.defaults)
-    cfg = deep_merge(cfg, spec.row(row_id).overrides)
-    cfg = deep_merge(cfg, prof)
     if overrides:
         problems: list[str] = []
         S.check(overrides, S.CONFIG, "", problems)
         _check_config_values(overrides, "", problems)
         if problems:
             raise SpecError("--set", problems)
-        cfg = deep_merge(cfg, overrides)
-    bb = cfg.setdefault("model", {}).setdefault("backbone", {})
-    layers = bb.get("layers") or STAGE_DEPTHS.get(bb.get("depth"))
-    if layers is None:
-        raise SpecError(spec.path, [f"model.backbone: depth {bb.get('depth')!r} unknown and no layers given"])
-    bb["layers"] = list(layers)
-    ins = cfg["model"].setdefault("insert", {})
-    ins["stages"] = fit_places(ins.get("stages") or {}, bb["layers"])
-    cfg["data"] = {**cfg.get("data", {}),
-                   "dataset": spec.dataset if dataset == "paper" else dataset}
+    idx = next(i for i, r in enumerate(spec.rows) if r.id == row_id)
+    # Later layers win; each is named so that a bad value points at the file that set it.
+    layers = [(str(root / "recipes" / f"{recipe_name}.yaml"), load_recipe(recipe_name, root) if recipe_name else {}),
+              (f"{spec.path} (defaults)", spec.defaults),
+              (f"{spec.path} (rows[{idx}] {row_id})", row.overrides),
+              (f"{root / PROFILES_FILE} ({profile})", prof),
+              ("--set", overrides or {})]
+    cfg = copy.deepcopy(S.DEFAULTS)
+    for _, layer in layers[:3]:
+        cfg = deep_merge(cfg, layer)
+    declared = _layers(cfg["model"]["backbone"])  # the spec's own backbone, before the profile
+    for _, layer in layers[3:]:
+        cfg = deep_merge(cfg, layer)
+    cfg = complete(cfg)
+    bb = cfg["model"]["backbone"]
+    problems_at: list[tuple[str, str]] = []
+    layers_now = _layers(bb)
+    if layers_now is None:
+        problems_at.append(("model.backbone.depth", f"depth {bb.get('depth')!r} unknown and no layers given "
+                            f"(depths: {', '.join(map(str, DEPTHS))})"))
+    else:
+        bb["layers"] = layers_now
+    ins = cfg["model"]["insert"]
+    stages = {k: v for k, v in (ins.get("stages") or {}).items() if v}
+    problems_at += [(k, p) for k, p in S.value_problems(cfg)]
+    if declared and layers_now and not any(k.startswith(("model.insert.stages", "model.backbone"))
+                                           for k, _ in problems_at):
+        for i, name in enumerate(STAGES):
+            bad = [b for b in stages.get(name, []) if b >= declared[i]]
+            if bad:
+                problems_at.append((f"model.insert.stages.{name}",
+                                    f"block {bad[0]} does not exist: {name} of the spec's backbone has "
+                                    f"{declared[i]} blocks (0-{declared[i] - 1})"))
+        fitted = fit_places(stages, layers_now)
+        if fitted != {k: sorted(set(v)) for k, v in stages.items()}:
+            # Said in the plan and kept in the config: which places the paper named.
+            cfg["meta_fitted"] = {"from": stages, "to": fitted}
+        ins["stages"] = fitted
+    if check_modules and ins.get("module") and not problems_at:
+        # Imports the module's file (torch): done when planning a run, not for every report.
+        from repro.models.registry import argument_problems
+
+        problems_at += [("model.insert.args", p) for p in argument_problems(ins["module"], ins.get("args") or {})]
+    if problems_at:
+        origins = [_origin(key, layers, spec.path) for key, _ in problems_at]
+        raise SpecError(origins[0], [f"{k}: {p}" for k, p in problems_at], origins)
+    cfg["data"]["dataset"] = spec.dataset if dataset == "paper" else dataset
+    moved = cfg.pop("meta_fitted", None)
     cfg["meta"] = {"table": spec.id, "row": row_id, "profile": profile, "recipe": recipe_name}
+    if moved:
+        cfg["meta"]["places_fitted_from"] = moved["from"]
     return cfg
+
+
+def complete(cfg: dict) -> dict:
+    """``cfg`` over :data:`schema.DEFAULTS`, with the derived eval defaults filled in."""
+    cfg = deep_merge(S.DEFAULTS, cfg)
+    for key, src in S.DERIVED.items():
+        sect, name = key.split(".")
+        if cfg[sect].get(name) is None:
+            cfg[sect][name] = S.get_key_or(cfg, src)
+    return cfg
+
+
+def _origin(key: str, layers: list[tuple[str, dict]], spec_path: Path) -> str:
+    """The last config layer that sets ``key`` (the spec when only a default does)."""
+    for name, layer in reversed(layers):
+        node = layer
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+            if node is None:
+                break
+        else:
+            return name
+    return str(spec_path)
+
+
+def fitted_note(cfg: dict) -> str | None:
+    """'layer3 [1, 3, 5] -> [0, 1]' when resolve moved places to fit a smaller backbone."""
+    src = cfg["meta"].get("places_fitted_from")
+    if not src:
+        return None
+    to = cfg["model"]["insert"]["stages"]
+    return "; ".join(f"{k} {v} -> {to.get(k, [])}" for k, v in src.items()
+                     if sorted(set(v)) != to.get(k, []))
 
 
 def config_hash(cfg: dict) -> str:
     """Stable hash of a resolved config: a result is reused only for the same hash."""
     return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def ensemble_hash(members: dict[str, str]) -> str:
+    """Spec hash of an ensemble row: a function of its members and their spec hashes only."""
+    return config_hash({"ensemble": members})
+
+
+def seed_override(seed: int | None, overrides: dict | None = None) -> dict:
+    """``overrides`` with ``train.seed`` set for one seed of a row (None: the config's own)."""
+    over = dict(overrides or {})
+    return over if seed is None else deep_merge(over, {"train": {"seed": seed}})

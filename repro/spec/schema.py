@@ -16,10 +16,11 @@ INT_LIST = ("list", int)
 class SpecError(ValueError):
     """A spec, recipe or profile file that cannot be used; the message names file and key path."""
 
-    def __init__(self, path: Path | str, problems: list[str]) -> None:
+    def __init__(self, path: Path | str, problems: list[str], origins: list[str] | None = None) -> None:
         self.path, self.problems = str(path), problems
-        body = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"invalid spec {path}:\n{body}")
+        # One line per problem, each naming the file (or flag) that set the value, and the key.
+        where = origins or [str(path)] * len(problems)
+        super().__init__("\n".join(f"{w}: {p}" for w, p in zip(where, problems)))
 
 
 MODEL = {
@@ -59,6 +60,135 @@ TRAIN = {"epochs": int, "batch_size": int, "lr": NUM, "momentum": NUM, "nesterov
 # resizing the short side to resize (default data.resize) and cropping crop_size (default data.crop).
 EVAL = {"clips": int, "crops": int, "batch_size": int, "resize": int, "crop_size": int}
 CONFIG = {"model": MODEL, "data": DATA, "train": TRAIN, "eval": EVAL}
+
+# Every default of a run config, in one place. resolve() merges them under the recipe before
+# hashing, so a result's spec hash covers every value that ran; engine code reads cfg[...][...]
+# directly. Keys absent here have no default: the recipe, spec or profile must set them
+# (REQUIRED). eval.batch_size/resize/crop_size default to train.batch_size, data.resize and
+# data.crop (DERIVED).
+DEFAULTS = {
+    "model": {"backbone": {"arch": "resnet", "depth": 50, "width": 64, "pretrained": "none",
+                           "shift": False, "shift_div": 8, "args": {}},
+              "frames": 8, "dropout": 0.5,
+              "insert": {"module": None, "position": "after_block", "stages": {}, "args": {}}},
+    "data": {"flip": False, "num_workers": 0, "cache_decoded": False, "train_per_class": 100,
+             "val_per_class": 30, "generator_seed": 0, "max_bad_fraction": 0.05,
+             "label_order": "alphabetical", "smoke": False},
+    "train": {"momentum": 0.9, "nesterov": True, "weight_decay": 0.0, "warmup_epochs": 0,
+              "schedule": "cosine", "steps": [], "plateau_patience": 3, "seed": 0, "max_iters": None,
+              "label_smoothing": 0.0, "grad_clip": None, "lr_scale_batch": None, "amp": "none",
+              "channels_last": False, "threads": None},
+    "eval": {"clips": 1, "crops": 1},
+}
+REQUIRED = ("data.resize", "data.crop", "train.epochs", "train.batch_size", "train.lr")
+DERIVED = {"eval.batch_size": "train.batch_size", "eval.resize": "data.resize",
+           "eval.crop_size": "data.crop"}
+
+ARCHS = ("resnet", "slowfast")
+PRETRAINED = ("none", "imagenet")
+AMP = ("bf16", "none")
+LABEL_ORDERS = ("alphabetical", "file")
+EVAL_CROPS = (1, 3)
+STAGE_NAMES = ("layer1", "layer2", "layer3", "layer4")
+
+
+def _positive(v) -> bool:
+    return v > 0
+
+
+# Value ranges of a resolved config: key -> (test, what the value must be). None passes where
+# the schema allows null. Cross-key rules (crop <= resize) are in value_problems.
+RANGES = {
+    "model.frames": (_positive, "a positive integer"),
+    "model.dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "model.backbone.width": (_positive, "a positive integer"),
+    "model.backbone.shift_div": (lambda v: v >= 2, "an integer >= 2"),
+    "model.backbone.arch": (lambda v: v in ARCHS, f"one of {', '.join(ARCHS)}"),
+    "model.backbone.pretrained": (lambda v: v in PRETRAINED, f"one of {', '.join(PRETRAINED)}"),
+    "model.backbone.layers": (lambda v: len(v) == 4 and all(isinstance(x, int) and x > 0 for x in v),
+                              "four positive block counts, one per stage"),
+    "data.resize": (_positive, "a positive integer"),
+    "data.crop": (_positive, "a positive integer"),
+    "data.num_workers": (lambda v: v >= 0, "an integer >= 0"),
+    "data.train_per_class": (_positive, "a positive integer"),
+    "data.val_per_class": (_positive, "a positive integer"),
+    "data.max_bad_fraction": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "data.label_order": (lambda v: v in LABEL_ORDERS, f"one of {', '.join(LABEL_ORDERS)}"),
+    "train.epochs": (_positive, "a positive integer (a run must train)"),
+    "train.batch_size": (_positive, "a positive integer"),
+    "train.lr": (_positive, "a positive number"),
+    "train.momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "train.weight_decay": (lambda v: v >= 0, "a number >= 0"),
+    "train.warmup_epochs": (lambda v: v >= 0, "a number >= 0"),
+    "train.steps": (lambda v: all(isinstance(x, int) and x > 0 for x in v), "positive epoch numbers"),
+    "train.plateau_patience": (lambda v: v >= 0, "an integer >= 0"),
+    "train.seed": (lambda v: v >= 0, "an integer >= 0"),
+    "train.max_iters": (_positive, "a positive integer or null (a run must train)"),
+    "train.label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "train.grad_clip": (_positive, "a positive number or null"),
+    "train.lr_scale_batch": (_positive, "a positive integer or null"),
+    "train.amp": (lambda v: v in AMP, f"one of {', '.join(AMP)}"),
+    "train.threads": (_positive, "a positive integer or null"),
+    "eval.clips": (_positive, "a positive integer"),
+    "eval.crops": (lambda v: v in EVAL_CROPS, "1 (centre) or 3 (along the long side)"),
+    "eval.batch_size": (_positive, "a positive integer"),
+    "eval.resize": (_positive, "a positive integer"),
+    "eval.crop_size": (_positive, "a positive integer"),
+}
+
+
+def get_key(cfg: dict, key: str) -> Any:
+    """``get_key(cfg, "train.lr")``; a KeyError when any part is absent."""
+    node: Any = cfg
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(key)
+        node = node[part]
+    return node
+
+
+def value_problems(cfg: dict) -> list[tuple[str, str]]:
+    """``(key, problem)`` for every value of a resolved config out of its range."""
+    out: list[tuple[str, str]] = []
+    for key in REQUIRED:
+        try:
+            get_key(cfg, key)
+        except KeyError:
+            out.append((key, "required: set it in the recipe, the spec or with --set"))
+    for key, (ok, what) in RANGES.items():
+        try:
+            v = get_key(cfg, key)
+        except KeyError:
+            continue
+        try:
+            good = v is None or ok(v)
+        except TypeError:
+            good = False
+        if not good:
+            out.append((key, f"{v!r} is out of range: must be {what}"))
+    d, ev = cfg.get("data", {}), cfg.get("eval", {})
+    if isinstance(d.get("crop"), int) and isinstance(d.get("resize"), int) and d["crop"] > d["resize"]:
+        out.append(("data.crop", f"crop {d['crop']} is larger than data.resize {d['resize']}: "
+                                 "crop at most the resized short side"))
+    derived = (ev.get("crop_size"), ev.get("resize")) == (d.get("crop"), d.get("resize"))
+    if isinstance(ev.get("crop_size"), int) and isinstance(ev.get("resize"), int) \
+            and ev["crop_size"] > ev["resize"] and not derived:
+        out.append(("eval.crop_size", f"crop {ev['crop_size']} is larger than eval.resize "
+                                      f"{ev['resize']}: crop at most the resized short side"))
+    for stage, blocks in (get_key_or(cfg, "model.insert.stages") or {}).items():
+        for b in blocks or []:
+            if not isinstance(b, int) or b < 0:
+                out.append((f"model.insert.stages.{stage}", f"block {b!r} is not a block index "
+                                                            "(0 is the stage's first block)"))
+    return out
+
+
+def get_key_or(cfg: dict, key: str, default: Any = None) -> Any:
+    try:
+        return get_key(cfg, key)
+    except KeyError:
+        return default
+
 
 RECIPE = {"description": str, **CONFIG}
 # seeds: every row runs once per seed (train.seed), and reports give mean +- std over them.

@@ -1,0 +1,46 @@
+"""What one ``run_all.py`` call does once its flags are checked: cost, runs, or reports only.
+
+Every table is planned (and so validated) before the first run starts; reports are rebuilt from
+the results that match each row's current config, and the number of others is said.
+"""
+from __future__ import annotations
+
+from repro.errors import TrainingError
+from repro.run.plan import Options, plan_table
+from repro.run.schedule import run_plans, say
+
+
+def run_command(tables: list[str], opts: Options, cost: bool = False, report_only: bool = False,
+                probe: bool = False, all_tables: bool = False) -> int:
+    from repro.engine import distributed as D
+    from repro.report.build import build_report
+    from repro.report.index import write_index
+    from repro.report.probe import write_probe_report
+    from repro.run.cost import run_cost
+
+    failures: list[str] = []
+    if cost:
+        for t in tables:
+            run_cost(t, opts.overrides, opts.set_args, opts.dirs.results, say)
+    elif not report_only:
+        plans = [plan_table(t, opts) for t in tables]  # all checked before anything runs
+        failures = run_plans(plans, opts)
+    if D.world().is_main:
+        skipped = 0
+        for t in tables:
+            built = build_report(t, opts.dirs.results, opts.reports)
+            skipped += built.skipped
+            for p in built.paths:
+                say(f"[{t}] wrote {p}")
+            if built.skipped:
+                say(f"[{t}] {built.skipped} result(s) not used: made by another config than the row's "
+                    "current one (listed under 'Results not used' in the report)")
+        if report_only:
+            say(f"--report-only: {skipped} result(s) skipped as not matching the current spec")
+        if probe or (report_only and all_tables):
+            say(f"wrote {write_probe_report(opts.dirs.results, opts.reports)}")
+        say(f"wrote {write_index(opts.dirs.results, opts.reports)}")
+    if failures:
+        raise TrainingError(f"{len(failures)} run(s) failed (the others finished and are reported):\n  "
+                            + "\n  ".join(failures))
+    return 0

@@ -1,0 +1,109 @@
+"""Ensemble rows (SSA_En, TSM_En, GTA_En, RSA 8+16): the average of their members' saved scores.
+
+An ensemble trains nothing. It loads each member's ``scores.pt`` (:mod:`repro.results.scores`),
+checks that they come from the members' current configs and score the same videos with the same
+labels, averages them and writes a result like any row's, with its members in the provenance.
+"""
+from __future__ import annotations
+
+import torch
+
+from repro.errors import EnsembleError
+from repro.results.store import result_path, write_json_atomic
+from repro.run.provenance import Provenance
+from repro.run.unit import Dirs, Unit, run_folder, up_to_date
+
+
+def average(members: dict[str, dict]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """Mean of the members' scores (float32), their common labels and video ids.
+
+    Members must list the same videos in the same order with the same labels: a member that
+    skipped an unreadable video, or ran on another split, is refused rather than misaligned.
+    """
+    names = list(members)
+    first = members[names[0]]
+    for name in names[1:]:
+        m = members[name]
+        if m["video_ids"] != first["video_ids"]:
+            a, b = set(first["video_ids"]), set(m["video_ids"])
+            diff = sorted(a ^ b)[:3]
+            raise EnsembleError(
+                f"rows {names[0]!r} and {name!r} scored different videos ({len(a)} vs {len(b)}; "
+                f"e.g. {diff or 'same set, other order'}); re-run them on the same split so that "
+                "every video is scored by both")
+        if not torch.equal(m["labels"], first["labels"]):
+            raise EnsembleError(f"rows {names[0]!r} and {name!r} disagree on the labels of the same "
+                                "videos (another label order?); re-run them with the same data config")
+        if m["scores"].shape != first["scores"].shape:
+            raise EnsembleError(f"rows {names[0]!r} and {name!r} have scores of shapes "
+                                f"{tuple(first['scores'].shape)} and {tuple(m['scores'].shape)}")
+    mean = torch.stack([members[n]["scores"].float() for n in names]).mean(0)
+    return mean, first["labels"], list(first["video_ids"])
+
+
+def ensemble_hash(members: dict[str, str]) -> str:
+    """Spec hash of an ensemble: a function of its members and their spec hashes only."""
+    blob = json.dumps({"ensemble": members}, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def run_ensemble(spec, row_id: str, profile: str, seed: int | None, overrides: dict, set_args: tuple,
+                 dirs: Dirs, force: bool, say=print) -> dict:
+    """Average the saved scores of an ensemble row's members and write its result like any row's."""
+    from repro.engine import distributed as D
+    from repro.engine.metrics import summarize
+    from repro.results.scores import file_hash, load_scores, save_scores, scores_path
+    from repro.spec.loader import config_hash, ensemble_hash
+
+    table, row = spec.key, spec.row(row_id)
+    members: dict[str, dict] = {}
+    hashes: dict[str, str] = {}
+    files, results, variants = {}, {}, {}
+    for m in row.ensemble:
+        unit = Unit(str(spec.path), m, profile, seed, overrides, set_args)
+        _, cfg = unit.config()
+        hashes[m] = config_hash(cfg)
+        variants[m] = variant = unit.variant(spec, cfg)
+        files[m] = scores_path(run_folder(dirs.runs, table, profile, unit.key, variant))
+        results[m] = result_path(dirs.results, table, profile, unit.key, variant)
+        sets = "".join(f" --set {x}" for x in set_args)
+        seed_arg = f" --seeds {seed}" if seed is not None else ""
+        hint = (f"run its member first: run_all.py --table {spec.path if not spec.builtin else table} "
+                f"--rows {m} --profile {profile}{seed_arg}{sets} --force (the ensemble {row_id!r} needs it)")
+        members[m] = load_scores(files[m], m, hashes[m], hint)
+    h = ensemble_hash(hashes)
+    key = row_id if seed is None else f"{row_id}.seed{seed}"
+    variant = h if any(variants.values()) else None  # members' variants make a variant ensemble
+    out = result_path(dirs.results, table, profile, key, variant)
+    old = up_to_date(out, h, force)
+    if old:
+        say(f"[{table}] {key}: ensemble result exists for spec hash {h}, skipped (--force to re-run)", flush=True)
+        return old
+    try:
+        scores, labels, ids = average(members)
+    except EnsembleError as e:
+        raise EnsembleError(f"{spec.path}: ensemble row {row_id!r}: {e}") from e
+    first = members[row.ensemble[0]]
+    metrics = summarize(scores, labels, first.get("info") or {})
+    distinct = lambda k: "+".join(dict.fromkeys(str(members[m].get(k, "")) for m in row.ensemble))  # noqa: E731
+    scores_file = scores_path(run_folder(dirs.runs, table, profile, key, variant))
+    prov = Provenance(
+        spec_hash=h, profile=profile, dataset=first.get("dataset", ""), split=spec.split,
+        frames="+".join(str(members[m].get("frames", "")) for m in row.ensemble), views=distinct("views"),
+        epochs=distinct("epochs"), seed="" if seed is None else seed, device="cpu", wall_time_s=0.0,
+        overrides=list(set_args),
+        extra={"val_videos": len(ids), "ensemble": list(row.ensemble), "scores_file": str(scores_file),
+               "members": {m: {"spec_hash": hashes[m], "scores_file": str(files[m]),
+                               "scores_sha256": file_hash(files[m]),
+                               "result_sha256": file_hash(results[m]) if results[m].is_file() else None}
+                           for m in row.ensemble}})
+    result = {"table": table, "row": row_id, "seed": seed, "metrics": metrics, "provenance": prov.to_dict(),
+              "config": {"ensemble": list(row.ensemble), "member_spec_hashes": hashes}}
+    if D.world().is_main:
+        save_scores(scores_file, scores, labels, ids, h, table=table, row=row_id, profile=profile,
+                    views=prov.views, frames=prov.frames, dataset=prov.dataset, epochs=prov.epochs,
+                    info=first.get("info"))
+        write_json_atomic(result, out)
+    say(f"[{table}] {key}: ensemble of {', '.join(row.ensemble)}: top1 {metrics['top1']:.1f}, "
+        f"top5 {metrics['top5']:.1f} -> {out}", flush=True)
+    return result
