@@ -186,6 +186,7 @@ def test_cost_checks_set_values(capsys, dirs):
                  "model.frames", "--set")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("argv,names", [
     (["--seeds", "-1"], ["--seeds"]),
     (["--set", "train.lr=-1"], ["train.lr", "--set"]),

@@ -74,6 +74,7 @@ def _run(tmp: Path, cache: Path, nproc: int) -> dict:
     return json.loads(find_file(tmp / "results", TABLE, "synthetic", f"{ROW}.seed0.json").read_text())
 
 
+@pytest.mark.slow
 def test_two_processes_match_one(tmp_path, tiny_root):
     cache = tiny_root.parents[1]  # the TINY dataset, generated once by conftest
     one = _run(tmp_path / "one", cache, 1)

@@ -38,6 +38,7 @@ def _args(d, *extra):
             str(d["reports"]), "--runs-dir", str(d["runs"]), "--cache-dir", str(d["cache"]), *FLAGS, *extra]
 
 
+@pytest.mark.slow
 def test_run_all_subprocess_end_to_end(run_dirs):
     proc = subprocess.run([sys.executable, str(REPO / "run_all.py"), *_args(run_dirs, "--rows", "nl3d,ssa")],
                           capture_output=True, text=True, cwd=REPO, timeout=600)
@@ -59,6 +60,7 @@ def test_run_all_subprocess_end_to_end(run_dirs):
         assert (run_dirs["reports"] / f"{run_dirs['key']}.{ext}").is_file()
 
 
+@pytest.mark.slow
 def test_existing_result_is_skipped_unless_forced(run_dirs, capsys):
     assert main(_args(run_dirs, "--rows", "nl3d")) == 0
     assert "skipped" in capsys.readouterr().out
@@ -66,6 +68,7 @@ def test_existing_result_is_skipped_unless_forced(run_dirs, capsys):
     assert "top1" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_report_only_regenerates_identically(run_dirs):
     key = run_dirs["key"]
     md = run_dirs["reports"] / f"{key}.md"

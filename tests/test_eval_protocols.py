@@ -161,6 +161,7 @@ def ensemble_run(tmp_path_factory, tiny_root):
     return spec, dirs, args
 
 
+@pytest.mark.slow
 def test_ensemble_row_averages_its_members_scores(ensemble_run, capsys):
     spec, dirs, args = ensemble_run
     assert main(args) == 0, capsys.readouterr().err
@@ -195,6 +196,7 @@ def test_ensemble_row_averages_its_members_scores(ensemble_run, capsys):
     assert line.reproduced == pytest.approx(m["top1"]) and line.views == "1x1+2x3"
 
 
+@pytest.mark.slow
 def test_ensemble_with_missing_member_scores_names_the_file(ensemble_run, capsys):
     spec, dirs, args = ensemble_run
     missing = find_file(dirs["runs"], load_spec(str(spec)).key, "synthetic", "tsn_4f.seed0/scores.pt")

@@ -182,6 +182,7 @@ class TemporalDiff(nn.Module):
 '''
 
 
+@pytest.mark.slow
 def test_probe_cli_on_a_module_defined_outside_the_package(tmp_path, tiny_root, monkeypatch):
     (tmp_path / "my_blocks.py").write_text(OUTSIDE)
     out = tmp_path / "probe_out"
@@ -210,6 +211,7 @@ def test_probe_cli_on_a_module_defined_outside_the_package(tmp_path, tiny_root, 
     assert "| TemporalDiff" in proc.stdout
 
 
+@pytest.mark.slow
 def test_probe_cli_names_a_bad_class_path(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "repro.probe", "--module", "no_such_pkg.blocks:Thing",
                            "--out", str(tmp_path / "o")], cwd=tmp_path, capture_output=True, text=True,

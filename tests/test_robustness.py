@@ -69,6 +69,7 @@ def concurrent(tmp_path_factory, cache) -> dict[str, Path]:
     return d
 
 
+@pytest.mark.slow
 def test_two_rows_at_once_write_complete_results(concurrent):
     d = concurrent
     for row in ("nl3d", "ssa"):
@@ -102,6 +103,7 @@ def _run_until_first_checkpoint(d: dict[str, Path], row: str) -> int:
     return torch.load(ckpt, weights_only=False)["epoch"]
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_metrics(tmp_path, concurrent, cache):
     row = "nl3d"
     for attempt in range(3):  # the kill races the run; a run that got to its end is retried
