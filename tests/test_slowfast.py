@@ -156,9 +156,11 @@ def test_build_rejects_unknown_slowfast_args_and_imagenet_init():
     from repro.errors import WeightsError
     from repro.models.build import build_from_config, load_imagenet
 
-    cfg = {"model": {"backbone": {"arch": "slowfast", "depth": None, "layers": [1, 1, 1, 1],
-                                  "width": 16, "args": {"alpha": 4, "fusion_kernal": 5}},
-                     "frames": 8}}
+    from repro.spec.loader import complete
+
+    cfg = complete({"model": {"backbone": {"arch": "slowfast", "depth": None, "layers": [1, 1, 1, 1],
+                                           "width": 16, "args": {"alpha": 4, "fusion_kernal": 5}},
+                              "frames": 8}})
     with pytest.raises(ValueError, match="fusion_kernal"):
         build_from_config(cfg, 5)
     cfg["model"]["backbone"]["args"] = {"alpha": 4}

@@ -167,8 +167,10 @@ def test_noise_is_added_to_every_frame():
 
 
 def test_difficulty_from_a_config_reaches_the_generator(tmp_path):
-    cfg = {"data": {"dataset": "synthetic", "train_per_class": 1, "val_per_class": 1,
-                    "difficulty": {"size": 32, "frames": 9, "noise": 12, "distractors": [0, 0]}}}
+    from repro.spec.loader import complete
+
+    cfg = complete({"data": {"dataset": "synthetic", "train_per_class": 1, "val_per_class": 1,
+                             "difficulty": {"size": 32, "frames": 9, "noise": 12, "distractors": [0, 0]}}})
     root, info = registry.prepare(cfg, cache_dir=tmp_path, progress=False)
     d = json.loads((root / "DONE").read_text())["difficulty"]
     assert (d["size"], d["frames"], d["noise"], d["distractors"]) == (32, 9, 12.0, [0, 0])
@@ -191,7 +193,9 @@ def test_bad_difficulty_keys_and_values_are_named():
     problems: list[str] = []
     S.check(parse_set(["data.difficulty.noise=20"]), S.CONFIG, "", problems)
     assert problems == []
-    cfg = {"data": {"dataset": "synthetic", "difficulty": {"speed": 2}}}
+    from repro.spec.loader import complete
+
+    cfg = complete({"data": {"dataset": "synthetic", "difficulty": {"speed": 2}}})
     with pytest.raises(SpecError, match=r"data\.difficulty\.speed: unknown key"):
         registry.prepare(cfg)
     for bad, key in (({"travel": [0.6]}, "travel"), ({"object_size": [0.2, 0.1]}, "object_size"),

@@ -97,7 +97,7 @@ def _adapter(name: str):
 
 
 def _label_order(cfg: dict) -> str:
-    order = cfg["data"].get("label_order", "alphabetical")
+    order = cfg["data"]["label_order"]
     if order not in ("alphabetical", "file"):
         raise DatasetError(f"data.label_order {order!r} is not one of alphabetical (TSM), file (mmaction2)")
     return order
@@ -114,8 +114,8 @@ def prepare(cfg: dict, data_roots: dict[str, str] | None = None, cache_dir: Path
         from repro.data.synthetic import SyntheticConfig, difficulty_from_config, ensure_dataset
 
         d = cfg["data"]
-        sc = SyntheticConfig(d.get("train_per_class", 100), d.get("val_per_class", 30),
-                             d.get("generator_seed", 0), difficulty_from_config(d.get("difficulty")))
+        sc = SyntheticConfig(d["train_per_class"], d["val_per_class"], d["generator_seed"],
+                             difficulty_from_config(d.get("difficulty")))
         root = ensure_dataset(sc, cache_dir, progress)
         info = json.loads((root / "synthetic-meta.json").read_text())
         info["flip_swap"] = {int(k): v for k, v in info["flip_swap"].items()}
@@ -164,9 +164,9 @@ def build_datasets(cfg: dict, root: Path, info: dict):
     from repro.data.dataset import VideoClipDataset
     from repro.data.transforms import ClipTransform
 
-    d, frames = cfg["data"], cfg["model"].get("frames", 8)
+    d, frames = cfg["data"], cfg["model"]["frames"]
     swap = info.get("flip_swap") if d.get("flip") else None
-    seed, cache = cfg["train"].get("seed", 0), d.get("cache_decoded", False)
+    seed, cache = cfg["train"]["seed"], d["cache_decoded"]
     train = VideoClipDataset(read_records(cfg, root, "train"), frames,
                              ClipTransform(d["resize"], d["crop"], True, swap), True, seed, cache)
     val = VideoClipDataset(read_records(cfg, root, "val"), frames,

@@ -200,7 +200,7 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
     Under torchrun every rank calls this with the same arguments; only rank 0 shows progress and
     writes the checkpoint, and every rank returns the gathered metrics.
     """
-    tr, ev, d = cfg["train"], cfg.get("eval", {}), cfg["data"]
+    tr, ev, d = cfg["train"], cfg["eval"], cfg["data"]
     W = D.world()
     main = W.is_main
     progress = progress and main
@@ -209,7 +209,7 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
     seed_everything(seed + W.rank)
     device = D.device()
     amp = amp_mode(tr, device)
-    if device.type == "cuda" and tr.get("channels_last"):
+    if device.type == "cuda" and tr["channels_last"]:
         # Only 2D convolutions: channels_last is defined for 4D tensors (frames are folded into
         # the batch by the TSN backbones); 3D kernels stay as they are.
         for m in model.modules():
@@ -318,7 +318,7 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
                     f"a re-run of the same config resumes from that checkpoint")
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            if tr.get("grad_clip"):
+            if tr["grad_clip"]:
                 torch.nn.utils.clip_grad_norm_(net.parameters(), tr["grad_clip"])
             opt.step()
             seen += step_n
@@ -370,4 +370,4 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
             # (clips, crops) actually used, from the dataset that was evaluated
             "views": tuple(getattr(val_ds, "views", (1, 1))),
             "world_size": W.world, "global_batch": gbatch, "lr": lr, "amp": amp,
-            "channels_last": bool(device.type == "cuda" and tr.get("channels_last"))}
+            "channels_last": bool(device.type == "cuda" and tr["channels_last"])}

@@ -26,19 +26,18 @@ def build_from_config(cfg: dict, num_classes: int) -> nn.Module:
     ``model.backbone.args`` (``alpha``, ``beta_inv``, ``fusion_kernel``, ``fusion_ratio``,
     ``temp_kernel_blocks``; see :func:`repro.models.slowfast.slowfast_resnet`).
     """
-    m = cfg["model"]
+    m = cfg["model"]  # resolved (repro.spec.loader.resolve): every key present
     bb = m["backbone"]
-    arch = bb.get("arch", "resnet")
-    frames = m.get("frames", 8)
+    arch = bb["arch"]
+    frames = m["frames"]
     if arch == "resnet":
         model: nn.Module = tsn_resnet(num_classes, depth=bb.get("depth"), layers=bb["layers"],
-                                      width=bb.get("width", 64), num_frames=frames,
-                                      dropout=m.get("dropout", 0.5))
+                                      width=bb["width"], num_frames=frames, dropout=m["dropout"])
         if bb.get("shift"):
-            model.add_temporal_shift(bb.get("shift_div", 8))
+            model.add_temporal_shift(bb["shift_div"])
         module_frames = frames
     elif arch == "slowfast":
-        model = _build_slowfast(bb, num_classes, frames, m.get("dropout", 0.5))
+        model = _build_slowfast(bb, num_classes, frames, m["dropout"])
         if bb.get("shift"):
             raise ValueError("model.backbone.shift (TSM) is only defined for arch resnet")
         module_frames = model.slow_frames
@@ -53,10 +52,10 @@ def build_from_config(cfg: dict, num_classes: int) -> nn.Module:
         # see: all frames for TSN, the Slow pathway's for SlowFast.
         if "num_frames" in inspect.signature(getattr(ctor, "builds", ctor)).parameters:
             args.setdefault("num_frames", module_frames)
-        for stage, blocks in ins.get("stages", {}).items():
+        for stage, blocks in ins["stages"].items():
             for b in blocks:
-                place = f"{stage}.{b} ({ins.get('position', 'after_block')})"
-                mod = model.insert(stage, b, ins.get("position", "after_block"),
+                place = f"{stage}.{b} ({ins['position']})"
+                mod = model.insert(stage, b, ins["position"],
                                    lambda c, place=place: _construct(name, ctor, c, args, place))
                 if ":" in name:  # the user's own module: its errors must say whose they are
                     _guard_forward(mod, name, place)
@@ -107,7 +106,7 @@ def _build_slowfast(bb: dict, num_classes: int, frames: int, dropout: float) -> 
         raise ValueError(f"model.backbone.args: unknown SlowFast setting(s) {unknown} "
                          f"(known: {', '.join(sorted(known))})")
     return slowfast_resnet(num_classes, depth=bb.get("depth"), layers=bb.get("layers"),
-                           width=bb.get("width", 64), num_frames=frames, dropout=dropout, **args)
+                           width=bb["width"], num_frames=frames, dropout=dropout, **args)
 
 
 def build_model(table: str, row: str, profile: str = "paper", overrides: dict | None = None) -> nn.Module:
