@@ -118,7 +118,7 @@ class Plan:
     ensembles: list[str]
     seeds: list
     units: list[Unit] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # e.g. places moved to fit the backbone
+    notes: dict[str, list[str]] = field(default_factory=dict)  # places moved to fit the backbone -> rows
 
 
 def plan_table(table: str, opts: Options) -> Plan:
@@ -150,5 +150,5 @@ def plan_table(table: str, opts: Options) -> Plan:
         _, cfg = Unit(str(spec.path), r, profile, seeds[0], opts.overrides).config(check_modules=True)
         note = fitted_note(cfg)
         if note:
-            plan.notes.append(f"{r}: {note}")
+            plan.notes.setdefault(note, []).append(r)
     return plan

@@ -11,7 +11,7 @@ import json
 
 from repro.errors import TrainingError
 from repro.run.plan import Options, Plan
-from repro.run.unit import run_hash, run_unit, summary_line
+from repro.run.unit import finished, run_hash, run_unit, summary_line
 
 
 def say(*a, **kw) -> None:
@@ -34,9 +34,16 @@ def run_plans(plans: list[Plan], opts: Options) -> list[str]:
         seed_txt = f"; seeds: {', '.join(map(str, p.seeds))}" if p.seeds != [None] else ""
         say(f"[{p.spec.key}] profile: {p.profile} ({p.why}); rows: {', '.join(p.rows + p.ensembles)}"
             f"{seed_txt}", flush=True)
-        for note in p.notes:
-            say(f"[{p.spec.key}] places fitted to the {p.profile} backbone: {note}", flush=True)
-    units = [(p, u) for p in plans for u in p.units]
+        for note, rows in p.notes.items():
+            say(f"[{p.spec.key}] places fitted to the {p.profile} backbone ({', '.join(rows)}): {note}", flush=True)
+    units = []
+    for p in plans:  # finished units are said here, so that no data is made and no worker started for them
+        for u in p.units:
+            if finished(u, opts.dirs, opts.force):
+                say(f"[{p.spec.key}] {u.key}: result exists for its current config, skipped (--force to re-run)",
+                    flush=True)
+            else:
+                units.append((p, u))
     jobs = opts.jobs
     if jobs is None:
         jobs = default_jobs(units[0][1].config()[1]["train"]["threads"]) if units and not W.enabled else 1

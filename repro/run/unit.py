@@ -151,6 +151,21 @@ def _copy_twin(unit: Unit, spec, cfg: dict, h: str, twin: tuple[Path, dict]) -> 
             "config": cfg}
 
 
+def where(unit: Unit, dirs: Dirs) -> tuple:
+    """``(spec, config, spec hash, variant, result path)`` of a unit."""
+    from repro.spec.loader import config_hash
+
+    spec, cfg = unit.config()
+    h, variant = config_hash(cfg), unit.variant(spec, cfg)
+    return spec, cfg, h, variant, result_path(dirs.results, spec.key, unit.profile, unit.key, variant)
+
+
+def finished(unit: Unit, dirs: Dirs, force: bool) -> dict | None:
+    """The unit's up-to-date result, if it has one (and ``force`` is not given)."""
+    _, _, h, _, out = where(unit, dirs)
+    return up_to_date(out, h, force)
+
+
 def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,
              say=print, position: str = "", copy_twins: bool | None = None) -> dict:
     """Train and evaluate one unit, write its result; returns ``{"status", "result", "path"}``.
@@ -167,12 +182,10 @@ def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,
     from repro.engine.train import fit, seed_everything
     from repro.models.build import build_from_config, load_imagenet
     from repro.results.scores import save_scores, scores_path
-    from repro.spec.loader import config_hash
     from repro.spec.schema import SpecError
 
-    spec, cfg = unit.config()
-    table, h, variant = spec.key, config_hash(cfg), unit.variant(spec, cfg)
-    out = result_path(dirs.results, table, unit.profile, unit.key, variant)
+    spec, cfg, h, variant, out = where(unit, dirs)
+    table = spec.key
     W = D.world()
     old = up_to_date(out, h, force)
     if old:
