@@ -59,7 +59,8 @@ def options(args: argparse.Namespace):
         P.check_dir(flag, path, must_exist=flag == "--results-dir" and args.report_only)
     rows = tuple(r.strip() for r in args.rows.split(",") if r.strip()) if args.rows is not None else None
     dirs = Dirs(args.results_dir, args.runs_dir, args.cache_dir, P.parse_data_roots(args.data_root))
-    return P.Options(args.profile, rows, P.parse_seeds(args.seeds), P.parse_jobs(args.jobs), args.force,
+    profile = "synthetic" if args.probe else args.profile  # the probe tier is the synthetic profile
+    return P.Options(profile, rows, P.parse_seeds(args.seeds), P.parse_jobs(args.jobs), args.force,
                      tuple(args.set), P.parse_set(args.set), dirs, args.reports_dir, not args.no_progress)
 
 
@@ -110,18 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # argparse has printed its one line (or --help)
         return int(e.code or 0)
     W = D.init_from_env()
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = _install(signal.SIGTERM, _on_sigterm)
     try:
         if W.enabled and (args.list or args.report_only or args.cost):
             raise UsageError("--list, --report-only and --cost do not train: run them without torchrun")
         if args.list:
             list_tables()
             return 0
-        tables = targets(args)
-        opts = options(args)
-        if args.probe:
-            opts = type(opts)(**{**opts.__dict__, "profile": "synthetic"})
+        tables, opts = targets(args), options(args)  # every flag checked before anything runs
         from repro.run.command import run_command
 
         return run_command(tables, opts, cost=args.cost, report_only=args.report_only, probe=args.probe,
@@ -137,3 +134,12 @@ def main(argv: list[str] | None = None) -> int:
         return 143 if isinstance(e, Stopped) else 130
     finally:
         D.shutdown()
+        _install(signal.SIGTERM, previous)
+
+
+def _install(signum: int, handler):
+    """Set a signal handler where Python allows it (the main thread); returns the one it replaced."""
+    try:
+        return signal.signal(signum, handler)
+    except (ValueError, TypeError):  # not the main thread, or no previous Python-level handler
+        return handler

@@ -276,7 +276,7 @@ def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str |
         if reused:
             out += ["*Copied from*: a run of another table with the identical config and seed, "
                     "whose result is reused rather than trained again (on CPU at a fixed thread count a config "
-                    "and seed train deterministically).", ""]
+                    "and seed train deterministically on one machine).", ""]
         out += [tabulate(prov_rows, headers=["Row", "Profile", "Commit", "Spec hash", "Seed", "Device",
                                              "Wall time (s)", "Videos skipped", "Inserted at"]
                          + (["Copied from"] if reused else []),

@@ -7,8 +7,10 @@ Saved flat in the result JSON, so reports read ``result["provenance"][key]``.
 """
 from __future__ import annotations
 
+import platform
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from repro.results.store import git_commit
 
@@ -18,6 +20,19 @@ def _torch_version() -> str:
         return version("torch")
     except PackageNotFoundError:
         return "unknown"
+
+
+def cpu_name() -> str:
+    """The CPU a run trained on: CPU float kernels differ between CPU models (AVX-512 or not), so
+    the same config and seed can train to other numbers on another machine."""
+    name = platform.processor() or platform.machine()
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return name
+    model = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), name)
+    flags = next((ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), [])
+    return f"{model} ({platform.machine()}{', avx512' if 'avx512f' in flags else ''})"
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from repro.results.store import read_result, result_path, write_json_atomic
-from repro.run.provenance import Provenance
+from repro.run.provenance import Provenance, cpu_name
 
 
 @dataclass(frozen=True)
@@ -233,6 +233,7 @@ def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,
         overrides=list(unit.set_args),
         extra={
             "run_hash": ident, "threads": torch.get_num_threads() if run["device"] == "cpu" else None,
+            "cpu": cpu_name() if run["device"] == "cpu" else None,
             "train_time_s": round(run["train_time_s"], 1), "eval_time_s": round(run["eval_time_s"], 1),
             "videos_skipped": run["videos_skipped"], "bad_videos": run["bad_videos"][:20],
             "val_videos": run["val_videos"], "recipe": cfg["meta"]["recipe"],

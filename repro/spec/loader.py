@@ -328,13 +328,18 @@ def parse_set(items: list[str]) -> dict:
         except yaml.YAMLError as e:
             raise SpecError("--set", [f"{item!r}: the value is not valid YAML ({_yaml_problem(e)}); quote "
                                       "it for the shell, e.g. --set 'train.steps=[30, 40]'"]) from None
+    check_overrides(out)
+    return out
+
+
+def check_overrides(over: dict) -> None:
+    """Keys and types of ``--set`` overrides (values are range-checked once resolved)."""
     problems: list[str] = []
-    S.check(out, S.CONFIG, "", problems)
+    S.check(over, S.CONFIG, "", problems)
     if not problems:  # value checks need the right shapes
-        _check_config_values(out, "", problems)
+        _check_config_values(over, "", problems)
     if problems:
         raise SpecError("--set", problems)
-    return out
 
 
 def _yaml_problem(e: yaml.YAMLError) -> str:
@@ -407,11 +412,7 @@ def resolve(spec: Spec, row_id: str, profile: str, overrides: dict | None = None
     prof.pop("seeds", None)  # how many runs, not how one run is configured
     dataset = prof.pop("dataset", "paper")
     if overrides:
-        problems: list[str] = []
-        S.check(overrides, S.CONFIG, "", problems)
-        _check_config_values(overrides, "", problems)
-        if problems:
-            raise SpecError("--set", problems)
+        check_overrides(overrides)
     idx = next(i for i, r in enumerate(spec.rows) if r.id == row_id)
     # Later layers win; each is named so that a bad value points at the file that set it.
     layers = [(str(root / "recipes" / f"{recipe_name}.yaml"), load_recipe(recipe_name, root) if recipe_name else {}),
@@ -436,6 +437,7 @@ def resolve(spec: Spec, row_id: str, profile: str, overrides: dict | None = None
         bb["layers"] = layers_now
     ins = cfg["model"]["insert"]
     stages = {k: v for k, v in (ins.get("stages") or {}).items() if v}
+    moved = None  # the paper's places, when they had to move to fit a smaller backbone
     problems_at += [(k, p) for k, p in S.value_problems(cfg)]
     if declared and layers_now and not any(k.startswith(("model.insert.stages", "model.backbone"))
                                            for k, _ in problems_at):
@@ -447,8 +449,7 @@ def resolve(spec: Spec, row_id: str, profile: str, overrides: dict | None = None
                                     f"{declared[i]} blocks (0-{declared[i] - 1})"))
         fitted = fit_places(stages, layers_now)
         if fitted != {k: sorted(set(v)) for k, v in stages.items()}:
-            # Said in the plan and kept in the config: which places the paper named.
-            cfg["meta_fitted"] = {"from": stages, "to": fitted}
+            moved = stages  # said in the plan and kept in the config's meta
         ins["stages"] = fitted
     if check_modules and ins.get("module") and not problems_at:
         # Imports the module's file (torch): done when planning a run, not for every report.
@@ -459,10 +460,9 @@ def resolve(spec: Spec, row_id: str, profile: str, overrides: dict | None = None
         origins = [_origin(key, layers, spec.path) for key, _ in problems_at]
         raise SpecError(origins[0], [f"{k}: {p}" for k, p in problems_at], origins)
     cfg["data"]["dataset"] = spec.dataset if dataset == "paper" else dataset
-    moved = cfg.pop("meta_fitted", None)
     cfg["meta"] = {"table": spec.id, "row": row_id, "profile": profile, "recipe": recipe_name}
     if moved:
-        cfg["meta"]["places_fitted_from"] = moved["from"]
+        cfg["meta"]["places_fitted_from"] = moved
     return cfg
 
 
