@@ -111,13 +111,23 @@ class Spec:
         raise KeyError(f"{self.path}: no row {row_id!r}; rows are {', '.join(r.id for r in self.rows)}")
 
 
+# Parsed files by (path, mtime, size): a report resolves every row of every result, and parsing
+# the same recipe and profiles thousands of times dominated --report-only. Callers get copies.
+_PARSED: dict[tuple, Any] = {}
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path) -> Any:
     if not path.is_file():
         raise SpecError(path, ["file not found"])
-    try:
-        return yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise SpecError(path, [f"not valid YAML: {_yaml_problem(e)}"]) from None
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _PARSED:
+        try:
+            _PARSED[key] = yaml.load(path.read_text(), Loader=_LOADER)
+        except yaml.YAMLError as e:
+            raise SpecError(path, [f"not valid YAML: {_yaml_problem(e)}"]) from None
+    return copy.deepcopy(_PARSED[key])
 
 
 def deep_merge(base: dict, over: dict) -> dict:
