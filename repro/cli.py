@@ -75,20 +75,18 @@ def targets(args: argparse.Namespace) -> list[str]:
         raise UsageError(f"--probe is the synthetic tier; --profile {args.profile} does not apply")
     if args.report_only and args.cost:
         raise UsageError("--report-only and --cost: give one of them")
+    if args.report_only or args.cost:  # they train nothing: a flag about runs would be ignored
+        mode = "--report-only" if args.report_only else "--cost"
+        given = [f for f, on in (("--rows", args.rows is not None), ("--seeds", args.seeds is not None),
+                                 ("--jobs", args.jobs != "auto"), ("--force", args.force),
+                                 ("--set", bool(args.set) and args.report_only)) if on]
+        if given:
+            raise UsageError(f"{', '.join(given)} does not apply to {mode}, which trains nothing; drop it")
     found = args.table or (probe_tables() if args.probe else
                            list_tables() if args.report_only or args.cost else None)
     if not found:
         raise UsageError("give --table TABLE (see --list), --probe, or --report-only / --cost for all tables")
     return found
-
-
-def list_tables() -> None:
-    from repro.spec.loader import list_tables as tables, load_spec
-
-    for t in tables():
-        spec = load_spec(t)
-        print(f"{t:14s} {spec.paper.upper()} {spec.table}: {spec.title}")
-        print(f"{'':14s} rows: {', '.join(r.id for r in spec.rows)}")
 
 
 class Stopped(KeyboardInterrupt):
@@ -116,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         if W.enabled and (args.list or args.report_only or args.cost):
             raise UsageError("--list, --report-only and --cost do not train: run them without torchrun")
         if args.list:
-            list_tables()
+            from repro.run.command import print_tables
+
+            print_tables()
             return 0
         tables, opts = targets(args), options(args)  # every flag checked before anything runs
         from repro.run.command import run_command
@@ -128,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         for line in str(e).splitlines() or [type(e).__name__]:
             print(f"{rank}error: {line}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (run_all.py --list | head): nothing left to say
+        return 0
     except KeyboardInterrupt as e:
         how = "stopped (SIGTERM)" if isinstance(e, Stopped) else "interrupted"
         print(f"{how}; finished rows are saved, and a re-run resumes from the last checkpoint", file=sys.stderr)

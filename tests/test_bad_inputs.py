@@ -144,6 +144,9 @@ FLAGS = [
     (["--rows", "nope"], ["--rows", "nope"]), (["--rows", ","], ["--rows"]),
     (["--profile", "nope"], ["--profile", "nope"]), (["--probe"], ["--probe", "--table"]),
     (["--report-only", "--cost"], ["--report-only", "--cost"]), (["--frobnicate"], ["--frobnicate"]),
+    (["--report-only", "--seeds", "0"], ["--seeds", "--report-only"]),
+    (["--report-only", "--set", "train.epochs=1"], ["--set", "--report-only"]),
+    (["--cost", "--jobs", "2"], ["--jobs", "--cost"]),
 ]
 
 

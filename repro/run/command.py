@@ -44,3 +44,13 @@ def run_command(tables: list[str], opts: Options, cost: bool = False, report_onl
         raise TrainingError(f"{len(failures)} run(s) failed (the others finished and are reported):\n  "
                             + "\n  ".join(failures))
     return 0
+
+
+def print_tables() -> None:
+    """``run_all.py --list``: every table and its rows."""
+    from repro.spec.loader import list_tables, load_spec
+
+    for t in list_tables():
+        spec = load_spec(t)
+        print(f"{t:14s} {spec.paper.upper()} {spec.table}: {spec.title}")
+        print(f"{'':14s} rows: {', '.join(r.id for r in spec.rows)}")
