@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from repro.results.select import CurrentConfigs, _flat
+from repro.results.select import CurrentConfigs, flatten
 from repro.results.store import RESULTS_DIR, read_result, write_json_atomic
 from repro.run.unit import run_hash
 from repro.spec import schema as S
@@ -24,11 +24,11 @@ from repro.spec.loader import load_spec
 
 def same_training(old: dict, new: dict) -> list[str]:
     """Keys where ``old`` (a stored config) and ``new`` (resolved now) disagree; meta is a label."""
-    a = _flat({k: v for k, v in old.items() if k != "meta"})
-    b = _flat({k: v for k, v in new.items() if k != "meta"})
+    a = flatten({k: v for k, v in old.items() if k != "meta"})
+    b = flatten({k: v for k, v in new.items() if k != "meta"})
     # Keys absent from the old config took the code's defaults then (the same values, now in the
     # schema); resolve() writes them out, so a new key must hold its default.
-    defaults = _flat(S.DEFAULTS)
+    defaults = flatten(S.DEFAULTS)
     defaults.update({k: b.get(src) for k, src in S.DERIVED.items()})
     changed = [k for k in sorted(a) if a[k] != b.get(k)]
     added = [k for k in sorted(b.keys() - a.keys())

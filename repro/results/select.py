@@ -58,12 +58,13 @@ class CurrentConfigs:
         return cfg, config_hash(cfg), ""
 
 
-def _flat(d: dict, prefix: str = "") -> dict[str, object]:
+def flatten(d: dict, prefix: str = "") -> dict[str, object]:
+    """``{"train": {"lr": 0.1}}`` -> ``{"train.lr": 0.1}`` (an empty mapping stays a value)."""
     out = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict) and v:
-            out.update(_flat(v, key + "."))
+            out.update(flatten(v, key + "."))
         else:
             out[key] = v
     return out
@@ -71,7 +72,7 @@ def _flat(d: dict, prefix: str = "") -> dict[str, object]:
 
 def difference(ran: dict, now: dict, limit: int = 4) -> str:
     """``train.lr=0.05 (spec: 0.1), ...``: where a result's config differs from the current one."""
-    a, b = _flat({k: v for k, v in ran.items() if k != "meta"}), _flat({k: v for k, v in now.items() if k != "meta"})
+    a, b = flatten({k: v for k, v in ran.items() if k != "meta"}), flatten({k: v for k, v in now.items() if k != "meta"})
     keys = sorted(k for k in a.keys() | b.keys() if a.get(k, "(unset)") != b.get(k, "(unset)"))
     parts = [f"{k}={a.get(k, '(unset)')} (spec: {b.get(k, '(unset)')})" for k in keys[:limit]]
     more = f", and {len(keys) - limit} more" if len(keys) > limit else ""

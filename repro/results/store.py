@@ -23,11 +23,16 @@ RESULTS_DIR = REPO / "results"
 VARIANTS = "variants"
 
 
+def keyed_dir(root: Path, table: str, profile: str, variant: str | None = None) -> Path:
+    """``<root>/<table>/<profile>[/variants/<hash>]``: results and run folders are keyed alike."""
+    base = Path(root) / table / profile
+    return base / VARIANTS / variant if variant else base
+
+
 def result_path(results_dir: Path, table: str, profile: str, key: str, variant: str | None = None) -> Path:
     """Where the result of ``key`` (``row`` or ``row.seed<k>``) lives; ``variant``: its config hash
     when that config is not the spec's own."""
-    base = Path(results_dir) / table / profile
-    return (base / VARIANTS / variant if variant else base) / f"{key}.json"
+    return keyed_dir(results_dir, table, profile, variant) / f"{key}.json"
 
 
 def write_json_atomic(data: dict, path: Path) -> None:

@@ -41,12 +41,6 @@ def average(members: dict[str, dict]) -> tuple[torch.Tensor, torch.Tensor, list[
     return mean, first["labels"], list(first["video_ids"])
 
 
-def ensemble_hash(members: dict[str, str]) -> str:
-    """Spec hash of an ensemble: a function of its members and their spec hashes only."""
-    blob = json.dumps({"ensemble": members}, sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
-
-
 def run_ensemble(spec, row_id: str, profile: str, seed: int | None, overrides: dict, set_args: tuple,
                  dirs: Dirs, force: bool, say=print) -> dict:
     """Average the saved scores of an ensemble row's members and write its result like any row's."""
@@ -72,7 +66,7 @@ def run_ensemble(spec, row_id: str, profile: str, seed: int | None, overrides: d
                 f"--rows {m} --profile {profile}{seed_arg}{sets} --force (the ensemble {row_id!r} needs it)")
         members[m] = load_scores(files[m], m, hashes[m], hint)
     h = ensemble_hash(hashes)
-    key = row_id if seed is None else f"{row_id}.seed{seed}"
+    key = Unit(str(spec.path), row_id, profile, seed).key
     variant = h if any(variants.values()) else None  # members' variants make a variant ensemble
     out = result_path(dirs.results, table, profile, key, variant)
     old = up_to_date(out, h, force)

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repro.results.store import read_result, result_path, write_json_atomic
+from repro.results.store import VARIANTS, keyed_dir, read_result, result_path, write_json_atomic
 from repro.run.provenance import Provenance, cpu_name
 
 
@@ -63,8 +63,7 @@ class Unit:
 
 def run_folder(runs: Path, table: str, profile: str, key: str, variant: str | None = None) -> Path:
     """Checkpoints and scores of one unit; keyed like its result file."""
-    base = Path(runs) / table / profile
-    return (base / "variants" / variant if variant else base) / key
+    return keyed_dir(runs, table, profile, variant) / key
 
 
 def up_to_date(path: Path, spec_hash: str, force: bool) -> dict | None:
@@ -92,7 +91,7 @@ def run_hash(cfg: dict) -> str:
 
 def find_twin(results: Path, profile: str, ident: str, own: Path) -> tuple[Path, dict] | None:
     """The newest finished result of another (table, row) with the same run hash, if any."""
-    found = [*results.glob(f"*/{profile}/*.json"), *results.glob(f"*/{profile}/variants/*/*.json")]
+    found = [*results.glob(f"*/{profile}/*.json"), *results.glob(f"*/{profile}/{VARIANTS}/*/*.json")]
     paths = sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
     for path in paths:
         if path == own:
