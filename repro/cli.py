@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from repro.errors import UsageError
+from repro.errors import EnsembleError, TrainingError, UsageError, WeightsError
 from repro.results.store import REPO, RESULTS_DIR
 
 
@@ -36,6 +36,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--report-only", action="store_true", help="only regenerate reports from results/")
     p.add_argument("--cost", action="store_true", help="GFLOPs and parameters of every built row's "
                    "paper-profile model at the paper's input (no data, no training; --set applies)")
+    p.add_argument("--fidelity", action="store_true", help="print every built row's recipe beside its "
+                   "paper and reference code, with sources and verdicts (no training; --set applies)")
     p.add_argument("--data-root", action="append", default=[], metavar="NAME=PATH",
                    help="dataset root, e.g. ssv2=/data/ssv2 (or set REPRO_SSV2_ROOT)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -73,17 +75,18 @@ def targets(args: argparse.Namespace) -> list[str]:
                          "(or run one table with --table T --profile synthetic)")
     if args.probe and args.profile not in ("auto", "synthetic"):
         raise UsageError(f"--probe is the synthetic tier; --profile {args.profile} does not apply")
-    if args.report_only and args.cost:
-        raise UsageError("--report-only and --cost: give one of them")
-    if args.report_only or args.cost:  # they train nothing: a flag about runs would be ignored
-        mode = "--report-only" if args.report_only else "--cost"
+    modes = [m for m, on in (("--report-only", args.report_only), ("--cost", args.cost),
+                             ("--fidelity", args.fidelity)) if on]
+    if len(modes) > 1:
+        raise UsageError(f"{' and '.join(modes)}: give one of them")
+    if modes:  # they train nothing: a flag about runs would be ignored
         given = [f for f, on in (("--rows", args.rows is not None), ("--seeds", args.seeds is not None),
                                  ("--jobs", args.jobs != "auto"), ("--force", args.force),
                                  ("--set", bool(args.set) and args.report_only)) if on]
         if given:
-            raise UsageError(f"{', '.join(given)} does not apply to {mode}, which trains nothing; drop it")
+            raise UsageError(f"{', '.join(given)} does not apply to {modes[0]}, which trains nothing; drop it")
     found = args.table or (probe_tables() if args.probe else
-                           list_tables() if args.report_only or args.cost else None)
+                           list_tables() if modes else None)
     if not found:
         raise UsageError("give --table TABLE (see --list), --probe, or --report-only / --cost for all tables")
     return found
@@ -99,7 +102,6 @@ def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
 
 def main(argv: list[str] | None = None) -> int:
     from repro.engine import distributed as D
-    from repro.errors import EnsembleError, TrainingError, WeightsError
     from repro.data.ssv2 import DatasetError
     from repro.data.video import DecodeError
     from repro.spec.schema import SpecError
@@ -111,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     W = D.init_from_env()
     previous = _install(signal.SIGTERM, _on_sigterm)
     try:
-        if W.enabled and (args.list or args.report_only or args.cost):
-            raise UsageError("--list, --report-only and --cost do not train: run them without torchrun")
+        if W.enabled and (args.list or args.report_only or args.cost or args.fidelity):
+            raise UsageError("--list, --report-only, --cost and --fidelity do not train: run them without torchrun")
         if args.list:
             from repro.run.command import print_tables
 
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         from repro.run.command import run_command
 
         return run_command(tables, opts, cost=args.cost, report_only=args.report_only, probe=args.probe,
-                           all_tables=not args.table)
+                           all_tables=not args.table, fidelity=args.fidelity)
     except (SpecError, DatasetError, DecodeError, WeightsError, TrainingError, UsageError, EnsembleError) as e:
         rank = f"[rank {W.rank}] " if W.rank else ""
         for line in str(e).splitlines() or [type(e).__name__]:

@@ -22,9 +22,16 @@ from repro.spec import schema as S
 from repro.spec.loader import load_spec
 
 
+# Keys whose form changed, with what an old value means now.
+RENAMED = {"data.flip": {True: "swap", False: "none"}}
+
+
 def same_training(old: dict, new: dict) -> list[str]:
     """Keys where ``old`` (a stored config) and ``new`` (resolved now) disagree; meta is a label."""
     a = flatten({k: v for k, v in old.items() if k != "meta"})
+    for k, table in RENAMED.items():
+        if k in a and isinstance(a[k], bool):
+            a[k] = table[a[k]]
     b = flatten({k: v for k, v in new.items() if k != "meta"})
     # Keys absent from the old config took the code's defaults then (the same values, now in the
     # schema); resolve() writes them out, so a new key must hold its default.
@@ -56,8 +63,10 @@ def migrate(results_dir: Path, dry_run: bool) -> int:
             if diff:
                 kept.append(f"{path}: other values than the spec's now: {', '.join(diff[:4])}")
                 continue
-            prov["migrated"] = {"from_spec_hash": prov["spec_hash"], "from_run_hash": prov.get("run_hash"),
-                                "by": "scripts/migrate_results.py (defaults resolved before hashing)"}
+            step = {"from_spec_hash": prov["spec_hash"], "from_run_hash": prov.get("run_hash"),
+                    "by": "scripts/migrate_results.py (new keys at their defaults; renamed values)"}
+            before = prov.get("migrated")
+            prov["migrated"] = [*(before if isinstance(before, list) else [before] if before else []), step]
             prov["spec_hash"], prov["run_hash"] = h, run_hash(cfg)
             res["config"] = cfg
             if not dry_run:

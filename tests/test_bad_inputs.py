@@ -57,6 +57,16 @@ BAD_VALUES = [
     ("train.steps=[0]", "train.steps"), ("data.num_workers=-1", "data.num_workers"),
     ("train.epochs=abc", "train.epochs"), ("model.unknown=1", "model.unknown"), ("train=3", "train"),
     ("train.epochs=[1", "--set"), ("noequals", "--set"),
+    # Paper-profile fidelity keys (issue 10): geometry, crops, flip modes, sampling, groups.
+    ("data.flip=true", "data.flip"), ("data.flip=mirror", "data.flip"),
+    ("data.resize=[240]", "data.resize"), ("data.resize=[0, 32]", "data.resize"),
+    ("data.crop_mode=zoom", "data.crop_mode"), ("data.crop_mode=jitter", "data.jitter"),
+    ("data.jitter=[320, 256]", "data.jitter"), ("data.sampling=sparse", "data.sampling"),
+    ("data.flip_keep=[-1]", "data.flip_keep"), ("eval.clip_layout=middle", "eval.clip_layout"),
+    ("eval.checkpoint=first", "eval.checkpoint"), ("train.lr_step=batch", "train.lr_step"),
+    ("train.no_decay=[conv]", "train.no_decay"), ("train.lr_mult={fc: 5}", "train.lr_mult.fc"),
+    ("model.fc_init=normal:-1", "model.fc_init"), ("model.drop_path=1", "model.drop_path"),
+    ("train.final_lr_ratio=1", "train.final_lr_ratio"),
 ]
 
 

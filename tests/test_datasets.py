@@ -235,7 +235,7 @@ def test_smoke_profile_resolves_to_paper_pipeline():
     cfg = resolve(load_spec("ssa_table2"), "ssa", "smoke")
     bb = cfg["model"]["backbone"]
     assert bb["depth"] == 50 and bb["layers"] == [3, 4, 6, 3] and bb["pretrained"] == "none"
-    assert cfg["data"]["crop"] == 224 and cfg["data"]["resize"] == 256
+    assert cfg["data"]["crop"] == 224 and cfg["data"]["resize"] == [256, 256]
     assert cfg["data"]["dataset"] == "ssv2" and cfg["data"]["smoke"] is True
     assert cfg["train"]["max_iters"] == 2 and cfg["train"]["batch_size"] == 2
     assert cfg["train"]["nesterov"] is True and cfg["meta"]["recipe"] == "ssan_ss"

@@ -35,7 +35,8 @@ BUILT = [pair for t in GTA_SPECS for pair in _built(t)]
 @pytest.mark.parametrize("table", GTA_SPECS)
 def test_spec_loads_with_gta_header(table):
     spec = load_spec(table)
-    assert spec.paper == "gta" and spec.recipe == "gta"
+    # Something-Something tables use GTA's recipe; Kinetics (gta_fig4) PySlowFast's C2D one.
+    assert spec.paper == "gta" and spec.recipe == ("pyslowfast_c2d_k400" if table == "gta_fig4" else "gta")
     assert spec.rows and spec.claims
     for row in spec.rows:
         assert row.label
@@ -50,7 +51,7 @@ def test_spec_loads_with_gta_header(table):
 def test_built_rows_resolve_under_paper_and_synthetic(table, row):
     spec = load_spec(table)
     paper = resolve(spec, row, "paper")
-    assert paper["meta"]["recipe"] == "gta"
+    assert paper["meta"]["recipe"] == spec.row(row).recipe or spec.recipe
     assert paper["data"]["dataset"] == spec.dataset
     depth = paper["model"]["backbone"]["depth"]  # 50, or 101 for gta_fig4's SlowFast-R101 rows
     assert paper["model"]["backbone"]["layers"] == {50: [3, 4, 6, 3], 101: [3, 4, 23, 3]}[depth]
@@ -77,7 +78,10 @@ def test_gta_recipe_under_the_paper_profile():
     tr = cfg["train"]
     assert (tr["epochs"], tr["lr"], tr["batch_size"], tr["warmup_epochs"]) == (50, 0.01, 32, 2)
     assert tr["schedule"] == "step" and tr["steps"] == [30, 40, 45]
-    assert (cfg["data"]["resize"], cfg["data"]["crop"], cfg["data"]["flip"]) == (240, 224, False)
+    d = cfg["data"]
+    assert (d["resize"], d["crop"], d["crop_mode"]) == ([240, 320], 224, "multiscale")
+    assert (d["flip"], d["flip_keep"]) == ("skip", [50, 86, 87, 93, 94, 166, 167])
+    assert cfg["eval"]["resize"] == [240, 320] and cfg["train"]["amp"] == "none"
     assert (cfg["eval"]["clips"], cfg["eval"]["crops"]) == (1, 1)
     assert cfg["model"]["insert"]["stages"] == {"layer2": [1, 3], "layer3": [1, 3, 5]}
     assert cfg["model"]["insert"]["position"] == "after_block"

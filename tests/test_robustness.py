@@ -170,9 +170,9 @@ def test_too_many_bad_videos_stop_the_run_naming_them(tiny_root, tmp_path):
     assert "training epoch 1" in msg and "2 of the 32 videos" in msg, msg
     assert "truncated.webm" in msg and "missing.webm" in msg and "data.max_bad_fraction" in msg, msg
     assert not (tmp_path / "run" / "last.pt").exists()  # the failed epoch saved nothing
-    # The same limit holds for evaluation (training skips its 2 bad videos at a 10% limit).
+    # The same limit holds for the validation after every epoch (and so for the final test).
     good_train = VideoClipDataset(tr.records[:30], 8, ClipTransform(32, 28, True), True)
-    with pytest.raises(DatasetError, match=r"evaluation: 1 of the 16 videos.*gone\.webm"):
+    with pytest.raises(DatasetError, match=r"validation after epoch 1: 1 of the 16 videos.*gone\.webm"):
         fit(_model(), _cfg(epochs=1, max_iters=1, max_bad=0.05), good_train, va, {}, tmp_path / "run0", "h",
             progress=False)
 

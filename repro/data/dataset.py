@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from repro.data.sampling import tsn_indices
+from repro.data.sampling import dense_indices, tsn_indices
 from repro.data.transforms import ClipTransform
 from repro.data.video import DecodeError, decode
 
@@ -90,16 +90,19 @@ class VideoClipDataset(Dataset):
     ``cache_decoded`` keeps every decoded video in memory after its first read; the synthetic
     profile uses it (tiny videos, num_workers=0) so later epochs skip decoding.
 
-    ``clips`` (evaluation only): K clips per video, clip k taking the TSN segment centres shifted
-    by k/K of a segment; with the transform's ``crops`` this gives ``clips x crops`` views per
-    video, returned as one ``(V, 3, T, H, W)`` item so that a video stays one index (sharding
+    ``sampling``: ``tsn`` (one frame per segment) or ``dense`` (``segments`` frames ``rate``
+    apart, PySlowFast). ``clips`` (evaluation only): K clips per video, placed by ``layout`` for
+    TSN (:func:`repro.data.sampling.tsn_indices`) and evenly for dense clips; with the
+    transform's ``crops`` this gives ``clips x crops`` views per video, returned as one ``(V, 3, T, H, W)`` item so that a video stays one index (sharding
     under torchrun and the one-score-row-per-video contract are unchanged).
     """
 
     def __init__(self, records: Sequence, segments: int, transform: ClipTransform, train: bool,
-                 seed: int = 0, cache_decoded: bool = False, clips: int = 1) -> None:
+                 seed: int = 0, cache_decoded: bool = False, clips: int = 1, sampling: str = "tsn",
+                 rate: int = 1, layout: str = "spread") -> None:
         if clips < 1 or (train and clips != 1):
             raise ValueError(f"clips={clips}: training takes 1 clip, evaluation 1 or more")
+        self.sampling, self.rate, self.layout = sampling, rate, layout
         self.records = list(records)
         self.segments, self.transform, self.train, self.clips = segments, transform, train, clips
         self.seed, self.epoch = seed, 0
@@ -119,10 +122,13 @@ class VideoClipDataset(Dataset):
 
     def _pick(self, n: int, rng: np.random.Generator) -> np.ndarray:
         # All clips' indices in one array, decoded in one pass; __getitem__ splits them again.
+        if self.sampling == "dense":
+            return np.concatenate([dense_indices(n, self.segments, self.rate, self.train, rng, k,
+                                                 self.clips) for k in range(self.clips)])
         if self.clips == 1:
             return tsn_indices(n, self.segments, self.train, rng)
-        return np.concatenate([tsn_indices(n, self.segments, False, clip=k, clips=self.clips)
-                               for k in range(self.clips)])
+        return np.concatenate([tsn_indices(n, self.segments, False, clip=k, clips=self.clips,
+                                           layout=self.layout) for k in range(self.clips)])
 
     def _frames(self, i: int, rng: np.random.Generator) -> np.ndarray:
         path = self.records[i].path
@@ -160,10 +166,12 @@ class VideoClipDataset(Dataset):
         return Clip(torch.cat(views), label, i)  # clip-major: view = clip * crops + crop
 
 
-def with_eval_views(ds: VideoClipDataset, clips: int = 1, crops: int = 1, resize: int | None = None,
-                    crop: int | None = None) -> VideoClipDataset:
+def with_eval_views(ds: VideoClipDataset, clips: int = 1, crops: int = 1,
+                    resize: int | list[int] | None = None, crop: int | None = None,
+                    layout: str | None = None) -> VideoClipDataset:
     """A copy of evaluation dataset ``ds`` that serves ``clips x crops`` views per video, after
-    resizing the short side to ``resize`` and cropping ``crop`` (defaults: ``ds``'s own).
+    resizing to ``resize`` (short side, or ``[H, W]``) and cropping ``crop``, with the clips
+    placed by ``layout`` (defaults: ``ds``'s own).
 
     A shallow copy: the decoded-video cache is shared, and ``ds`` itself is left as it was, so one
     prepared dataset can serve rows with different test protocols.
@@ -173,11 +181,11 @@ def with_eval_views(ds: VideoClipDataset, clips: int = 1, crops: int = 1, resize
     if ds.train:
         raise ValueError("evaluation views apply to the validation dataset, not the training one")
     t = ds.transform
-    resize, crop = resize or t.resize, crop or t.crop
-    if (clips, crops, resize, crop) == (ds.clips, t.crops, t.resize, t.crop):
+    resize, crop, layout = resize or t.resize, crop or t.crop, layout or ds.layout
+    if (clips, crops, resize, crop, layout) == (ds.clips, t.crops, t.resize, t.crop, ds.layout):
         return ds
     out = copy.copy(ds)
-    out.clips = clips
+    out.clips, out.layout = clips, layout
     out.transform = ClipTransform(resize, crop, False, crops=crops,
                                   mean=t.mean.flatten().tolist(), std=t.std.flatten().tolist())
     return out

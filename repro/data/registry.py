@@ -159,16 +159,31 @@ def read_records(cfg: dict, root: Path, split: str) -> list:
     return adapter.read_split(root, split)
 
 
+def flip_rule(d: dict, info: dict) -> dict:
+    """ClipTransform's flip arguments for ``data.flip``: ``none``; ``swap`` (a left/right class
+    becomes its partner); ``skip`` (flip every clip except the classes of ``data.flip_keep``, by
+    default those with a left/right partner: GTA App. E, RSA ops/transforms.py)."""
+    swap = info.get("flip_swap") or {}
+    if d["flip"] == "swap":
+        return {"flip_swap": swap}
+    if d["flip"] == "skip":
+        keep = d["flip_keep"] if d["flip_keep"] is not None else sorted(swap)
+        return {"flip_swap": {}, "flip_keep": keep}
+    return {"flip_swap": None}
+
+
 def build_datasets(cfg: dict, root: Path, info: dict):
-    """(train, val) :class:`VideoClipDataset` for the config's dataset at ``root``."""
+    """(train, val) :class:`VideoClipDataset` for the config's dataset at ``root``; val is the
+    1-view validation set (the row's test views are applied by the caller)."""
     from repro.data.dataset import VideoClipDataset
     from repro.data.transforms import ClipTransform
 
     d, frames = cfg["data"], cfg["model"]["frames"]
-    swap = info.get("flip_swap") if d.get("flip") else None
     seed, cache = cfg["train"]["seed"], d["cache_decoded"]
-    train = VideoClipDataset(read_records(cfg, root, "train"), frames,
-                             ClipTransform(d["resize"], d["crop"], True, swap), True, seed, cache)
+    sampling = {"sampling": d["sampling"], "rate": d["sampling_rate"]}
+    tf = ClipTransform(d["resize"], d["crop"], True, crop_mode=d["crop_mode"], jitter=d["jitter"],
+                       **flip_rule(d, info))
+    train = VideoClipDataset(read_records(cfg, root, "train"), frames, tf, True, seed, cache, **sampling)
     val = VideoClipDataset(read_records(cfg, root, "val"), frames,
-                           ClipTransform(d["resize"], d["crop"], False), False, seed, cache)
+                           ClipTransform(d["resize"], d["crop"], False), False, seed, cache, **sampling)
     return train, val

@@ -1,5 +1,13 @@
-"""Clip transforms on uint8 frames: resize, crop, flip with a label-swap map, normalise."""
+"""Clip transforms on uint8 frames: resize, train crops (random, multi-scale, scale jitter),
+flip rules (swap or skip the left/right classes), evaluation crops, normalise.
+
+Geometry follows the reference code: TSN/TSM/RSA's ``GroupMultiScaleCrop`` (scales 1, .875,
+.75, .66, max distortion 1, a fixed grid of 13 offsets, then a resize to the crop size) and
+PySlowFast's short-side scale jitter followed by a random crop.
+"""
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -7,55 +15,117 @@ import torch.nn.functional as F
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# TSN's multi-scale crop (TSM ops/models.py ``get_augmentation``; RSA the same).
+MULTISCALE_SCALES = (1.0, 0.875, 0.75, 0.66)
+CROP_MODES = ("random", "multiscale", "jitter")
+
+
+def resize_to(x: torch.Tensor, size: int | Sequence[int]) -> torch.Tensor:
+    """``(T, 3, H, W)`` resized: ``size`` int = the short side (aspect kept), ``[H, W]`` = fixed."""
+    h, w = x.shape[-2:]
+    if isinstance(size, (list, tuple)):
+        out = (int(size[0]), int(size[1]))
+    else:
+        scale = size / min(h, w)
+        out = (round(h * scale), round(w * scale))
+    if out == (h, w):
+        return x
+    return F.interpolate(x, size=out, mode="bilinear", align_corners=False,
+                         antialias=out[0] * out[1] < h * w)
+
+
+def multiscale_sizes(h: int, w: int, crop: int, scales: Sequence[float] = MULTISCALE_SCALES,
+                     max_distort: int = 1) -> list[tuple[int, int]]:
+    """Candidate ``(crop_h, crop_w)`` of TSN's multi-scale crop on an ``h x w`` frame: the short
+    side times each scale, snapped to ``crop`` within 3 px, paired where the two scale indices
+    differ by at most ``max_distort``."""
+    base = min(h, w)
+    sizes = [int(base * s) for s in scales]
+    snap = [crop if abs(s - crop) < 3 else s for s in sizes]
+    return [(ch, cw) for i, ch in enumerate(snap) for j, cw in enumerate(snap) if abs(i - j) <= max_distort]
+
+
+def multiscale_offsets(h: int, w: int, crop_h: int, crop_w: int) -> list[tuple[int, int]]:
+    """The fixed ``(top, left)`` grid of TSN's multi-scale crop (``more_fix_crop``): corners,
+    centre, edge midpoints and the four quarter points, in quarters of the free space."""
+    hs, ws = (h - crop_h) // 4, (w - crop_w) // 4
+    grid = [(0, 0), (0, 4), (4, 0), (4, 4), (2, 2),  # (row, col) in quarter steps
+            (2, 0), (2, 4), (4, 2), (0, 2), (1, 1), (1, 3), (3, 1), (3, 3)]
+    return [(r * hs, c * ws) for r, c in grid]
 
 
 class ClipTransform:
     """``(T, H, W, 3)`` uint8 -> ``(3, T, crop, crop)`` float, plus the (possibly swapped) label.
 
-    Training: resize the short side to ``resize``, random crop, horizontal flip with
-    probability ``flip_p`` only where ``flip_swap`` is given (a left/right class flips into its
-    partner, facts.md). Evaluation: resize and centre crop; with ``crops=3`` the three crops
-    (left/centre/right, or top/centre/bottom for portrait frames) along the long side that
-    TSM's 'accurate' protocol averages, returned stacked as ``(3, 3, T, crop, crop)``.
+    ``resize``: the short side (int) or a fixed ``[H, W]``. Training crops by ``crop_mode``:
+    ``random`` (a random ``crop`` square), ``multiscale`` (TSN's, resized to ``crop``) or
+    ``jitter`` (short side drawn uniformly from ``jitter = [lo, hi]``, then a random crop; the
+    resize is not used). Flip, with probability ``flip_p``, only where ``flip_swap`` is given:
+    the label becomes its partner in ``flip_swap`` (``swap``), and labels in ``flip_keep`` are
+    never flipped (``skip``). Evaluation: resize and centre crop; with ``crops=3`` the three
+    crops along the long side of TSM's 'accurate' protocol, stacked as ``(3, 3, T, crop, crop)``.
     """
 
-    def __init__(self, resize: int, crop: int, train: bool, flip_swap: dict[int, int] | None = None,
-                 flip_p: float = 0.5, mean=IMAGENET_MEAN, std=IMAGENET_STD, crops: int = 1) -> None:
+    def __init__(self, resize: int | Sequence[int], crop: int, train: bool,
+                 flip_swap: dict[int, int] | None = None, flip_p: float = 0.5, mean=IMAGENET_MEAN,
+                 std=IMAGENET_STD, crops: int = 1, crop_mode: str = "random",
+                 jitter: Sequence[int] | None = None, flip_keep: Sequence[int] = ()) -> None:
         if crops not in (1, 3):
             raise ValueError(f"eval.crops={crops}: use 1 (centre crop) or 3 (three crops along the "
                              "long side)")
         if train and crops != 1:
             raise ValueError("several crops per clip are an evaluation protocol; training takes one")
+        if crop_mode not in CROP_MODES:
+            raise ValueError(f"crop mode {crop_mode!r}: use one of {', '.join(CROP_MODES)}")
+        if crop_mode == "jitter" and not jitter:
+            raise ValueError("crop mode 'jitter' needs the short-side range jitter=[lo, hi]")
         self.resize, self.crop, self.train, self.crops = resize, crop, train, crops
-        self.flip_swap = flip_swap
+        self.crop_mode, self.jitter = crop_mode, jitter
+        self.flip_swap, self.flip_keep = flip_swap, frozenset(flip_keep)
         self.flip_p = flip_p if flip_swap is not None else 0.0
         self.mean = torch.tensor(mean).view(3, 1, 1, 1)
         self.std = torch.tensor(std).view(3, 1, 1, 1)
 
+    def _train_view(self, x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        c = self.crop
+        if self.crop_mode == "jitter":
+            x = resize_to(x, int(round(rng.uniform(self.jitter[0], self.jitter[1]))))
+        else:
+            x = resize_to(x, self.resize)
+        h, w = x.shape[-2:]
+        if self.crop_mode != "multiscale":
+            top, left = int(rng.integers(0, h - c + 1)), int(rng.integers(0, w - c + 1))
+            return x[..., top:top + c, left:left + c]
+        sizes = multiscale_sizes(h, w, c)
+        ch, cw = sizes[int(rng.integers(len(sizes)))]
+        offsets = multiscale_offsets(h, w, ch, cw)
+        top, left = offsets[int(rng.integers(len(offsets)))]
+        v = x[..., top:top + ch, left:left + cw]
+        return v if (ch, cw) == (c, c) else F.interpolate(v, size=(c, c), mode="bilinear",
+                                                          align_corners=False)
+
     def __call__(self, frames: np.ndarray, label: int,
                  rng: np.random.Generator | None = None) -> tuple[torch.Tensor, int]:
         x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()  # T,3,H,W
-        h, w = x.shape[-2:]
-        scale = self.resize / min(h, w)
-        if scale != 1.0:
-            x = F.interpolate(x, size=(round(h * scale), round(w * scale)), mode="bilinear",
-                              align_corners=False, antialias=scale < 1)
-        h, w = x.shape[-2:]
         rng = rng or np.random.default_rng()
         if self.train:
-            offsets = [(int(rng.integers(0, h - self.crop + 1)), int(rng.integers(0, w - self.crop + 1)))]
+            views = [self._train_view(x, rng)]
         else:
-            offsets = crop_offsets(h, w, self.crop, self.crops)
-        views = []
-        for top, left in offsets:
-            v = x[..., top : top + self.crop, left : left + self.crop]
-            if self.train and self.flip_p > 0 and rng.random() < self.flip_p:
+            x = resize_to(x, self.resize)
+            views = [x[..., t:t + self.crop, l:l + self.crop]
+                     for t, l in crop_offsets(*x.shape[-2:], self.crop, self.crops)]
+        out = []
+        for v in views:
+            # The draw comes first, as it always did, so that a flip rule that keeps a class
+            # leaves every other clip's random stream unchanged.
+            if self.train and self.flip_p > 0 and rng.random() < self.flip_p \
+                    and label not in self.flip_keep:
                 v = v.flip(-1)
                 label = self.flip_swap.get(label, label)
             v = v.permute(1, 0, 2, 3) / 255.0  # 3,T,h,w
-            views.append((v - self.mean) / self.std)
+            out.append((v - self.mean) / self.std)
         # One crop keeps the (3, T, h, w) shape that training and 1-view evaluation always had.
-        return (views[0] if len(views) == 1 else torch.stack(views)), label
+        return (out[0] if len(out) == 1 else torch.stack(out)), label
 
 
 def crop_offsets(h: int, w: int, crop: int, crops: int) -> list[tuple[int, int]]:

@@ -41,7 +41,7 @@ from repro.data.ssv2 import DatasetError
 from repro.engine import distributed as D
 from repro.engine.checkpoint import atomic_save, load_if_matching, rng_state, set_rng_state
 from repro.engine.metrics import summarize
-from repro.engine.optim import LRSchedule, build_optimizer
+from repro.engine.optim import LRSchedule, build_optimizer, set_lr
 from repro.errors import TrainingError
 
 
@@ -189,13 +189,45 @@ def _eval_total(loader: DataLoader) -> int:
     return len(ds.dataset) if isinstance(ds, Subset) else len(ds)
 
 
+def _val_entry(scores: torch.Tensor, labels: torch.Tensor, loss: float) -> dict:
+    from repro.engine.metrics import topk
+
+    return {"val_top1": topk(scores, labels, 1), "val_top5": topk(scores, labels, min(5, scores.shape[1])), "val_loss": loss}
+
+
+def _tensorboard(folder: Path):
+    """A TensorBoard writer for ``folder``, or None (with a warning) without the package."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as e:  # tensorboard is a dependency; a broken install should not stop a run
+        tqdm.write(f"warning: no TensorBoard event files ({e}); the history is still in the result")
+        return None
+    return SummaryWriter(str(folder))
+
+
+def _log_epoch(tb, row: dict) -> None:
+    if tb is None:
+        return
+    for k, v in row.items():
+        if k != "epoch" and v is not None:
+            tb.add_scalar(k.replace("_", "/", 1), v, row["epoch"])
+    tb.flush()
+
+
 def _all_finite(model: torch.nn.Module) -> bool:
     return all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point())
 
 
 def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir: Path,
-        config_hash: str, progress: bool = True, desc: str = "") -> dict:
-    """Train per ``cfg['train']``, then evaluate on ``val_ds``; resumes from ``run_dir/last.pt``.
+        config_hash: str, progress: bool = True, desc: str = "", test_ds=None) -> dict:
+    """Train per ``cfg['train']``, validating on ``val_ds`` after every epoch, then test the last
+    and the best-validation model on ``test_ds`` (default ``val_ds``); resumes from
+    ``run_dir/last.pt``.
+
+    The per-epoch history (train loss, lr, validation top-1/top-5/loss) goes into the returned
+    dict and into TensorBoard event files in ``run_dir/tb``. ``best.pt`` holds the weights of the
+    epoch with the highest validation top-1. ``metrics`` are those of ``eval.checkpoint``;
+    ``checkpoints`` holds both.
 
     Under torchrun every rank calls this with the same arguments; only rank 0 shows progress and
     writes the checkpoint, and every rank returns the gathered metrics.
@@ -247,8 +279,10 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
     tr_eff = {**tr, "lr": lr}
     opt = build_optimizer(net, tr_eff)
     sched = LRSchedule(tr_eff, ipe)
-    ckpt_path = Path(run_dir) / "last.pt"
+    ckpt_path, best_path = Path(run_dir) / "last.pt", Path(run_dir) / "best.pt"
     start_epoch, bad_train, train_time, bad_names = 0, 0, 0.0, []
+    history: list[dict] = []
+    best = {"epoch": 0, "top1": -1.0}
     ckpt = load_if_matching(ckpt_path, config_hash)  # every rank loads it
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
@@ -256,6 +290,7 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
         sched.load_state_dict(ckpt["schedule"])
         start_epoch, bad_train, train_time = ckpt["epoch"], ckpt["bad_train"], ckpt["train_time"]
         bad_names = list(ckpt.get("bad_videos", []))
+        history, best = list(ckpt.get("history", [])), ckpt.get("best", best)
         ranks = ckpt.get("rng_ranks")
         if ranks is not None and len(ranks) == W.world:
             set_rng_state(ranks[W.rank])
@@ -273,6 +308,8 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
         return f"{ckpt_path} (end of epoch {good_epoch}, left unchanged)"
 
     label_smoothing = tr["label_smoothing"]
+    tb = _tensorboard(Path(run_dir) / "tb") if main else None
+    val_metrics = None
     for epoch in range(start_epoch, tr["epochs"]):
         net.train()
         train_ds.set_epoch(epoch)
@@ -300,8 +337,7 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
             if not has_video:
                 continue
             it = epoch * ipe + i
-            for g in opt.param_groups:
-                g["lr"] = sched.lr(it)
+            set_lr(opt, sched.lr(it))
             x, y = b["video"].to(device), b["label"].to(device)
             with _autocast(amp, device):
                 logits = net(x)
@@ -331,15 +367,21 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
             budget.names = [n for part in D.all_gather(budget.names) for n in part]
         bad_names.extend(budget.names)
         train_time += time.time() - t0
-        val_loss = None
-        if sched.kind == "plateau":
-            val_loss = evaluate(model, val_loader, device, progress, f"{prefix}validation after epoch "
-                                f"{epoch + 1}", max_bad, amp=amp)[3]
+        # Validation after every epoch: the history, the plateau schedule and the best epoch.
+        vidx: list[int] = []
+        vs, vy, vbad, val_loss = evaluate(model, val_loader, device, progress,
+                                          f"{prefix}validation after epoch {epoch + 1}", max_bad,
+                                          bad_names, amp=amp, video_index=vidx)
+        val_metrics = (vs, vy, vbad, val_loss, vidx)
         sched.end_epoch(val_loss)
+        row = {"epoch": epoch + 1, "lr": sched.lr((epoch + 1) * ipe - 1),
+               "train_loss": loss_sum / max(1, seen), **_val_entry(vs, vy, val_loss)}
+        history.append(row)
+        _log_epoch(tb, row)
         if progress:
-            vl = f", val loss {val_loss:.3f}" if val_loss is not None else ""
-            tqdm.write(f"{desc} epoch {epoch + 1}/{tr['epochs']}: train loss {loss_sum / max(1, seen):.3f}"
-                       f"{vl}, {seen / max(1e-6, time.time() - t0):.0f} clips/s")
+            tqdm.write(f"{desc} epoch {epoch + 1}/{tr['epochs']}: train loss {row['train_loss']:.3f}, "
+                       f"val top1 {row['val_top1']:.1f} (loss {val_loss:.3f}), "
+                       f"{seen / max(1e-6, time.time() - t0):.0f} clips/s")
         # A finite loss can still leave inf/NaN weights after the last step of an epoch; never
         # let such a model replace the last good checkpoint. (DDP keeps the ranks' weights equal,
         # so all ranks agree.)
@@ -347,27 +389,56 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
             raise TrainingError(f"{prefix}the weights became NaN/inf during epoch {epoch + 1} (the loss "
                                 f"was finite); last good checkpoint: {last_good()}. Lower train.lr or "
                                 f"set train.grad_clip")
+        if row["val_top1"] > best["top1"]:
+            best = {"epoch": epoch + 1, "top1": row["val_top1"]}
+            if main:  # before last.pt: a resumed run never points at a best.pt it lacks
+                atomic_save({"model": model.state_dict(), "epoch": epoch + 1,
+                             "config_hash": config_hash}, best_path)
         state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
                  "schedule": sched.state_dict(), "epoch": epoch + 1, "bad_train": bad_train,
                  "bad_videos": sorted(set(bad_names)), "train_time": train_time,
-                 "config_hash": config_hash, "rng": rng_state()}
+                 "config_hash": config_hash, "rng": rng_state(), "history": history, "best": best}
         if W.enabled:  # each rank's own RNG, restored per rank when resumed at the same world size
             state["rng_ranks"] = D.all_gather(state["rng"])
         if main:
             atomic_save(state, ckpt_path)
         good_epoch = epoch + 1
+    if tb is not None:
+        tb.close()
     t0 = time.time()
-    index: list[int] = []
-    scores, labels, bad_val, val_loss = evaluate(model, val_loader, device, progress,
-                                                 f"{prefix}evaluation", max_bad, bad_names, amp=amp,
-                                                 video_index=index)
-    metrics = summarize(scores, labels, info)
-    metrics["val_loss"] = val_loss
-    return {"metrics": metrics, "device": str(device), "train_time_s": train_time,
-            "eval_time_s": time.time() - t0, "videos_skipped": bad_train + bad_val,
+    test_ds = val_ds if test_ds is None else test_ds
+    test_loader = val_loader if test_ds is val_ds else _loader(
+        Subset(test_ds, D.shard_indices(len(test_ds), W.rank, W.world)) if W.enabled else test_ds,
+        eval_batch, False, workers, seed)
+    checkpoints = {}
+    for which in ("last", "best"):
+        if which == "best":
+            if best["epoch"] in (0, tr["epochs"]):  # the best epoch is the last one
+                checkpoints["best"] = {**checkpoints["last"], "epoch": tr["epochs"]}
+                continue
+            model.load_state_dict(load_if_matching(best_path, config_hash)["model"])
+        index: list[int] = []
+        if which == "last" and test_ds is val_ds and val_metrics is not None:
+            scores, labels, bad_val, loss, index = val_metrics  # the last epoch's validation
+        else:
+            scores, labels, bad_val, loss = evaluate(model, test_loader, device, progress,
+                                                     f"{prefix}test ({which} epoch)", max_bad,
+                                                     bad_names, amp=amp, video_index=index)
+        metrics = summarize(scores, labels, info)
+        metrics["val_loss"] = loss
+        checkpoints[which] = {"metrics": metrics, "scores": scores, "labels": labels,
+                              "index": index, "bad": bad_val,
+                              "epoch": tr["epochs"] if which == "last" else best["epoch"]}
+    chosen = checkpoints[ev["checkpoint"]]
+    return {"metrics": chosen["metrics"], "device": str(device), "train_time_s": train_time,
+            "eval_time_s": time.time() - t0, "videos_skipped": bad_train + chosen["bad"],
             "bad_videos": sorted(set(bad_names)),
-            "val_videos": int(len(labels)), "scores": scores, "labels": labels, "index": index,
-            # (clips, crops) actually used, from the dataset that was evaluated
-            "views": tuple(getattr(val_ds, "views", (1, 1))),
+            "val_videos": int(len(chosen["labels"])), "scores": chosen["scores"],
+            "labels": chosen["labels"], "index": chosen["index"], "history": history,
+            "checkpoints": {k: {"epoch": c["epoch"], "top1": c["metrics"]["top1"],
+                                "top5": c["metrics"]["top5"]} for k, c in checkpoints.items()},
+            "checkpoint": ev["checkpoint"],
+            # (clips, crops) actually used, from the dataset that was tested
+            "views": tuple(getattr(test_ds, "views", (1, 1))),
             "world_size": W.world, "global_batch": gbatch, "lr": lr, "amp": amp,
             "channels_last": bool(device.type == "cuda" and tr["channels_last"])}

@@ -10,7 +10,7 @@ from torch import nn
 
 from repro.errors import ModuleError, WeightsError
 from repro.models.registry import get_module
-from repro.models.resnet import STAGES, TSNResNet, tsn_resnet
+from repro.models.resnet import STAGES, TSNResNet, set_drop_path, tsn_resnet
 from repro.models.slowfast import SlowFastResNet
 
 IMAGENET_ENV = "REPRO_IMAGENET_WEIGHTS"
@@ -43,6 +43,9 @@ def build_from_config(cfg: dict, num_classes: int) -> nn.Module:
         module_frames = model.slow_frames
     else:
         raise ValueError(f"unknown backbone arch {arch!r}; use resnet or slowfast")
+    init_classifier(model, m["fc_init"])
+    if m["drop_path"]:
+        set_drop_path(model, m["drop_path"])
     ins = m.get("insert") or {}
     if ins.get("module"):
         name = ins["module"]
@@ -60,6 +63,22 @@ def build_from_config(cfg: dict, num_classes: int) -> nn.Module:
                 if ":" in name:  # the user's own module: its errors must say whose they are
                     _guard_forward(mod, name, place)
     return model
+
+
+def init_classifier(model: nn.Module, how: str) -> None:
+    """``model.fc_init``: ``default`` leaves the builder's init (torch's Linear; PySlowFast's
+    N(0, 0.01) for SlowFast), ``normal:<std>`` (TSM 0.001), ``xavier`` (RSA); biases 0."""
+    from repro.spec.schema import fc_init
+
+    kind, std = fc_init(how) or ("default", 0.0)
+    if kind == "default":
+        return
+    fc = model.fc
+    if kind == "normal":
+        nn.init.normal_(fc.weight, 0.0, std)
+    else:
+        nn.init.xavier_uniform_(fc.weight)
+    nn.init.zeros_(fc.bias)
 
 
 def _construct(name: str, ctor, channels: int, args: dict, place: str) -> nn.Module:

@@ -17,6 +17,31 @@ from torch import nn
 from repro.models.depths import DEPTHS, STAGES  # noqa: F401 -- re-exported for callers
 
 
+def drop_path(x: torch.Tensor, p: float, training: bool, frames: int = 1) -> torch.Tensor:
+    """Stochastic depth: in training, zero the residual branch ``x`` of a whole sample with
+    probability ``p`` and scale the kept ones by ``1 / (1 - p)``; the identity in evaluation.
+
+    ``x`` is ``(N * frames, ...)`` (TSN folds frames into the batch) or ``(N, ...)``: one draw
+    per video, shared by its frames.
+    """
+    if p <= 0 or not training:
+        return x
+    keep = 1.0 - p
+    mask = x.new_empty(x.shape[0] // frames, *([1] * (x.dim() - 1))).bernoulli_(keep)
+    return x * mask.repeat_interleave(frames, 0) / keep
+
+
+def set_drop_path(model: nn.Module, rate: float) -> list[float]:
+    """Give the residual blocks of ``model`` (in order) drop probabilities rising linearly from
+    0 in the first to ``rate`` in the last, and return them."""
+    blocks = [m for m in model.modules() if hasattr(m, "drop_path") and not callable(m.drop_path)]
+    n = len(blocks)
+    rates = [rate * i / (n - 1) if n > 1 else rate for i in range(n)]
+    for m, r in zip(blocks, rates):
+        m.drop_path = r
+    return rates
+
+
 class Bottleneck(nn.Module):
     """torchvision-compatible bottleneck with optional hooks, all on ``(N*T, C, H, W)``.
 
@@ -41,6 +66,8 @@ class Bottleneck(nn.Module):
         self.shift: nn.Module | None = None
         self.mid: nn.Module | None = None
         self.post: nn.Module | None = None
+        self.drop_path = 0.0  # stochastic depth of the residual branch (set_drop_path)
+        self.num_frames = 1  # frames per video in the batch, so a drop takes a whole clip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -50,6 +77,7 @@ class Bottleneck(nn.Module):
             out = self.mid(out)
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
+        out = drop_path(out, self.drop_path, self.training, self.num_frames)
         out = self.relu(out + identity)
         if self.post is not None:
             out = self.post(out)
@@ -74,6 +102,8 @@ class TSNResNet(nn.Module):
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         for i, (name, n) in enumerate(zip(STAGES, layers)):
             setattr(self, name, self._make_stage(width * 2 ** i, n, stride=1 if i == 0 else 2))
+            for blk in getattr(self, name):
+                blk.num_frames = num_frames
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(width * 8 * Bottleneck.expansion, num_classes)

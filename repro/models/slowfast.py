@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from repro.models.depths import DEPTHS, STAGES
+from repro.models.resnet import drop_path
 
 # The Slow pathway has no temporal kernel before res4 (temporal conv early hurt in the
 # SlowFast paper); the Fast pathway has one everywhere and a 5-frame stem.
@@ -76,6 +77,7 @@ class Bottleneck3D(nn.Module):
                 nn.Conv3d(inplanes, out, 1, stride=(1, stride, stride), bias=False), _bn(out))
         self.mid: nn.Module | None = None
         self.post: nn.Module | None = None
+        self.drop_path = 0.0  # stochastic depth of the residual branch (resnet.set_drop_path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.shortcut is None else self.shortcut(x)
@@ -84,6 +86,7 @@ class Bottleneck3D(nn.Module):
             out = self.mid(out)
         out = self.relu(self.bn_b(self.conv_b(out)))
         out = self.bn_c(self.conv_c(out))
+        out = drop_path(out, self.drop_path, self.training)
         out = self.relu(out + identity)
         if self.post is not None:
             out = self.post(out)

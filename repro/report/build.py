@@ -4,10 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from repro.report.curves import checkpoint_lines, plot_curves
 from repro.report.plots import paired_bars
 from repro.report.tables import long_table, markdown, write_csv
 from repro.results.select import select_results
 from repro.spec.loader import Spec, load_spec
+from repro.spec.schema import SpecError
 
 
 @dataclass
@@ -28,5 +30,30 @@ def build_report(table: str | Spec, results_dir: Path, reports_dir: Path) -> Bui
     csv, md, png = (reports_dir / f"{spec.key}.{ext}" for ext in ("csv", "md", "png"))
     write_csv(df, csv)
     paired_bars(df, f"{spec.id}: {spec.table} ({spec.dataset} {spec.split})", png)
-    md.write_text(markdown(spec, df, sel.current, png.name, sel.other, Path(results_dir)))
-    return Built([md, csv, png], len(sel.current), len(sel.other))
+    curves = reports_dir / f"{spec.key}.curves.png"
+    extra = checkpoint_lines(sel.current)
+    if plot_curves(spec, sel.current, curves):
+        extra += ["", "## Learning curves", "",
+                  "Per epoch, from each result's history (TensorBoard event files are in its run "
+                  "folder, runs/.../tb). Where the official code publishes a training log of the same "
+                  "dataset and frame count, it is drawn dashed.", "", f"![learning curves]({curves.name})"]
+    extra += fidelity_section(spec)
+    md.write_text(markdown(spec, df, sel.current, png.name, sel.other, Path(results_dir), extra))
+    paths = [md, csv, png] + ([curves] if curves.exists() else [])
+    return Built(paths, len(sel.current), len(sel.other))
+
+
+def fidelity_section(spec: Spec) -> list[str]:
+    """The report's fidelity table: the paper profile's recipe of every built row, judged."""
+    from repro.report.fidelity import table_markdown
+
+    head = ["", "## Recipe fidelity (--profile paper)", "",
+            "How `--profile paper` trains and tests each built row, setting by setting, beside what "
+            "the paper states or, where it is silent, what its reference code does (`run_all.py "
+            f"--table {spec.id} --fidelity` prints the same). Generated from the `fidelity:` blocks "
+            "of the recipes and specs. The synthetic and smoke profiles change data, backbone and "
+            "schedule by design, so their numbers are never a reproduction.", ""]
+    try:
+        return head + table_markdown(spec)
+    except SpecError as e:  # a user spec whose recipe lacks references: say so, keep the report
+        return head + [f"Not available: {e}"]

@@ -216,7 +216,8 @@ def _other_section(other: list[dict], results_dir: Path | None) -> list[str]:
 
 
 def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str | None,
-             other: list[dict] | None = None, results_dir: Path | None = None) -> str:
+             other: list[dict] | None = None, results_dir: Path | None = None,
+             extra: list[str] | None = None) -> str:
     paper = PAPER_NAMES.get(spec.paper, spec.paper)
     src = f"{paper} {spec.table}, {spec.dataset} {spec.split}"
     out = [f"# {spec.id}: {spec.title}", "",
@@ -282,6 +283,7 @@ def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str |
                          + (["Copied from"] if reused else []),
                          tablefmt="github", disable_numparse=True)]
     out += _other_section(other or [], results_dir)
+    out += extra or []
     notes = [f"- **{r.label}**: {' '.join(r.note.split())}" for r in spec.rows if r.note]
     if notes:
         out += ["", "## Row notes", "", *notes]

@@ -11,7 +11,7 @@ from repro.run.schedule import run_plans, say
 
 
 def run_command(tables: list[str], opts: Options, cost: bool = False, report_only: bool = False,
-                probe: bool = False, all_tables: bool = False) -> int:
+                probe: bool = False, all_tables: bool = False, fidelity: bool = False) -> int:
     from repro.engine import distributed as D
     from repro.report.build import build_report
     from repro.report.index import write_index
@@ -19,6 +19,12 @@ def run_command(tables: list[str], opts: Options, cost: bool = False, report_onl
     from repro.run.cost import run_cost
 
     failures: list[str] = []
+    if fidelity:
+        from repro.report.fidelity import print_fidelity
+
+        for t in tables:
+            print_fidelity(t, opts.overrides)
+        return 0
     if cost:
         for t in tables:
             run_cost(t, opts.overrides, opts.set_args, opts.dirs.results, say)

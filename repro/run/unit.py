@@ -210,7 +210,9 @@ def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,
     root, info, train_ds, val_ds = _datasets(cfg, dirs, progress)
     ev = cfg["eval"]
     try:  # the row's test protocol; the prepared dataset is shared by rows and stays as it is
-        val_ds = with_eval_views(val_ds, ev["clips"], ev["crops"], ev["resize"], ev["crop_size"])
+        test_ds = with_eval_views(val_ds, ev["clips"], ev["crops"], ev["resize"], ev["crop_size"],
+                                  ev["clip_layout"])
+        val_ds = with_eval_views(val_ds, 1, 1, ev["resize"], ev["crop_size"])  # per epoch
     except ValueError as e:
         raise SpecError(spec.path, [f"row {unit.row!r} eval: {e}"]) from e
     t0 = time.time()
@@ -220,7 +222,8 @@ def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,
         load_imagenet(model)
     say(f"[{table}] {position}{unit.key}: training ({cfg['train']['epochs']} epochs, "
         f"{len(train_ds)} train / {len(val_ds)} val videos)", flush=True)
-    run = fit(model, cfg, train_ds, val_ds, info, run_dir, h, progress, desc=f"{table}/{unit.key}")
+    run = fit(model, cfg, train_ds, val_ds, info, run_dir, h, progress, desc=f"{table}/{unit.key}",
+              test_ds=test_ds)
     scores_file = scores_path(run_dir)
     synthetic = cfg["data"]["dataset"] == "synthetic"
     ins = cfg["model"]["insert"]
@@ -243,8 +246,10 @@ def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,
             "channels_last": run["channels_last"],
             # Per-video class scores, for ensembles (not committed: runs/ is gitignored).
             "scores_file": str(scores_file)})
+    # Which epoch the row's number is (eval.checkpoint), both epochs' numbers, and every epoch's.
     result = {"table": table, "row": unit.row, "seed": unit.seed, "metrics": run["metrics"],
-              "provenance": prov.to_dict(), "config": cfg}
+              "checkpoint": run["checkpoint"], "checkpoints": run["checkpoints"],
+              "history": run["history"], "provenance": prov.to_dict(), "config": cfg}
     if W.is_main:
         # Scores first: a result never points at a scores file that was not written.
         save_scores(scores_file, run["scores"], run["labels"],

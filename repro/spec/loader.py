@@ -46,6 +46,8 @@ class Row:
     note: str = ""
     reported_only: str | None = None  # why the harness does not build this row
     ensemble: list[str] | None = None  # member rows whose saved class scores are averaged
+    recipe: str | None = None  # the row's own recipe, where it is not the spec's
+    fidelity: dict = field(default_factory=dict)  # per-setting references over the recipe's
 
     @property
     def built(self) -> bool:
@@ -85,6 +87,7 @@ class Spec:
     note: str = ""
     claims: list[Claim] = field(default_factory=list)
     probe: dict | None = None  # {"rows": [...], "note": ...}: the synthetic probe tier
+    fidelity: dict = field(default_factory=dict)  # per-setting references over the recipe's
 
     @property
     def key(self) -> str:
@@ -156,7 +159,39 @@ def load_recipe(name: str, root: Path = EXPERIMENTS) -> dict:
     if problems:
         raise SpecError(path, problems)
     data.pop("description", None)
+    data.pop("fidelity", None)  # references, not config: see recipe_fidelity
     return data
+
+
+def recipe_fidelity(name: str, root: Path = EXPERIMENTS) -> dict:
+    """A recipe's ``fidelity:`` block (setting -> reference entry), checked."""
+    path = root / "recipes" / f"{name}.yaml"
+    return _fidelity((_read_yaml(path) or {}).get("fidelity") or {}, path, "fidelity")
+
+
+def _fidelity(block: dict, path: Path, where: str) -> dict:
+    from repro.report.fidelity import FIDELITY
+
+    problems: list[str] = []
+    S.check(block, FIDELITY, where, problems)
+    for setting, entry in block.items() if isinstance(block, dict) else ():
+        entry = entry if isinstance(entry, dict) else {}
+        for key in [*(entry.get("expect") or {}), *(entry.get("show") or [])]:
+            if not S.schema_has(key):
+                problems.append(f"{where}.{setting}: {key!r} is not a config key")
+    if problems:
+        raise SpecError(path, problems)
+    return block
+
+
+def fidelity_entries(spec: "Spec", row_id: str, root: Path = EXPERIMENTS) -> dict:
+    """Setting -> reference entry for a row: its recipe's, then the spec's, then the row's."""
+    row = spec.row(row_id)
+    name = row.recipe or spec.recipe
+    out = dict(recipe_fidelity(name, root)) if name else {}
+    out.update(_fidelity(spec.fidelity, spec.path, "fidelity"))
+    out.update(_fidelity(row.fidelity, spec.path, f"rows.{row_id}.fidelity"))
+    return out
 
 
 def load_profiles(root: Path = EXPERIMENTS) -> dict[str, dict]:
@@ -230,7 +265,8 @@ def load_spec(table: str, root: Path = EXPERIMENTS) -> Spec:
         reported = _reported(data, r, rp, problems)
         overrides = {k: r[k] for k in ("model", "data", "train", "eval") if k in r}
         rows.append(Row(r["id"], r.get("label", r["id"]), overrides, reported, r.get("note", ""),
-                        r.get("reported_only"), r.get("ensemble")))
+                        r.get("reported_only"), r.get("ensemble"), r.get("recipe"),
+                        r.get("fidelity") or {}))
     _check_ensembles(rows, problems)
     claims = _claims(data.get("claims") or [], seen, problems)
     by_id = {r.id: r for r in rows}
@@ -243,7 +279,7 @@ def load_spec(table: str, root: Path = EXPERIMENTS) -> Spec:
         raise SpecError(path, problems)
     return Spec(data["id"], data["title"], path, data["paper"], data["table"], data["dataset"],
                 data["split"], data.get("recipe"), data.get("defaults") or {}, rows, data.get("note", ""),
-                claims, data.get("probe"))
+                claims, data.get("probe"), data.get("fidelity") or {})
 
 
 def _check_ensembles(rows: list[Row], problems: list[str]) -> None:
@@ -417,7 +453,7 @@ def resolve(spec: Spec, row_id: str, profile: str, overrides: dict | None = None
     if profile not in profiles:
         raise SpecError(root / PROFILES_FILE, [f"unknown profile {profile!r} (known: {', '.join(profiles)})"])
     prof = copy.deepcopy(profiles[profile])
-    recipe_name = prof.pop("recipe", None) or spec.recipe
+    recipe_name = prof.pop("recipe", None) or row.recipe or spec.recipe
     prof.pop("description", None)
     prof.pop("seeds", None)  # how many runs, not how one run is configured
     dataset = prof.pop("dataset", "paper")

@@ -28,12 +28,29 @@ MODEL = {
                  "pretrained": str, "shift": bool, "shift_div": int, "args": ANY},
     "frames": int,
     "dropout": NUM,
+    # Classifier init: default (torch's Linear), normal:<std> (weights N(0, std), bias 0; TSM
+    # 0.001, PySlowFast 0.01) or xavier (xavier-uniform weights, bias 0; RSA).
+    "fc_init": str,
+    # Stochastic depth: the residual branch of bottleneck i of n is dropped per sample with
+    # probability drop_path * i / (n - 1) in training (0 in the first, drop_path in the last).
+    "drop_path": NUM,
     "insert": {"module": (str, type(None)), "position": str,
                "stages": {"layer1": INT_LIST, "layer2": INT_LIST, "layer3": INT_LIST,
                           "layer4": INT_LIST},
                "args": ANY},
 }
-DATA = {"resize": int, "crop": int, "flip": bool, "num_workers": int, "cache_decoded": bool,
+SIZE = (int, INT_LIST)  # a short side, or a fixed [H, W]
+DATA = {"resize": SIZE, "crop": int,
+        # Training crop: random (a crop x crop square), multiscale (TSN's scales 1/.875/.75/.66,
+        # fixed offset grid, resized to crop) or jitter (short side uniform in data.jitter, then
+        # a random crop; PySlowFast).
+        "crop_mode": str, "jitter": (INT_LIST, type(None)),
+        # none; swap (flip, a left/right class becomes its partner); skip (flip, except the
+        # classes in data.flip_keep: by default those with a left/right partner; GTA, RSA)
+        "flip": str, "flip_keep": (INT_LIST, type(None)),
+        # tsn (one frame per equal segment) or dense (model.frames frames sampling_rate apart)
+        "sampling": str, "sampling_rate": int,
+        "num_workers": int, "cache_decoded": bool,
         "train_per_class": int, "val_per_class": int, "generator_seed": int,
         # Above this fraction of unreadable videos a run stops (below it they are skipped).
         "max_bad_fraction": NUM,
@@ -46,7 +63,13 @@ DATA = {"resize": int, "crop": int, "flip": bool, "num_workers": int, "cache_dec
                        "travel": ("list", NUM), "object_size": ("list", NUM), "noise": NUM}}
 TRAIN = {"epochs": int, "batch_size": int, "lr": NUM, "momentum": NUM, "nesterov": bool,
          "weight_decay": NUM, "warmup_epochs": NUM, "schedule": str, "steps": INT_LIST,
-         "plateau_patience": int, "seed": int, "max_iters": (int, type(None)),
+         "plateau_patience": int, "seed": int,
+         # lr_step: iter (the schedule moves every iteration) or epoch (held for an epoch, as
+         # RSA's warm-up and cosine). final_lr_ratio: where the cosine ends, as a fraction of lr.
+         "lr_step": str, "final_lr_ratio": NUM, "warmup_start_ratio": NUM,
+         # Parameter groups: no weight decay on these kinds (bn, bias), and lr multipliers per
+         # kind (bias, fc_weight, fc_bias; the fc ones win over bias for the classifier).
+         "no_decay": ("list", str), "lr_mult": {"bias": NUM, "fc_weight": NUM, "fc_bias": NUM}, "max_iters": (int, type(None)),
          "label_smoothing": NUM, "grad_clip": (NUM, type(None)),
          # train.lr is the lr at this global batch; another batch_size scales it linearly.
          "lr_scale_batch": (int, type(None)),
@@ -57,8 +80,13 @@ TRAIN = {"epochs": int, "batch_size": int, "lr": NUM, "momentum": NUM, "nesterov
          # whether rows run one at a time or side by side (run_all.py --jobs).
          "threads": (int, type(None))}
 # Test protocol: clips x crops views per video (crops: 1 centre or 3 along the long side), after
-# resizing the short side to resize (default data.resize) and cropping crop_size (default data.crop).
-EVAL = {"clips": int, "crops": int, "batch_size": int, "resize": int, "crop_size": int}
+# resizing to resize (short side or [H, W]; default data.resize) and cropping crop_size (default
+# data.crop). clip_layout places a TSN test's clips: spread (k + .5)/K of a segment, or tsm
+# (TSM's two-clip --twice_sample). checkpoint: the epoch whose test is the row's number (last,
+# or best = highest per-epoch validation top-1, as the reference keeps model_best); both are
+# always reported. Validation (1 view) runs after every epoch for the history.
+EVAL = {"clips": int, "crops": int, "batch_size": int, "resize": SIZE, "crop_size": int,
+        "clip_layout": str, "checkpoint": str}
 CONFIG = {"model": MODEL, "data": DATA, "train": TRAIN, "eval": EVAL}
 
 # Every default of a run config, in one place. resolve() merges them under the recipe before
@@ -69,16 +97,19 @@ CONFIG = {"model": MODEL, "data": DATA, "train": TRAIN, "eval": EVAL}
 DEFAULTS = {
     "model": {"backbone": {"arch": "resnet", "depth": 50, "width": 64, "pretrained": "none",
                            "shift": False, "shift_div": 8, "args": {}},
-              "frames": 8, "dropout": 0.5,
+              "frames": 8, "dropout": 0.5, "fc_init": "default", "drop_path": 0.0,
               "insert": {"module": None, "position": "after_block", "stages": {}, "args": {}}},
-    "data": {"flip": False, "num_workers": 0, "cache_decoded": False, "train_per_class": 100,
-             "val_per_class": 30, "generator_seed": 0, "max_bad_fraction": 0.05,
+    "data": {"crop_mode": "random", "jitter": None, "flip": "none", "flip_keep": None,
+             "sampling": "tsn", "sampling_rate": 8, "num_workers": 0, "cache_decoded": False,
+             "train_per_class": 100, "val_per_class": 30, "generator_seed": 0, "max_bad_fraction": 0.05,
              "label_order": "alphabetical", "smoke": False},
     "train": {"momentum": 0.9, "nesterov": True, "weight_decay": 0.0, "warmup_epochs": 0,
-              "schedule": "cosine", "steps": [], "plateau_patience": 3, "seed": 0, "max_iters": None,
+              "schedule": "cosine", "steps": [], "plateau_patience": 3,
+              "lr_step": "iter", "final_lr_ratio": 0.0, "warmup_start_ratio": 0.0, "no_decay": [],
+              "lr_mult": {}, "seed": 0, "max_iters": None,
               "label_smoothing": 0.0, "grad_clip": None, "lr_scale_batch": None, "amp": "none",
               "channels_last": False, "threads": None},
-    "eval": {"clips": 1, "crops": 1},
+    "eval": {"clips": 1, "crops": 1, "clip_layout": "spread", "checkpoint": "last"},
 }
 REQUIRED = ("data.resize", "data.crop", "train.epochs", "train.batch_size", "train.lr")
 DERIVED = {"eval.batch_size": "train.batch_size", "eval.resize": "data.resize",
@@ -87,6 +118,13 @@ DERIVED = {"eval.batch_size": "train.batch_size", "eval.resize": "data.resize",
 ARCHS = ("resnet", "slowfast")
 PRETRAINED = ("none", "imagenet")
 AMP = ("bf16", "none")
+CROP_MODES = ("random", "multiscale", "jitter")
+FLIPS = ("none", "swap", "skip")
+SAMPLINGS = ("tsn", "dense")
+CLIP_LAYOUTS = ("spread", "tsm")
+CHECKPOINTS = ("last", "best")
+LR_STEPS = ("iter", "epoch")
+NO_DECAY = ("bn", "bias")
 LABEL_ORDERS = ("alphabetical", "file")
 EVAL_CROPS = (1, 3)
 STAGE_NAMES = ("layer1", "layer2", "layer3", "layer4")
@@ -94,6 +132,30 @@ STAGE_NAMES = ("layer1", "layer2", "layer3", "layer4")
 
 def _positive(v) -> bool:
     return v > 0
+
+
+def _size(v) -> bool:
+    if isinstance(v, list):
+        return len(v) == 2 and all(isinstance(x, int) and not isinstance(x, bool) and x > 0 for x in v)
+    return v > 0
+
+
+def short_side(size) -> int:
+    """The short side of a resize value (an int, or ``[H, W]``)."""
+    return min(size) if isinstance(size, list) else size
+
+
+def fc_init(v: str) -> tuple[str, float] | None:
+    """``("default"|"xavier", 0)`` or ``("normal", std)`` from ``model.fc_init``; None if malformed."""
+    if v in ("default", "xavier"):
+        return v, 0.0
+    if isinstance(v, str) and v.startswith("normal:"):
+        try:
+            std = float(v.split(":", 1)[1])
+        except ValueError:
+            return None
+        return ("normal", std) if std > 0 else None
+    return None
 
 
 # Value ranges of a resolved config: key -> (test, what the value must be). None passes where
@@ -107,7 +169,15 @@ RANGES = {
     "model.backbone.pretrained": (lambda v: v in PRETRAINED, f"one of {', '.join(PRETRAINED)}"),
     "model.backbone.layers": (lambda v: len(v) == 4 and all(isinstance(x, int) and x > 0 for x in v),
                               "four positive block counts, one per stage"),
-    "data.resize": (_positive, "a positive integer"),
+    "model.drop_path": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "model.fc_init": (lambda v: fc_init(v) is not None, "default, normal:<std> or xavier"),
+    "data.resize": (lambda v: _size(v), "a positive short side or [H, W]"),
+    "data.crop_mode": (lambda v: v in CROP_MODES, f"one of {', '.join(CROP_MODES)}"),
+    "data.jitter": (lambda v: len(v) == 2 and 0 < v[0] <= v[1], "[lo, hi] short sides, 0 < lo <= hi"),
+    "data.flip": (lambda v: v in FLIPS, f"one of {', '.join(FLIPS)} (true/false were swap/none)"),
+    "data.flip_keep": (lambda v: all(isinstance(x, int) and x >= 0 for x in v), "class indices"),
+    "data.sampling": (lambda v: v in SAMPLINGS, f"one of {', '.join(SAMPLINGS)}"),
+    "data.sampling_rate": (_positive, "a positive integer"),
     "data.crop": (_positive, "a positive integer"),
     "data.num_workers": (lambda v: v >= 0, "an integer >= 0"),
     "data.train_per_class": (_positive, "a positive integer"),
@@ -132,7 +202,16 @@ RANGES = {
     "eval.clips": (_positive, "a positive integer"),
     "eval.crops": (lambda v: v in EVAL_CROPS, "1 (centre) or 3 (along the long side)"),
     "eval.batch_size": (_positive, "a positive integer"),
-    "eval.resize": (_positive, "a positive integer"),
+    "eval.resize": (lambda v: _size(v), "a positive short side or [H, W]"),
+    "eval.clip_layout": (lambda v: v in CLIP_LAYOUTS, f"one of {', '.join(CLIP_LAYOUTS)}"),
+    "eval.checkpoint": (lambda v: v in CHECKPOINTS, f"one of {', '.join(CHECKPOINTS)}"),
+    "train.lr_step": (lambda v: v in LR_STEPS, f"one of {', '.join(LR_STEPS)}"),
+    "train.final_lr_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "train.warmup_start_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "train.no_decay": (lambda v: all(x in NO_DECAY for x in v), f"a list of {', '.join(NO_DECAY)}"),
+    "train.lr_mult.bias": (_positive, "a positive number"),
+    "train.lr_mult.fc_weight": (_positive, "a positive number"),
+    "train.lr_mult.fc_bias": (_positive, "a positive number"),
     "eval.crop_size": (_positive, "a positive integer"),
 }
 
@@ -166,21 +245,46 @@ def value_problems(cfg: dict) -> list[tuple[str, str]]:
             good = False
         if not good:
             out.append((key, f"{v!r} is out of range: must be {what}"))
+    # A derived eval value that merely copies a bad data value is the same problem: say it once.
+    bad = {k for k, _ in out}
+    out = [(k, p) for k, p in out if not (k in DERIVED and DERIVED[k] in bad
+                                          and get_key_or(cfg, k) == get_key_or(cfg, DERIVED[k]))]
     d, ev = cfg.get("data", {}), cfg.get("eval", {})
-    if isinstance(d.get("crop"), int) and isinstance(d.get("resize"), int) and d["crop"] > d["resize"]:
+    sized = lambda v: isinstance(v, int) or (isinstance(v, list) and _size(v))  # noqa: E731
+    jit = d.get("jitter") if d.get("crop_mode") == "jitter" else None
+    if d.get("crop_mode") == "jitter" and not jit:
+        out.append(("data.crop_mode", "jitter needs data.jitter: [lo, hi] (the short sides to draw from)"))
+    elif isinstance(d.get("crop"), int) and isinstance(jit, list) and jit and d["crop"] > jit[0]:
+        out.append(("data.crop", f"crop {d['crop']} is larger than the smallest jittered short side "
+                                 f"{jit[0]}: crop at most data.jitter[0]"))
+    if not jit and isinstance(d.get("crop"), int) and sized(d.get("resize")) \
+            and d["crop"] > short_side(d["resize"]):
         out.append(("data.crop", f"crop {d['crop']} is larger than data.resize {d['resize']}: "
                                  "crop at most the resized short side"))
     derived = (ev.get("crop_size"), ev.get("resize")) == (d.get("crop"), d.get("resize"))
-    if isinstance(ev.get("crop_size"), int) and isinstance(ev.get("resize"), int) \
-            and ev["crop_size"] > ev["resize"] and not derived:
+    if isinstance(ev.get("crop_size"), int) and sized(ev.get("resize")) \
+            and ev["crop_size"] > short_side(ev["resize"]) and not derived:
         out.append(("eval.crop_size", f"crop {ev['crop_size']} is larger than eval.resize "
                                       f"{ev['resize']}: crop at most the resized short side"))
+    if ev.get("clip_layout") == "tsm" and ev.get("clips") not in (1, 2, None):
+        out.append(("eval.clip_layout", f"tsm is TSM's two-clip layout; eval.clips is "
+                                        f"{ev.get('clips')}: use 2 clips or clip_layout spread"))
     for stage, blocks in (get_key_or(cfg, "model.insert.stages") or {}).items():
         for b in blocks or []:
             if not isinstance(b, int) or b < 0:
                 out.append((f"model.insert.stages.{stage}", f"block {b!r} is not a block index "
                                                             "(0 is the stage's first block)"))
     return out
+
+
+def schema_has(key: str) -> bool:
+    """Whether ``key`` (``train.lr``, ``model.backbone.depth``) is a key of :data:`CONFIG`."""
+    node: Any = CONFIG
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def get_key_or(cfg: dict, key: str, default: Any = None) -> Any:
@@ -190,7 +294,9 @@ def get_key_or(cfg: dict, key: str, default: Any = None) -> Any:
         return default
 
 
-RECIPE = {"description": str, **CONFIG}
+# fidelity: the paper's or reference code's value of every setting, with its source
+# (repro/report/fidelity.py); checked there, since its entries name config keys.
+RECIPE = {"description": str, "fidelity": ANY, **CONFIG}
 # seeds: every row runs once per seed (train.seed), and reports give mean +- std over them.
 PROFILE = {"description": str, "dataset": str, "recipe": str, "seeds": ("list", int), **CONFIG}
 SOURCE = {"paper": str, "table": str, "dataset": str, "split": str, "note": str}
@@ -198,6 +304,10 @@ SOURCE = {"paper": str, "table": str, "dataset": str, "split": str, "note": str}
 REPORTED_ENTRY = {"metric": str, "value": NUM, **SOURCE}
 ROW = {"id": str, "label": str, "note": str, "model": MODEL, "data": DATA, "train": TRAIN,
        "eval": EVAL,
+       # This row's recipe, where it is not the spec's (e.g. the TSM rows of a GTA table).
+       "recipe": str,
+       # Per-setting references that replace the recipe's (repro/report/fidelity.py).
+       "fidelity": ANY,
        # {metric: value} for the spec's dataset/split, or a list of REPORTED_ENTRY
        "reported": ({"*": NUM}, ("list", REPORTED_ENTRY)),
        "source": SOURCE,
@@ -209,7 +319,7 @@ ROW = {"id": str, "label": str, "note": str, "model": MODEL, "data": DATA, "trai
 CLAIM = {"id": str, "text": str, "kind": str, "rows": ("list", str), "among": ("list", str),
          "metric": str, "dataset": str}
 SPEC = {"id": str, "title": str, "paper": str, "table": str, "dataset": str, "split": str,
-        "recipe": str, "note": str, "defaults": CONFIG, "rows": ("list", ROW),
+        "recipe": str, "note": str, "defaults": CONFIG, "rows": ("list", ROW), "fidelity": ANY,
         "claims": ("list", CLAIM),
         # The synthetic probe tier of this table: which built rows it runs (default all) and why
         # the others are left out. run_all.py --probe runs every spec that has this block.
@@ -217,6 +327,8 @@ SPEC = {"id": str, "title": str, "paper": str, "table": str, "dataset": str, "sp
 CLAIM_KINDS = ("greater", "best", "order")
 
 SCHEDULES = ("plateau", "step", "cosine")
+# Keys whose form changed: what an old value means now.
+HINTS = {"data.flip": " (flip is a mode now: true was swap, false none; or skip, see the schema)"}
 POSITIONS = ("in_block", "after_block", "replace_conv2")
 METRICS = ("top1", "top5", "gflops", "params_m", "r@1", "r@5")
 DATASETS = ("ssv1", "ssv2", "k400", "msrvtt", "youcook2", "diving48", "gym99", "gym288")
@@ -281,4 +393,6 @@ def check(value: Any, schema: Any, path: str, problems: list[str]) -> None:
             check(item, schema[1], f"{path}[{i}]", problems)
         return
     if not _is(value, schema):
-        problems.append(f"{path}: expected {_type_name(schema)}, got {type(value).__name__} {value!r:.40}")
+        hint = next((h for k, h in HINTS.items() if path.endswith(k)), "")
+        problems.append(f"{path}: expected {_type_name(schema)}, got {type(value).__name__} "
+                        f"{value!r:.40}{hint}")

@@ -1,0 +1,229 @@
+"""Paper-profile fidelity: geometry, flip rules, parameter groups, stochastic depth, schedules,
+test views, and the fidelity table, each against hand-computed expectations."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from repro.data.registry import flip_rule
+from repro.data.sampling import dense_indices, tsn_indices
+from repro.data.transforms import ClipTransform, crop_offsets, multiscale_offsets, multiscale_sizes
+from repro.engine.optim import LRSchedule, param_groups
+from repro.models.resnet import TSNResNet, set_drop_path
+from repro.report.fidelity import DIVERGES, SETTINGS, row_lines, status, table_markdown
+from repro.spec.loader import list_tables, load_spec, recipe_fidelity, resolve
+
+
+def test_multiscale_crop_sizes_on_a_240x320_frame():
+    # RSA/GTA: base 240 -> 240, 210, 180, 158 (int(240 * s)); none within 3 px of 224.
+    sizes = multiscale_sizes(240, 320, 224)
+    assert sorted(set(h for h, _ in sizes)) == [158, 180, 210, 240]
+    assert len(sizes) == 10  # pairs whose scale indices differ by at most 1
+    assert (240, 158) not in sizes and (210, 240) in sizes and (158, 180) in sizes
+
+
+def test_multiscale_crop_snaps_to_the_crop_size_within_3_pixels():
+    # TSM on a 256 short side: 256, 224, 192, 168 (int(256 * .875) = 224 exactly).
+    assert sorted(set(w for _, w in multiscale_sizes(256, 341, 224))) == [168, 192, 224, 256]
+    # 226 is within 3 px of 224 and snaps; 230 would not.
+    assert 224 in {h for h, _ in multiscale_sizes(int(224 / 0.875) + 2, 300, 224)}
+
+
+def test_multiscale_offsets_are_the_13_point_quarter_grid():
+    # 240x320 frame, 180x210 crop: steps (240-180)//4 = 15 rows, (320-210)//4 = 27 columns.
+    offs = multiscale_offsets(240, 320, 180, 210)
+    assert len(offs) == 13
+    quarters = {(t // 15, l // 27) for t, l in offs}
+    assert quarters == {(0, 0), (0, 4), (4, 0), (4, 4), (2, 2), (2, 0), (2, 4), (4, 2), (0, 2),
+                        (1, 1), (1, 3), (3, 1), (3, 3)}
+
+
+def test_multiscale_train_view_has_the_crop_size_and_comes_from_the_grid():
+    frames = np.random.default_rng(0).integers(0, 255, (4, 60, 80, 3), dtype=np.uint8)
+    tf = ClipTransform([48, 64], 40, True, crop_mode="multiscale", mean=(0, 0, 0), std=(1, 1, 1))
+    for seed in range(5):
+        v, _ = tf(frames, 0, np.random.default_rng(seed))
+        assert v.shape == (3, 4, 40, 40)
+
+
+def test_fixed_resize_is_height_by_width():
+    frames = np.zeros((2, 100, 100, 3), dtype=np.uint8)
+    tf = ClipTransform([24, 32], 24, False, mean=(0, 0, 0), std=(1, 1, 1))
+    assert crop_offsets(24, 32, 24, 1) == [(0, 4)]
+    v, _ = tf(frames, 0)
+    assert v.shape == (3, 2, 24, 24)
+
+
+def test_skip_flip_keeps_the_listed_classes_and_swaps_nothing():
+    info = {"flip_swap": {86: 87, 87: 86, 93: 94, 94: 93}}
+    rule = flip_rule({"flip": "skip", "flip_keep": None}, info)
+    assert rule == {"flip_swap": {}, "flip_keep": [86, 87, 93, 94]}  # default: the sided classes
+    assert flip_rule({"flip": "skip", "flip_keep": [50, 86]}, info)["flip_keep"] == [50, 86]
+    assert flip_rule({"flip": "swap", "flip_keep": None}, info) == {"flip_swap": info["flip_swap"]}
+    assert flip_rule({"flip": "none", "flip_keep": None}, info) == {"flip_swap": None}
+    frames = np.arange(2 * 8 * 8 * 3, dtype=np.uint8).reshape(2, 8, 8, 3)
+    tf = ClipTransform(8, 8, True, flip_p=1.0, mean=(0, 0, 0), std=(1, 1, 1), **rule)
+    kept, label = tf(frames, 86, np.random.default_rng(0))
+    assert label == 86 and torch.equal(kept, ClipTransform(8, 8, False, mean=(0, 0, 0), std=(1, 1, 1))(frames, 0)[0])
+    flipped, label = tf(frames, 5, np.random.default_rng(0))
+    assert label == 5 and torch.equal(flipped, kept.flip(-1))
+
+
+def test_gta_flip_list_is_the_left_right_word_classes():
+    cfg = resolve(load_spec("gta_fig7"), "sa_gta", "paper")
+    assert cfg["data"]["flip"] == "skip" and cfg["data"]["flip_keep"] == [50, 86, 87, 93, 94, 166, 167]
+    rsa = resolve(load_spec("rsa_main"), "rsa_r50_8f", "paper")
+    assert rsa["data"]["flip_keep"] == [86, 87, 93, 94, 166, 167]
+
+
+class _Tiny(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.bn = nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4, 2)
+
+
+def test_parameter_groups_follow_tsm_policies():
+    train = {"lr_mult": {"bias": 2, "fc_weight": 5, "fc_bias": 10}, "no_decay": ["bn", "bias"],
+             "weight_decay": 5e-4}
+    m = _Tiny()
+    groups = {g["kind"]: g for g in param_groups(m, train)}
+    assert set(groups) == {"weight", "bias", "bn", "fc_weight", "fc_bias"}
+    assert groups["weight"]["params"] == [m.conv.weight] and groups["weight"]["weight_decay"] == 5e-4
+    assert groups["bias"]["params"] == [m.conv.bias] and groups["bias"]["lr_mult"] == 2
+    assert groups["bias"]["weight_decay"] == 0 and groups["bn"]["weight_decay"] == 0
+    assert groups["bn"]["lr_mult"] == 1 and len(groups["bn"]["params"]) == 2
+    assert (groups["fc_weight"]["lr_mult"], groups["fc_weight"]["weight_decay"]) == (5, 5e-4)
+    assert (groups["fc_bias"]["lr_mult"], groups["fc_bias"]["weight_decay"]) == (10, 0)
+    plain = {g["kind"]: g for g in param_groups(m, {"lr_mult": {}, "no_decay": [], "weight_decay": 1e-4})}
+    assert all(g["lr_mult"] == 1 and g["weight_decay"] == 1e-4 for g in plain.values())
+
+
+def test_stochastic_depth_rates_rise_linearly_over_the_16_bottlenecks():
+    rates = set_drop_path(TSNResNet(10, [3, 4, 6, 3], width=8, num_frames=2), 0.2)
+    assert len(rates) == 16 and rates[0] == 0 and rates[-1] == pytest.approx(0.2)
+    assert rates == pytest.approx([0.2 * i / 15 for i in range(16)])
+
+
+def test_rsa_smoke_model_drops_paths_in_training_only():
+    from repro.models.build import build_from_config
+
+    cfg = resolve(load_spec("rsa_main"), "rsa_r50_8f", "smoke")
+    assert cfg["model"]["drop_path"] == 0.2
+    torch.manual_seed(0)
+    model = build_from_config(cfg, 5)
+    blocks = [m for m in model.modules() if hasattr(m, "drop_path") and not callable(m.drop_path)]
+    assert [b.drop_path for b in blocks] == pytest.approx([0.2 * i / 15 for i in range(16)])
+    # Every branch nonzero, so a dropped one changes the output.
+    for b in blocks:
+        nn.init.ones_(b.bn3.weight)
+    x = torch.randn(2, 3, 8, 32, 32)
+    model.eval()
+    with torch.no_grad():
+        e1, e2 = model(x), model(x)
+        for b in blocks:
+            b.drop_path = 0.0
+        ref = model(x)
+    assert torch.equal(e1, e2) and torch.equal(e1, ref)  # off in evaluation
+    set_drop_path(model, 0.9)  # high, so a drop happens for sure
+    model.train()
+    with torch.no_grad():
+        torch.manual_seed(1)
+        t1 = model(x)
+        torch.manual_seed(2)
+        t2 = model(x)
+    assert not torch.allclose(t1, t2)  # active in training: two draws, two outputs
+
+
+def test_rsa_schedule_matches_the_official_per_epoch_values():
+    tr = resolve(load_spec("rsa_main"), "rsa_r50_8f", "paper")["train"]
+    s = LRSchedule(tr, iters_per_epoch=10)
+    at = lambda epoch: s.lr((epoch - 1) * 10 + 3)  # noqa: E731 -- any iteration of a 1-based epoch
+    # Official (ops/CosineAnnealingLR.py, log of RSA_R50_SSV2_16frames): epochs 1-7, 78-80.
+    for epoch, lr in [(1, 0.004016), (2, 0.008012), (3, 0.012008), (4, 0.016004), (5, 0.02),
+                      (6, 0.0199912), (7, 0.0199650), (80, 2e-5)]:
+        assert at(epoch) == pytest.approx(lr, rel=1e-4), epoch
+    assert at(80) == pytest.approx(1e-3 * tr["lr"])  # the cosine ends at 1e-3 x lr
+    assert s.lr(0) == s.lr(9)  # held for the epoch
+
+
+def test_per_iteration_schedule_is_unchanged_by_the_new_keys():
+    tr = {"lr": 0.1, "schedule": "cosine", "epochs": 4, "steps": [], "plateau_patience": 3,
+          "final_lr_ratio": 0.0, "warmup_start_ratio": 0.0, "lr_step": "iter", "warmup_epochs": 1}
+    s = LRSchedule(tr, 10)
+    assert s.lr(0) == pytest.approx(0.01) and s.lr(9) == pytest.approx(0.1)
+    assert s.lr(10) == pytest.approx(0.1) and s.lr(39) == pytest.approx(0.05 * (1 + math.cos(math.pi * 29 / 30)))
+
+
+def test_tsm_two_clip_offsets_and_three_full_resolution_crops():
+    # TSM --twice_sample, 80 frames, 8 segments (tick 10): clip 0 at int(5 + 10x), clip 1 at int(10x).
+    assert list(tsn_indices(80, 8, False, clip=0, clips=2, layout="tsm")) == [5, 15, 25, 35, 45, 55, 65, 75]
+    assert list(tsn_indices(80, 8, False, clip=1, clips=2, layout="tsm")) == [0, 10, 20, 30, 40, 50, 60, 70]
+    # The harness's own spread layout: (k + .5)/2 of a segment.
+    assert list(tsn_indices(80, 8, False, clip=0, clips=2))[:2] == [2, 12]
+    # Full resolution: short side 256, three 256 crops along the long side (TSM GroupFullResSample).
+    assert crop_offsets(256, 341, 256, 3) == [(0, 0), (0, 42), (0, 85)]
+    with pytest.raises(ValueError, match="two-clip"):
+        tsn_indices(80, 8, False, clip=0, clips=3, layout="tsm")
+
+
+def test_dense_clips_follow_pyslowfast():
+    # 8 frames 8 apart: a 64-frame window, linspace(start, start + 63, 8), truncated.
+    idx = dense_indices(300, 8, 8, False, clip=0, clips=10)
+    assert list(idx) == [0, 9, 18, 27, 36, 45, 54, 63]
+    assert dense_indices(300, 8, 8, False, clip=5, clips=10)[0] == int(236 * 5 / 10)
+    short = dense_indices(20, 8, 8, True, np.random.default_rng(0))
+    assert short.min() >= 0 and short.max() == 19  # a short video repeats its frames
+
+
+def test_every_paper_recipe_records_a_reference_for_every_setting():
+    from repro.spec.loader import EXPERIMENTS
+
+    for path in sorted((EXPERIMENTS / "recipes").glob("*.yaml")):
+        if path.stem == "synthetic":
+            continue  # the CPU probe's recipe: no paper to be faithful to
+        missing = [s for s in SETTINGS if s not in recipe_fidelity(path.stem)]
+        assert not missing, f"{path.name} has no fidelity entry for {missing}"
+
+
+@pytest.mark.parametrize("table", list_tables())
+def test_fidelity_table_is_generated_for_every_table(table):
+    spec = load_spec(table)
+    md = "\n".join(table_markdown(spec))
+    built = [r for r in spec.rows if r.built]
+    assert ("| setting |" in md) == bool(built)
+    for r in built:
+        assert r.id in md
+
+
+def test_done_when_tables_diverge_only_where_argued():
+    argued = {"optimizer", "checkpoint"}  # RSA: main.py's stray step; validation every epoch
+    for table in ("ssa_table2", "gta_fig7", "gta_table1", "rsa_main"):
+        spec = load_spec(table)
+        for r in spec.rows:
+            if r.built:
+                lines = row_lines(spec, r.id)
+                div = {ln.setting for ln in lines if ln.verdict == DIVERGES}
+                assert div <= argued, (table, r.id, div)
+                assert all(ln.detail for ln in lines if ln.verdict == DIVERGES)
+
+
+def test_an_override_of_a_judged_value_is_shown_as_a_divergence():
+    spec = load_spec("gta_fig7")
+    lines = {ln.setting: ln for ln in row_lines(spec, "sa_gta", {"data": {"flip": "none"}})}
+    assert lines["flip"].verdict == DIVERGES and "data.flip is none, reference skip" in lines["flip"].detail
+    assert status(list(lines.values())).startswith("diverges on 1: flip")
+
+
+def test_fidelity_flag_prints_without_training(capsys, tmp_path):
+    from repro.cli import main
+
+    assert main(["--table", "rsa_main", "--fidelity", "--results-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "rows rsa_r50_8f, rsa_r50_16f:" in out and "stochastic_depth same" in out
+    assert not any(tmp_path.iterdir())
