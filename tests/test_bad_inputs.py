@@ -123,11 +123,14 @@ SPEC_FILES = [
     ({"rows__0__colour": "red"}, ["rows[0].colour", "unknown key"]),
     ({"dataset": "ucf101"}, ["dataset", "ucf101"]),
     ({"id": "other"}, ["id", "file name"]),
+    ({"fidelity": {"flip": {"expect": {"data.flipp": "none"}}}}, ["fidelity.flip", "data.flipp", "not a config key"]),
+    ({"rows__0__fidelity": {"colour": {"paper": "x"}}}, ["rows[0].fidelity.colour", "unknown key"]),
 ]
 
 
 @pytest.mark.parametrize("change,names", SPEC_FILES, ids=["row-args", "defaults-crop", "row-epochs",
-                                                          "defaults-places", "unknown-key", "dataset", "id"])
+                                                          "defaults-places", "unknown-key", "dataset", "id",
+                                                          "fidelity-key", "fidelity-setting"])
 def test_bad_spec_files_name_file_and_key(capsys, dirs, tmp_path, change, names):
     path = _spec(tmp_path, **change)
     rows = "ssa" if "rows__4" in str(change) or "rows__0" not in str(change) else "nl3d"

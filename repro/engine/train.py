@@ -40,7 +40,7 @@ from repro.data.dataset import collate_clips
 from repro.data.ssv2 import DatasetError
 from repro.engine import distributed as D
 from repro.engine.checkpoint import atomic_save, load_if_matching, rng_state, set_rng_state
-from repro.engine.metrics import summarize
+from repro.engine.metrics import summarize, topk
 from repro.engine.optim import LRSchedule, build_optimizer, set_lr
 from repro.errors import TrainingError
 
@@ -190,9 +190,8 @@ def _eval_total(loader: DataLoader) -> int:
 
 
 def _val_entry(scores: torch.Tensor, labels: torch.Tensor, loss: float) -> dict:
-    from repro.engine.metrics import topk
-
-    return {"val_top1": topk(scores, labels, 1), "val_top5": topk(scores, labels, min(5, scores.shape[1])), "val_loss": loss}
+    return {"val_top1": topk(scores, labels, 1), "val_top5": topk(scores, labels, min(5, scores.shape[1])),
+            "val_loss": loss}
 
 
 def _tensorboard(folder: Path):
@@ -264,9 +263,13 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
     sampler = (D.GlobalBatchSampler(train_ds, gbatch, lambda e: epoch_seed(seed, e), W.rank, W.world)
                if W.enabled else None)
     train_loader = _loader(train_ds, rbatch, True, workers, seed, sampler)
-    eval_ds = Subset(val_ds, D.shard_indices(len(val_ds), W.rank, W.world)) if W.enabled else val_ds
     eval_batch = max(1, ev["batch_size"] // W.world)
-    val_loader = _loader(eval_ds, eval_batch, False, workers, seed)
+
+    def eval_loader(ds) -> DataLoader:  # this rank's shard under torchrun
+        return _loader(Subset(ds, D.shard_indices(len(ds), W.rank, W.world)) if W.enabled else ds,
+                       eval_batch, False, workers, seed)
+
+    val_loader = eval_loader(val_ds)
     max_iters = tr["max_iters"]
     ipe = len(train_loader) if not max_iters else min(max_iters, len(train_loader))
     if tr["epochs"] < 1 or ipe < 1:
@@ -407,9 +410,7 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
         tb.close()
     t0 = time.time()
     test_ds = val_ds if test_ds is None else test_ds
-    test_loader = val_loader if test_ds is val_ds else _loader(
-        Subset(test_ds, D.shard_indices(len(test_ds), W.rank, W.world)) if W.enabled else test_ds,
-        eval_batch, False, workers, seed)
+    test_loader = val_loader if test_ds is val_ds else eval_loader(test_ds)
     checkpoints = {}
     for which in ("last", "best"):
         if which == "best":

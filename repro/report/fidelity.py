@@ -16,14 +16,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from repro.spec import schema as S
+from repro.spec.schema import SETTINGS
 
-# The settings every row is judged on, in the order a reader scans a training recipe.
-SETTINGS = ("geometry", "train_crop", "flip", "sampling", "frames", "epochs", "batch", "lr",
-            "optimizer", "schedule", "warmup", "weight_decay", "bn", "init", "dropout", "loss",
-            "clipping", "stochastic_depth", "precision", "test_views", "checkpoint")
-ENTRY = {"expect": {"*": S.ANY}, "show": ("list", str), "paper": str, "source": str,
-         "silent": bool, "follows": str, "why": str, "per_row": bool}
-FIDELITY = {s: ENTRY for s in SETTINGS}
 SAME, SILENT, DIVERGES = "same", "paper silent", "diverges"
 
 

@@ -156,6 +156,7 @@ def load_recipe(name: str, root: Path = EXPERIMENTS) -> dict:
     problems: list[str] = []
     S.check(data, S.RECIPE, "", problems)
     _check_config_values(data, "", problems)
+    problems += _fidelity_keys(data.get("fidelity"), "fidelity")
     if problems:
         raise SpecError(path, problems)
     data.pop("description", None)
@@ -164,34 +165,27 @@ def load_recipe(name: str, root: Path = EXPERIMENTS) -> dict:
 
 
 def recipe_fidelity(name: str, root: Path = EXPERIMENTS) -> dict:
-    """A recipe's ``fidelity:`` block (setting -> reference entry), checked."""
-    path = root / "recipes" / f"{name}.yaml"
-    return _fidelity((_read_yaml(path) or {}).get("fidelity") or {}, path, "fidelity")
+    """A recipe's ``fidelity:`` block (setting -> reference entry); checked by load_recipe."""
+    load_recipe(name, root)
+    return _read_yaml(root / "recipes" / f"{name}.yaml").get("fidelity") or {}
 
 
-def _fidelity(block: dict, path: Path, where: str) -> dict:
-    from repro.report.fidelity import FIDELITY
-
-    problems: list[str] = []
-    S.check(block, FIDELITY, where, problems)
-    for setting, entry in block.items() if isinstance(block, dict) else ():
+def _fidelity_keys(block: Any, where: str) -> list[str]:
+    """Problems of a ``fidelity:`` block beyond its shape: every expect/show key is a config key."""
+    problems = []
+    for setting, entry in (block or {}).items() if isinstance(block, dict) else ():
         entry = entry if isinstance(entry, dict) else {}
         for key in [*(entry.get("expect") or {}), *(entry.get("show") or [])]:
             if not S.schema_has(key):
                 problems.append(f"{where}.{setting}: {key!r} is not a config key")
-    if problems:
-        raise SpecError(path, problems)
-    return block
+    return problems
 
 
 def fidelity_entries(spec: "Spec", row_id: str, root: Path = EXPERIMENTS) -> dict:
     """Setting -> reference entry for a row: its recipe's, then the spec's, then the row's."""
     row = spec.row(row_id)
     name = row.recipe or spec.recipe
-    out = dict(recipe_fidelity(name, root)) if name else {}
-    out.update(_fidelity(spec.fidelity, spec.path, "fidelity"))
-    out.update(_fidelity(row.fidelity, spec.path, f"rows.{row_id}.fidelity"))
-    return out
+    return {**(recipe_fidelity(name, root) if name else {}), **spec.fidelity, **row.fidelity}
 
 
 def load_profiles(root: Path = EXPERIMENTS) -> dict[str, dict]:
@@ -252,6 +246,7 @@ def load_spec(table: str, root: Path = EXPERIMENTS) -> Spec:
     if data.get("id") not in (None, path.stem):
         problems.append(f"id: {data['id']!r} must match the file name {path.stem!r}")
     _check_config_values(data.get("defaults") or {}, "defaults", problems)
+    problems += _fidelity_keys(data.get("fidelity"), "fidelity")
     rows, seen = [], set()
     for i, r in enumerate(data.get("rows") or []):
         rp = f"rows[{i}]"
@@ -262,6 +257,7 @@ def load_spec(table: str, root: Path = EXPERIMENTS) -> Spec:
             problems.append(f"{rp}.id: duplicate row id {r['id']!r}")
         seen.add(r["id"])
         _check_config_values(r, rp, problems)
+        problems += _fidelity_keys(r.get("fidelity"), f"{rp}.fidelity")
         reported = _reported(data, r, rp, problems)
         overrides = {k: r[k] for k in ("model", "data", "train", "eval") if k in r}
         rows.append(Row(r["id"], r.get("label", r["id"]), overrides, reported, r.get("note", ""),

@@ -171,7 +171,7 @@ RANGES = {
                               "four positive block counts, one per stage"),
     "model.drop_path": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "model.fc_init": (lambda v: fc_init(v) is not None, "default, normal:<std> or xavier"),
-    "data.resize": (lambda v: _size(v), "a positive short side or [H, W]"),
+    "data.resize": (_size, "a positive short side or [H, W]"),
     "data.crop_mode": (lambda v: v in CROP_MODES, f"one of {', '.join(CROP_MODES)}"),
     "data.jitter": (lambda v: len(v) == 2 and 0 < v[0] <= v[1], "[lo, hi] short sides, 0 < lo <= hi"),
     "data.flip": (lambda v: v in FLIPS, f"one of {', '.join(FLIPS)} (true/false were swap/none)"),
@@ -202,7 +202,7 @@ RANGES = {
     "eval.clips": (_positive, "a positive integer"),
     "eval.crops": (lambda v: v in EVAL_CROPS, "1 (centre) or 3 (along the long side)"),
     "eval.batch_size": (_positive, "a positive integer"),
-    "eval.resize": (lambda v: _size(v), "a positive short side or [H, W]"),
+    "eval.resize": (_size, "a positive short side or [H, W]"),
     "eval.clip_layout": (lambda v: v in CLIP_LAYOUTS, f"one of {', '.join(CLIP_LAYOUTS)}"),
     "eval.checkpoint": (lambda v: v in CHECKPOINTS, f"one of {', '.join(CHECKPOINTS)}"),
     "train.lr_step": (lambda v: v in LR_STEPS, f"one of {', '.join(LR_STEPS)}"),
@@ -295,8 +295,15 @@ def get_key_or(cfg: dict, key: str, default: Any = None) -> Any:
 
 
 # fidelity: the paper's or reference code's value of every setting, with its source
-# (repro/report/fidelity.py); checked there, since its entries name config keys.
-RECIPE = {"description": str, "fidelity": ANY, **CONFIG}
+# (repro/report/fidelity.py judges them). The settings every row is judged on, in the order a
+# reader scans a training recipe; an entry's expect/show name config keys (checked by the loader).
+SETTINGS = ("geometry", "train_crop", "flip", "sampling", "frames", "epochs", "batch", "lr",
+            "optimizer", "schedule", "warmup", "weight_decay", "bn", "init", "dropout", "loss",
+            "clipping", "stochastic_depth", "precision", "test_views", "checkpoint")
+FIDELITY_ENTRY = {"expect": {"*": ANY}, "show": ("list", str), "paper": str, "source": str,
+                  "silent": bool, "follows": str, "why": str, "per_row": bool}
+FIDELITY = {s: FIDELITY_ENTRY for s in SETTINGS}
+RECIPE = {"description": str, "fidelity": FIDELITY, **CONFIG}
 # seeds: every row runs once per seed (train.seed), and reports give mean +- std over them.
 PROFILE = {"description": str, "dataset": str, "recipe": str, "seeds": ("list", int), **CONFIG}
 SOURCE = {"paper": str, "table": str, "dataset": str, "split": str, "note": str}
@@ -307,7 +314,7 @@ ROW = {"id": str, "label": str, "note": str, "model": MODEL, "data": DATA, "trai
        # This row's recipe, where it is not the spec's (e.g. the TSM rows of a GTA table).
        "recipe": str,
        # Per-setting references that replace the recipe's (repro/report/fidelity.py).
-       "fidelity": ANY,
+       "fidelity": FIDELITY,
        # {metric: value} for the spec's dataset/split, or a list of REPORTED_ENTRY
        "reported": ({"*": NUM}, ("list", REPORTED_ENTRY)),
        "source": SOURCE,
@@ -319,7 +326,7 @@ ROW = {"id": str, "label": str, "note": str, "model": MODEL, "data": DATA, "trai
 CLAIM = {"id": str, "text": str, "kind": str, "rows": ("list", str), "among": ("list", str),
          "metric": str, "dataset": str}
 SPEC = {"id": str, "title": str, "paper": str, "table": str, "dataset": str, "split": str,
-        "recipe": str, "note": str, "defaults": CONFIG, "rows": ("list", ROW), "fidelity": ANY,
+        "recipe": str, "note": str, "defaults": CONFIG, "rows": ("list", ROW), "fidelity": FIDELITY,
         "claims": ("list", CLAIM),
         # The synthetic probe tier of this table: which built rows it runs (default all) and why
         # the others are left out. run_all.py --probe runs every spec that has this block.
