@@ -20,8 +20,15 @@ from repro.spec.loader import load_spec
 from repro.spec.schema import SpecError
 from helpers import find_file
 
-TINY = ["--set", "train.epochs=1", "--set", "train.max_iters=2", "--set", "data.train_per_class=2",
-        "--set", "data.val_per_class=1", "--set", "train.batch_size=4", "--no-progress", "--seeds", "0"]
+TINY_SETS = ["train.epochs=1", "train.max_iters=2", "data.train_per_class=2", "data.val_per_class=1",
+             "train.batch_size=4"]
+TINY = [a for x in TINY_SETS for a in ("--set", x)] + ["--no-progress", "--seeds", "0"]
+
+
+def _tiny_overrides() -> dict:
+    from repro.spec.loader import parse_set
+
+    return parse_set(TINY_SETS)
 
 
 def test_crop_positions_along_the_long_side():
@@ -109,6 +116,32 @@ def test_multi_view_scores_are_the_mean_of_single_view_scores():
     assert torch.allclose(one, net(torch.stack([ds[i].video for i in range(5)])).softmax(1), atol=1e-6)
 
 
+def test_logit_average_is_the_mean_of_the_views_logits():
+    """TSM's test_models.py averages raw outputs over views (no --softmax): eval.average logits."""
+    ds, net = _dataset(), _Net()
+    mv = with_eval_views(ds, clips=2, crops=3)
+    scores, labels, _, loss = evaluate(net, _loader(mv), torch.device("cpu"), progress=False,
+                                       average="logits")
+    logits = torch.stack([net(mv[i].video).mean(0) for i in range(5)])
+    assert torch.allclose(scores, logits, atol=1e-5)
+    expect = torch.nn.functional.cross_entropy(logits, labels).item()
+    assert loss == pytest.approx(expect, rel=1e-5)
+    soft, *_ = evaluate(net, _loader(mv), torch.device("cpu"), progress=False)
+    assert not torch.allclose(soft, scores)  # the two rules give other numbers ...
+    one, *_ = evaluate(net, _loader(ds), torch.device("cpu"), progress=False, average="logits")
+    ref = net(torch.stack([ds[i].video for i in range(5)]))
+    assert torch.allclose(one, ref, atol=1e-6)  # ... and one view is the raw logits
+
+
+def test_ensemble_refuses_members_with_other_score_kinds():
+    y = torch.tensor([0, 1])
+    a = {"scores": torch.randn(2, 3), "labels": y, "video_ids": ["a", "b"], "average": "logits"}
+    with pytest.raises(EnsembleError, match="different kinds"):
+        average({"a": a, "b": {**a, "average": "softmax"}})
+    mean, *_ = average({"a": a, "b": {**a, "scores": a["scores"] + 2}})
+    assert torch.allclose(mean, a["scores"] + 1)
+
+
 def test_scores_file_round_trip_and_average(tmp_path):
     s = torch.softmax(torch.randn(4, 5), 1)
     y = torch.tensor([0, 1, 2, 3])
@@ -145,6 +178,10 @@ rows:
     reported: {{top1: 50.0}}
   - id: en
     ensemble: [tsn, tsn_4f]
+    reported: {{top1: 55.0}}
+  - id: en_views
+    ensemble: [tsn, tsn_4f]
+    member_eval: {{clips: 2, crops: 3, average: logits}}
     reported: {{top1: 55.0}}
 """
 
@@ -197,6 +234,50 @@ def test_ensemble_row_averages_its_members_scores(ensemble_run, capsys):
 
 
 @pytest.mark.slow
+def test_ensemble_tests_its_members_checkpoints_at_its_own_views(ensemble_run, capsys):
+    spec, dirs, args = ensemble_run
+    if main(args) != 0:  # the whole spec, or nothing left to do when the test above ran it
+        pytest.fail(capsys.readouterr().err)
+    capsys.readouterr()
+    key = load_spec(str(spec)).key
+    res = json.loads(find_file(dirs["results"], key, "synthetic", "en_views.seed0.json").read_text())
+    prov = res["provenance"]
+    assert prov["views"] == "2x3" and prov["average"] == "logits"
+    assert res["config"]["member_eval"] == {"clips": 2, "crops": 3, "average": "logits"}
+    tsn = json.loads(find_file(dirs["results"], key, "synthetic", "tsn.seed0.json").read_text())
+    for m in ("tsn", "tsn_4f"):
+        files = prov["members"][m]
+        assert files["views"] == "2x3" and files["checkpoint"].endswith(f"{m}.seed0/last.pt")
+        assert Path(files["scores_file"]).name.startswith("scores-")  # not the member's own scores.pt
+    own = torch.load(tsn["provenance"]["scores_file"], weights_only=False)
+    again = torch.load(prov["members"]["tsn"]["scores_file"], weights_only=False)
+    assert own["average"] == "softmax" and again["average"] == "logits"
+    assert again["video_ids"] == own["video_ids"] and not torch.allclose(again["scores"], own["scores"])
+    # A second run reads the saved protocol scores: nothing is tested again.
+    assert main([*args, "--rows", "en_views", "--force"]) == 0
+    assert "testing last.pt" not in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_retest_reproduces_the_members_own_test(ensemble_run, capsys):
+    """Testing tsn_4f's checkpoint again at its own views (another batch size, so a new protocol
+    hash) gives the scores its training run saved: the checkpoint, views and data are the same."""
+    from repro.run.retest import retest
+    from repro.run.unit import Dirs, Unit
+
+    spec, dirs, args = ensemble_run
+    if main(args) != 0:
+        pytest.fail(capsys.readouterr().err)
+    unit = Unit(str(spec), "tsn_4f", "synthetic", 0, _tiny_overrides(), tuple(TINY_SETS))
+    d = Dirs(dirs["results"], dirs["runs"], Path(args[args.index("--cache-dir") + 1]))
+    own = torch.load(find_file(dirs["runs"], load_spec(str(spec)).key, "synthetic", "tsn_4f.seed0/scores.pt"),
+                     weights_only=False)
+    again = retest(unit, {"batch_size": 1}, d, "hint", progress=False)
+    assert again["views"] == "2x3" and again["video_ids"] == own["video_ids"]
+    assert torch.allclose(again["scores"], own["scores"].float(), atol=2e-3)
+
+
+@pytest.mark.slow
 def test_ensemble_with_missing_member_scores_names_the_file(ensemble_run, capsys):
     spec, dirs, args = ensemble_run
     missing = find_file(dirs["runs"], load_spec(str(spec)).key, "synthetic", "tsn_4f.seed0/scores.pt")
@@ -211,12 +292,21 @@ def test_ensemble_with_missing_member_scores_names_the_file(ensemble_run, capsys
     ("    ensemble: [tsn, nope]", "no row 'nope'"),
     ("    ensemble: [tsn]", "two or more"),
     ("    ensemble: [tsn, tsn_4f]\n    reported_only: why", "exclude each other"),
+    ("    ensemble: [tsn, tsn_4f]\n    member_eval: {clips: two}", "member_eval.clips"),
 ])
 def test_ensemble_rows_are_validated(tmp_path, bad, match):
     text = SPEC.format(id="bad").replace("    ensemble: [tsn, tsn_4f]", bad)
     p = tmp_path / "bad.yaml"
     p.write_text(text)
     with pytest.raises(SpecError, match=match):
+        load_spec(str(p))
+
+
+def test_member_eval_belongs_to_ensemble_rows(tmp_path):
+    text = SPEC.format(id="bad").replace("  - id: tsn_4f\n", "  - id: tsn_4f\n    member_eval: {clips: 2}\n")
+    p = tmp_path / "bad.yaml"
+    p.write_text(text)
+    with pytest.raises(SpecError, match="only an ensemble row"):
         load_spec(str(p))
 
 

@@ -181,6 +181,47 @@ def test_dense_clips_follow_pyslowfast():
     assert short.min() >= 0 and short.max() == 19  # a short video repeats its frames
 
 
+def test_inverse_uniform_jitter_draws_the_inverse_of_the_side():
+    from repro.data.transforms import jitter_side
+
+    a, b = np.random.default_rng(3), np.random.default_rng(3)
+    u = b.uniform(1 / 320, 1 / 256)
+    assert jitter_side([256, 320], True, a) == round(1 / u)  # PySlowFast: 1 / U(1/hi, 1/lo)
+    rng = np.random.default_rng(0)
+    inv = np.array([jitter_side([256, 320], True, rng) for _ in range(4000)])
+    uni = np.array([jitter_side([256, 320], False, rng) for _ in range(4000)])
+    assert inv.min() >= 256 and inv.max() <= 320
+    # E[1/U(1/320, 1/256)] = ln(320/256) / (1/256 - 1/320) = 285.6, below the uniform mean 288
+    assert abs(inv.mean() - math.log(320 / 256) / (1 / 256 - 1 / 320)) < 1.0
+    assert abs(uni.mean() - 288) < 1.0
+
+
+def test_ensemble_rows_are_judged_on_their_members_protocol():
+    spec = load_spec("gta_table1")
+    (line,) = row_lines(spec, "gta_en")
+    assert line.setting == "ensemble" and line.verdict == "same"
+    assert "eval.crops=3" in line.harness and "eval.clip_layout=tsm" in line.harness
+    assert "eval.average=logits" in line.harness
+    (ssa,) = row_lines(load_spec("ssa_table1"), "ssa_en")
+    assert ssa.verdict == "paper silent" and "eval.average=logits" in ssa.harness
+    md = "\n".join(table_markdown(spec))
+    assert "**gta_en**: faithful" in md
+
+
+def test_slowfast_rows_train_at_224_and_are_costed_at_their_256_test_view(tmp_path):
+    from repro.run.cost import run_cost
+    import json
+
+    spec = load_spec("gta_fig3")
+    cfg = resolve(spec, "slowfast_r50", "paper")
+    assert (cfg["data"]["crop"], cfg["eval"]["crop_size"]) == (224, 256)
+    assert cfg["data"]["crop_mode"] == "jitter_inverse" and cfg["train"]["steps"] == [14, 18]
+    run_cost("gta_fig3", {}, (), tmp_path, say=lambda *a, **k: None)
+    res = json.loads((tmp_path / "gta_fig3" / "cost" / "slowfast_r50.json").read_text())
+    assert res["provenance"]["input"] == "1x3x64x256x256"
+    assert abs(res["metrics"]["gflops"] - 131.4) < 0.01 * 131.4  # GTA Figure 3's 131.4 G
+
+
 def test_every_paper_recipe_records_a_reference_for_every_setting():
     from repro.spec.loader import EXPERIMENTS
 
@@ -195,7 +236,7 @@ def test_every_paper_recipe_records_a_reference_for_every_setting():
 def test_fidelity_table_is_generated_for_every_table(table):
     spec = load_spec(table)
     md = "\n".join(table_markdown(spec))
-    built = [r for r in spec.rows if r.built]
+    built = [r for r in spec.rows if r.built or r.is_ensemble]
     assert ("| setting |" in md) == bool(built)
     for r in built:
         assert r.id in md
@@ -206,7 +247,7 @@ def test_done_when_tables_diverge_only_where_argued():
     for table in ("ssa_table2", "gta_fig7", "gta_table1", "rsa_main"):
         spec = load_spec(table)
         for r in spec.rows:
-            if r.built:
+            if r.built or r.is_ensemble:
                 lines = row_lines(spec, r.id)
                 div = {ln.setting for ln in lines if ln.verdict == DIVERGES}
                 assert div <= argued, (table, r.id, div)

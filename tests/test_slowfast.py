@@ -142,7 +142,7 @@ def test_gta_fig3_slowfast_rows_build(row):
     from repro.spec.loader import load_spec, resolve
 
     cfg = resolve(load_spec("gta_fig3"), row, "paper")
-    assert cfg["data"]["crop"] == 256 and cfg["model"]["frames"] == 64
+    assert (cfg["data"]["crop"], cfg["eval"]["crop_size"], cfg["model"]["frames"]) == (224, 256, 64)  # train 224, test 256
     with torch.device("meta"):
         m = repro.build_model("gta_fig3", row, "paper")
     assert isinstance(m, SlowFastResNet) and m.slow_frames == 16

@@ -17,7 +17,8 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # TSN's multi-scale crop (TSM ops/models.py ``get_augmentation``; RSA the same).
 MULTISCALE_SCALES = (1.0, 0.875, 0.75, 0.66)
-CROP_MODES = ("random", "multiscale", "jitter")
+CROP_MODES = ("random", "multiscale", "jitter", "jitter_inverse")
+JITTER_MODES = ("jitter", "jitter_inverse")
 
 
 def resize_to(x: torch.Tensor, size: int | Sequence[int]) -> torch.Tensor:
@@ -54,13 +55,23 @@ def multiscale_offsets(h: int, w: int, crop_h: int, crop_w: int) -> list[tuple[i
     return [(r * hs, c * ws) for r, c in grid]
 
 
+def jitter_side(bounds: Sequence[int], inverse: bool, rng: np.random.Generator) -> int:
+    """A short side in ``[lo, hi]``: uniform, or with ``inverse`` ``1 / U(1/hi, 1/lo)`` as
+    PySlowFast's ``random_short_side_scale_jitter(inverse_uniform_sampling=True)`` draws it."""
+    lo, hi = bounds
+    if inverse:
+        return int(round(1.0 / rng.uniform(1.0 / hi, 1.0 / lo)))
+    return int(round(rng.uniform(lo, hi)))
+
+
 class ClipTransform:
     """``(T, H, W, 3)`` uint8 -> ``(3, T, crop, crop)`` float, plus the (possibly swapped) label.
 
     ``resize``: the short side (int) or a fixed ``[H, W]``. Training crops by ``crop_mode``:
     ``random`` (a random ``crop`` square), ``multiscale`` (TSN's, resized to ``crop``) or
     ``jitter`` (short side drawn uniformly from ``jitter = [lo, hi]``, then a random crop; the
-    resize is not used). Flip, with probability ``flip_p``, only where ``flip_swap`` is given:
+    resize is not used) or ``jitter_inverse`` (its inverse drawn uniformly from [1/hi, 1/lo],
+    PySlowFast's INV_UNIFORM_SAMPLE, which favours the small sides). Flip, with probability ``flip_p``, only where ``flip_swap`` is given:
     the label becomes its partner in ``flip_swap`` (``swap``), and labels in ``flip_keep`` are
     never flipped (``skip``). Evaluation: resize and centre crop; with ``crops=3`` the three
     crops along the long side of TSM's 'accurate' protocol, stacked as ``(3, 3, T, crop, crop)``.
@@ -77,8 +88,8 @@ class ClipTransform:
             raise ValueError("several crops per clip are an evaluation protocol; training takes one")
         if crop_mode not in CROP_MODES:
             raise ValueError(f"crop mode {crop_mode!r}: use one of {', '.join(CROP_MODES)}")
-        if crop_mode == "jitter" and not jitter:
-            raise ValueError("crop mode 'jitter' needs the short-side range jitter=[lo, hi]")
+        if crop_mode in JITTER_MODES and not jitter:
+            raise ValueError(f"crop mode {crop_mode!r} needs the short-side range jitter=[lo, hi]")
         self.resize, self.crop, self.train, self.crops = resize, crop, train, crops
         self.crop_mode, self.jitter = crop_mode, jitter
         self.flip_swap, self.flip_keep = flip_swap, frozenset(flip_keep)
@@ -88,8 +99,8 @@ class ClipTransform:
 
     def _train_view(self, x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         c = self.crop
-        if self.crop_mode == "jitter":
-            x = resize_to(x, int(round(rng.uniform(self.jitter[0], self.jitter[1]))))
+        if self.crop_mode in JITTER_MODES:
+            x = resize_to(x, jitter_side(self.jitter, self.crop_mode == "jitter_inverse", rng))
         else:
             x = resize_to(x, self.resize)
         h, w = x.shape[-2:]

@@ -111,12 +111,16 @@ class BadVideoBudget:
 def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device,
              progress: bool = True, desc: str = "eval", max_bad_fraction: float = 1.0,
              bad_names: list[str] | None = None, amp: str = "none",
-             video_index: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor, int, float]:
-    """Per-video scores ``(N, K)`` (softmax), labels, skipped-video count and mean loss.
+             video_index: list[int] | None = None,
+             average: str = "softmax") -> tuple[torch.Tensor, torch.Tensor, int, float]:
+    """Per-video scores ``(N, K)``, labels, skipped-video count and mean loss.
 
-    Items of several views (``(V, 3, T, H, W)``, see :func:`repro.data.dataset.with_eval_views`)
-    score as the mean of their views' softmax, still one row per video; their loss is the NLL of
-    that mean. ``video_index`` receives the dataset index of every returned row.
+    ``average`` (``eval.average``) says what a score is: ``softmax``, the class probabilities
+    (PySlowFast's test), or ``logits``, the raw outputs (TSM's test_models.py without
+    ``--softmax``). Items of several views (``(V, 3, T, H, W)``, see
+    :func:`repro.data.dataset.with_eval_views`) score as the mean over their views, still one
+    row per video; the loss is the cross-entropy of that mean (for ``softmax``, its NLL).
+    ``video_index`` receives the dataset index of every returned row.
 
     Stops with a DatasetError when more than ``max_bad_fraction`` of the videos are unreadable;
     the names of the skipped ones are appended to ``bad_names``. Under torchrun ``loader`` holds
@@ -135,15 +139,16 @@ def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device,
             continue
         x = b["video"]
         if x.dim() == 6:  # (B, V, 3, T, H, W): V views of each video (eval.clips x eval.crops)
-            prob = _multi_view_scores(model, x, device, amp)
-            losses.append(F.nll_loss(prob.clamp_min(1e-12).log(), b["label"], reduction="none"))
-            scores.append(prob)
+            score = _multi_view_scores(model, x, device, amp, average)
+            losses.append(F.cross_entropy(score, b["label"], reduction="none") if average == "logits"
+                          else F.nll_loss(score.clamp_min(1e-12).log(), b["label"], reduction="none"))
         else:
             with _autocast(amp, device):
                 logits = model(x.to(device))
             logits = logits.float().cpu()
             losses.append(F.cross_entropy(logits, b["label"], reduction="none"))
-            scores.append(logits.softmax(1))
+            score = logits if average == "logits" else logits.softmax(1)
+        scores.append(score)
         labels.append(b["label"])
         index.append(b["index"])
     if distributed:
@@ -167,8 +172,9 @@ def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device,
 
 
 def _multi_view_scores(model: torch.nn.Module, x: torch.Tensor, device: torch.device,
-                       amp: str) -> torch.Tensor:
-    """Softmax scores of every view, averaged per video: ``(B, V, ...) -> (B, K)``.
+                       amp: str, average: str = "softmax") -> torch.Tensor:
+    """Scores (softmax or logits, see :func:`evaluate`) of every view, averaged per video:
+    ``(B, V, ...) -> (B, K)``.
 
     The views go through the model ``B`` clips at a time, so that 30-view evaluation needs no
     more memory than 1-view evaluation at the same eval batch size (eval-mode BatchNorm makes
@@ -180,8 +186,18 @@ def _multi_view_scores(model: torch.nn.Module, x: torch.Tensor, device: torch.de
     for chunk in flat.split(max(1, n)):
         with _autocast(amp, device):
             logits = model(chunk.to(device))
-        probs.append(logits.float().cpu().softmax(1))
+        logits = logits.float().cpu()
+        probs.append(logits if average == "logits" else logits.softmax(1))
     return torch.cat(probs).view(n, v, -1).mean(1)
+
+
+def eval_loader(ds, cfg: dict) -> DataLoader:
+    """Evaluation loader of ``ds`` at ``eval.batch_size``: this rank's shard under torchrun."""
+    W = D.world()
+    if W.enabled:
+        ds = Subset(ds, D.shard_indices(len(ds), W.rank, W.world))
+    return _loader(ds, max(1, cfg["eval"]["batch_size"] // W.world), False, cfg["data"]["num_workers"],
+                   cfg["train"]["seed"])
 
 
 def _eval_total(loader: DataLoader) -> int:
@@ -263,13 +279,7 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
     sampler = (D.GlobalBatchSampler(train_ds, gbatch, lambda e: epoch_seed(seed, e), W.rank, W.world)
                if W.enabled else None)
     train_loader = _loader(train_ds, rbatch, True, workers, seed, sampler)
-    eval_batch = max(1, ev["batch_size"] // W.world)
-
-    def eval_loader(ds) -> DataLoader:  # this rank's shard under torchrun
-        return _loader(Subset(ds, D.shard_indices(len(ds), W.rank, W.world)) if W.enabled else ds,
-                       eval_batch, False, workers, seed)
-
-    val_loader = eval_loader(val_ds)
+    val_loader = eval_loader(val_ds, cfg)
     max_iters = tr["max_iters"]
     ipe = len(train_loader) if not max_iters else min(max_iters, len(train_loader))
     if tr["epochs"] < 1 or ipe < 1:
@@ -374,7 +384,7 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
         vidx: list[int] = []
         vs, vy, vbad, val_loss = evaluate(model, val_loader, device, progress,
                                           f"{prefix}validation after epoch {epoch + 1}", max_bad,
-                                          bad_names, amp=amp, video_index=vidx)
+                                          bad_names, amp=amp, video_index=vidx, average=ev["average"])
         val_metrics = (vs, vy, vbad, val_loss, vidx)
         sched.end_epoch(val_loss)
         row = {"epoch": epoch + 1, "lr": sched.lr((epoch + 1) * ipe - 1),
@@ -410,7 +420,7 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
         tb.close()
     t0 = time.time()
     test_ds = val_ds if test_ds is None else test_ds
-    test_loader = val_loader if test_ds is val_ds else eval_loader(test_ds)
+    test_loader = val_loader if test_ds is val_ds else eval_loader(test_ds, cfg)
     checkpoints = {}
     for which in ("last", "best"):
         if which == "best":
@@ -424,7 +434,8 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
         else:
             scores, labels, bad_val, loss = evaluate(model, test_loader, device, progress,
                                                      f"{prefix}test ({which} epoch)", max_bad,
-                                                     bad_names, amp=amp, video_index=index)
+                                                     bad_names, amp=amp, video_index=index,
+                                                     average=ev["average"])
         metrics = summarize(scores, labels, info)
         metrics["val_loss"] = loss
         checkpoints[which] = {"metrics": metrics, "scores": scores, "labels": labels,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from repro.spec import schema as S
-from repro.spec.schema import SETTINGS
+from repro.spec.schema import ENSEMBLE_SETTINGS, SETTINGS
 
 SAME, SILENT, DIVERGES = "same", "paper silent", "diverges"
 
@@ -77,9 +77,19 @@ def judge(setting: str, entry: dict | None, cfg: dict) -> Line:
 
 
 def row_lines(spec, row_id: str, overrides: dict | None = None, profile: str = "paper") -> list[Line]:
-    """The fidelity lines of one built row under ``profile`` (default paper)."""
+    """The fidelity lines of one built or ensemble row under ``profile`` (default paper).
+
+    An ensemble row has one line: its first member's config under the ensemble's protocol
+    (``member_eval``), judged by the row's ``ensemble`` entry.
+    """
     from repro.spec.loader import fidelity_entries, resolve
 
+    row = spec.row(row_id)
+    if row.is_ensemble:
+        over = dict(overrides or {})
+        over["eval"] = {**(over.get("eval") or {}), **(row.member_eval or {})}
+        cfg = resolve(spec, row.ensemble[0], profile, over)
+        return [judge(s, row.fidelity.get(s), cfg) for s in ENSEMBLE_SETTINGS]
     cfg = resolve(spec, row_id, profile, overrides)
     entries = fidelity_entries(spec, row_id)
     return [judge(s, entries.get(s), cfg) for s in SETTINGS]
@@ -98,7 +108,7 @@ def grouped(spec, overrides: dict | None = None) -> list[tuple[list[str], list[L
     (frames), which are then listed row by row in the harness column."""
     groups: dict[tuple, list[tuple[str, list[Line]]]] = {}
     for r in spec.rows:
-        if r.built:
+        if r.built or r.is_ensemble:
             lines = row_lines(spec, r.id, overrides)
             key = tuple(replace(ln, harness="") if ln.per_row else ln for ln in lines)
             groups.setdefault(key, []).append((r.id, lines))

@@ -49,7 +49,7 @@ class CurrentConfigs:
                 if h is None:
                     return None, None, why
                 hashes[m] = h
-            return None, ensemble_hash(hashes), ""
+            return None, ensemble_hash(hashes, row.member_eval), ""
         try:
             cfg = resolve(self.spec, row_id, "paper" if profile == COST else profile,
                           seed_override(None if profile == COST else seed, self.overrides))

@@ -25,7 +25,9 @@ def run_cost(table: str, overrides: dict, set_args: tuple, results_dir, say=prin
             continue
         unit = Unit(str(spec.path), row.id, "paper", None, overrides, set_args)
         _, cfg = unit.config(check_modules=True)
-        frames, size = cfg["model"]["frames"], cfg["data"]["crop"]
+        # One test view, as the papers count it: the test crop (GTA's SlowFast rows train on 224
+        # crops and test, and count, at 256).
+        frames, size = cfg["model"]["frames"], cfg["eval"]["crop_size"]
         classes = num_classes(cfg["data"]["dataset"])
         t0 = time.time()
         c = cost_of(lambda: build_from_config(cfg, classes), frames, size)

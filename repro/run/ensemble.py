@@ -3,6 +3,9 @@
 An ensemble trains nothing. It loads each member's ``scores.pt`` (:mod:`repro.results.scores`),
 checks that they come from the members' current configs and score the same videos with the same
 labels, averages them and writes a result like any row's, with its members in the provenance.
+A row's ``member_eval`` gives the members another test protocol for the ensemble (views, and
+``average``: softmax or logits, what is averaged): their checkpoints are then tested again
+(:mod:`repro.run.retest`).
 """
 from __future__ import annotations
 
@@ -24,6 +27,11 @@ def average(members: dict[str, dict]) -> tuple[torch.Tensor, torch.Tensor, list[
     first = members[names[0]]
     for name in names[1:]:
         m = members[name]
+        rules = (first.get("average", "softmax"), m.get("average", "softmax"))
+        if rules[0] != rules[1]:
+            raise EnsembleError(f"rows {names[0]!r} and {name!r} saved scores of different kinds "
+                                f"({rules[0]} and {rules[1]}); give them one eval.average (or set "
+                                "member_eval.average on the ensemble row)")
         if m["video_ids"] != first["video_ids"]:
             a, b = set(first["video_ids"]), set(m["video_ids"])
             diff = sorted(a ^ b)[:3]
@@ -42,30 +50,23 @@ def average(members: dict[str, dict]) -> tuple[torch.Tensor, torch.Tensor, list[
 
 
 def run_ensemble(spec, row_id: str, profile: str, seed: int | None, overrides: dict, set_args: tuple,
-                 dirs: Dirs, force: bool, say=print) -> dict:
+                 dirs: Dirs, force: bool, say=print, progress: bool = True) -> dict:
     """Average the saved scores of an ensemble row's members and write its result like any row's."""
     from repro.engine import distributed as D
     from repro.engine.metrics import summarize
-    from repro.results.scores import file_hash, load_scores, save_scores, scores_path
+    from repro.results.scores import file_hash, save_scores, scores_path
+    from repro.run.retest import protocol_config, retest
     from repro.spec.loader import config_hash, ensemble_hash
 
     table, row = spec.key, spec.row(row_id)
-    members: dict[str, dict] = {}
-    hashes: dict[str, str] = {}
-    files, results, variants = {}, {}, {}
-    for m in row.ensemble:
-        unit = Unit(str(spec.path), m, profile, seed, overrides, set_args)
-        _, cfg = unit.config()
+    units = {m: Unit(str(spec.path), m, profile, seed, overrides, set_args) for m in row.ensemble}
+    hashes, variants, results = {}, {}, {}
+    for m, unit in units.items():
+        _, cfg, _ = protocol_config(unit, row.member_eval or {})
         hashes[m] = config_hash(cfg)
-        variants[m] = variant = unit.variant(spec, cfg)
-        files[m] = scores_path(run_folder(dirs.runs, table, profile, unit.key, variant))
-        results[m] = result_path(dirs.results, table, profile, unit.key, variant)
-        sets = "".join(f" --set {x}" for x in set_args)
-        seed_arg = f" --seeds {seed}" if seed is not None else ""
-        hint = (f"run its member first: run_all.py --table {spec.path if not spec.builtin else table} "
-                f"--rows {m} --profile {profile}{seed_arg}{sets} --force (the ensemble {row_id!r} needs it)")
-        members[m] = load_scores(files[m], m, hashes[m], hint)
-    h = ensemble_hash(hashes)
+        variants[m] = unit.variant(spec, cfg)
+        results[m] = result_path(dirs.results, table, profile, unit.key, variants[m])
+    h = ensemble_hash(hashes, row.member_eval)
     key = Unit(str(spec.path), row_id, profile, seed).key
     variant = h if any(variants.values()) else None  # members' variants make a variant ensemble
     out = result_path(dirs.results, table, profile, key, variant)
@@ -73,6 +74,14 @@ def run_ensemble(spec, row_id: str, profile: str, seed: int | None, overrides: d
     if old:
         say(f"[{table}] {key}: ensemble result exists for spec hash {h}, skipped (--force to re-run)", flush=True)
         return old
+    sets = "".join(f" --set {x}" for x in set_args)
+    seed_arg = f" --seeds {seed}" if seed is not None else ""
+    members = {}
+    for m, unit in units.items():
+        hint = (f"run its member first: run_all.py --table {spec.path if not spec.builtin else table} "
+                f"--rows {m} --profile {profile}{seed_arg}{sets} --force (the ensemble {row_id!r} needs it)")
+        members[m] = retest(unit, row.member_eval or {}, dirs, hint, progress, say)
+    files = {m: members[m]["scores_file"] for m in units}
     try:
         scores, labels, ids = average(members)
     except EnsembleError as e:
@@ -87,16 +96,20 @@ def run_ensemble(spec, row_id: str, profile: str, seed: int | None, overrides: d
         epochs=distinct("epochs"), seed="" if seed is None else seed, device="cpu", wall_time_s=0.0,
         overrides=list(set_args),
         extra={"val_videos": len(ids), "ensemble": list(row.ensemble), "scores_file": str(scores_file),
+               "average": first.get("average", "softmax"),
                "members": {m: {"spec_hash": hashes[m], "scores_file": str(files[m]),
                                "scores_sha256": file_hash(files[m]),
+                               "checkpoint": members[m].get("checkpoint"),
+                               "views": members[m].get("views"),
                                "result_sha256": file_hash(results[m]) if results[m].is_file() else None}
                            for m in row.ensemble}})
     result = {"table": table, "row": row_id, "seed": seed, "metrics": metrics, "provenance": prov.to_dict(),
-              "config": {"ensemble": list(row.ensemble), "member_spec_hashes": hashes}}
+              "config": {"ensemble": list(row.ensemble), "member_spec_hashes": hashes,
+                         "member_eval": row.member_eval}}
     if D.world().is_main:
         save_scores(scores_file, scores, labels, ids, h, table=table, row=row_id, profile=profile,
-                    views=prov.views, frames=prov.frames, dataset=prov.dataset, epochs=prov.epochs,
-                    info=first.get("info"))
+                    views=prov.views, average=first.get("average", "softmax"), frames=prov.frames,
+                    dataset=prov.dataset, epochs=prov.epochs, info=first.get("info"))
         write_json_atomic(result, out)
     say(f"[{table}] {key}: ensemble of {', '.join(row.ensemble)}: top1 {metrics['top1']:.1f}, "
         f"top5 {metrics['top5']:.1f} -> {out}", flush=True)

@@ -58,7 +58,7 @@ def run_plans(plans: list[Plan], opts: Options) -> list[str]:
             for row_id in p.ensembles:
                 for s in p.seeds:
                     run_ensemble(p.spec, row_id, p.profile, s, opts.overrides, opts.set_args, opts.dirs,
-                                 opts.force, say)
+                                 opts.force, say, progress)
             rebuild(p.spec, opts)
     return failures
 

@@ -111,7 +111,8 @@ def find_twin(results: Path, profile: str, ident: str, own: Path) -> tuple[Path,
 _PREPARED: dict[str, tuple] = {}
 
 
-def _datasets(cfg: dict, dirs: Dirs, progress: bool) -> tuple:
+def load_datasets(cfg: dict, dirs: Dirs, progress: bool) -> tuple:
+    """``(root, info, train, val)`` of a config: its dataset prepared once per process."""
     from repro.data.registry import build_datasets, prepare
     from repro.engine import distributed as D
 
@@ -207,7 +208,7 @@ def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,
     D.barrier()  # no rank may load the checkpoint that --force is removing
     if cfg["train"]["threads"]:
         torch.set_num_threads(int(cfg["train"]["threads"]))
-    root, info, train_ds, val_ds = _datasets(cfg, dirs, progress)
+    root, info, train_ds, val_ds = load_datasets(cfg, dirs, progress)
     ev = cfg["eval"]
     try:  # the row's test protocol; the prepared dataset is shared by rows and stays as it is
         test_ds = with_eval_views(val_ds, ev["clips"], ev["crops"], ev["resize"], ev["crop_size"],
@@ -255,7 +256,7 @@ def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,
         save_scores(scores_file, run["scores"], run["labels"],
                     [getattr(val_ds.records[i], "video_id", str(i)) for i in run["index"]], h,
                     table=table, row=unit.row, profile=unit.profile, views=prov.views,
-                    frames=prov.frames, dataset=prov.dataset, epochs=prov.epochs,
+                    average=cfg["eval"]["average"], frames=prov.frames, dataset=prov.dataset, epochs=prov.epochs,
                     info={k: info[k] for k in ("families", "reversal_pairs") if info.get(k)})
         write_json_atomic(result, out)
     return {"status": "trained", "result": result, "path": str(out)}

@@ -48,6 +48,7 @@ class Row:
     ensemble: list[str] | None = None  # member rows whose saved class scores are averaged
     recipe: str | None = None  # the row's own recipe, where it is not the spec's
     fidelity: dict = field(default_factory=dict)  # per-setting references over the recipe's
+    member_eval: dict | None = None  # an ensemble's test protocol for its members, if not theirs
 
     @property
     def built(self) -> bool:
@@ -88,6 +89,7 @@ class Spec:
     claims: list[Claim] = field(default_factory=list)
     probe: dict | None = None  # {"rows": [...], "note": ...}: the synthetic probe tier
     fidelity: dict = field(default_factory=dict)  # per-setting references over the recipe's
+    member_eval: dict | None = None  # an ensemble's test protocol for its members, if not theirs
 
     @property
     def key(self) -> str:
@@ -262,7 +264,7 @@ def load_spec(table: str, root: Path = EXPERIMENTS) -> Spec:
         overrides = {k: r[k] for k in ("model", "data", "train", "eval") if k in r}
         rows.append(Row(r["id"], r.get("label", r["id"]), overrides, reported, r.get("note", ""),
                         r.get("reported_only"), r.get("ensemble"), r.get("recipe"),
-                        r.get("fidelity") or {}))
+                        r.get("fidelity") or {}, r.get("member_eval")))
     _check_ensembles(rows, problems)
     claims = _claims(data.get("claims") or [], seen, problems)
     by_id = {r.id: r for r in rows}
@@ -282,9 +284,12 @@ def _check_ensembles(rows: list[Row], problems: list[str]) -> None:
     """An ensemble row averages the saved scores of two or more distinct built rows of this spec."""
     by_id = {r.id: r for r in rows}
     for i, r in enumerate(rows):
-        if r.ensemble is None:
-            continue
         rp = f"rows[{i}] ({r.id})"
+        if r.ensemble is None:
+            if r.member_eval is not None:
+                problems.append(f"{rp}.member_eval: only an ensemble row tests its members under "
+                                "another protocol; set eval on this row instead")
+            continue
         if r.reported_only is not None:
             problems.append(f"{rp}: ensemble and reported_only exclude each other; drop reported_only "
                             "to compute the ensemble from its members' scores, or drop ensemble")
@@ -546,9 +551,10 @@ def config_hash(cfg: dict) -> str:
     return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def ensemble_hash(members: dict[str, str]) -> str:
-    """Spec hash of an ensemble row: a function of its members and their spec hashes only."""
-    return config_hash({"ensemble": members})
+def ensemble_hash(members: dict[str, str], member_eval: dict | None = None) -> str:
+    """Spec hash of an ensemble row: a function of its members, their spec hashes and the test
+    protocol it gives them (``member_eval``) only."""
+    return config_hash({"ensemble": members, **({"member_eval": member_eval} if member_eval else {})})
 
 
 def seed_override(seed: int | None, overrides: dict | None = None) -> dict:

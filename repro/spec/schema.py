@@ -42,8 +42,8 @@ MODEL = {
 SIZE = (int, INT_LIST)  # a short side, or a fixed [H, W]
 DATA = {"resize": SIZE, "crop": int,
         # Training crop: random (a crop x crop square), multiscale (TSN's scales 1/.875/.75/.66,
-        # fixed offset grid, resized to crop) or jitter (short side uniform in data.jitter, then
-        # a random crop; PySlowFast).
+        # fixed offset grid, resized to crop), jitter (short side uniform in data.jitter, then
+        # a random crop; PySlowFast) or jitter_inverse (1/short side uniform; PySlowFast's SSv2).
         "crop_mode": str, "jitter": (INT_LIST, type(None)),
         # none; swap (flip, a left/right class becomes its partner); skip (flip, except the
         # classes in data.flip_keep: by default those with a left/right partner; GTA, RSA)
@@ -84,9 +84,11 @@ TRAIN = {"epochs": int, "batch_size": int, "lr": NUM, "momentum": NUM, "nesterov
 # data.crop). clip_layout places a TSN test's clips: spread (k + .5)/K of a segment, or tsm
 # (TSM's two-clip --twice_sample). checkpoint: the epoch whose test is the row's number (last,
 # or best = highest per-epoch validation top-1, as the reference keeps model_best); both are
-# always reported. Validation (1 view) runs after every epoch for the history.
+# always reported. Validation (1 view) runs after every epoch for the history. average: what is
+# averaged over views and over an ensemble's members, softmax (PySlowFast) or logits (TSM's
+# test_models.py without --softmax); with one view and one model both rank classes alike.
 EVAL = {"clips": int, "crops": int, "batch_size": int, "resize": SIZE, "crop_size": int,
-        "clip_layout": str, "checkpoint": str}
+        "clip_layout": str, "checkpoint": str, "average": str}
 CONFIG = {"model": MODEL, "data": DATA, "train": TRAIN, "eval": EVAL}
 
 # Every default of a run config, in one place. resolve() merges them under the recipe before
@@ -109,7 +111,7 @@ DEFAULTS = {
               "lr_mult": {}, "seed": 0, "max_iters": None,
               "label_smoothing": 0.0, "grad_clip": None, "lr_scale_batch": None, "amp": "none",
               "channels_last": False, "threads": None},
-    "eval": {"clips": 1, "crops": 1, "clip_layout": "spread", "checkpoint": "last"},
+    "eval": {"clips": 1, "crops": 1, "clip_layout": "spread", "checkpoint": "last", "average": "softmax"},
 }
 REQUIRED = ("data.resize", "data.crop", "train.epochs", "train.batch_size", "train.lr")
 DERIVED = {"eval.batch_size": "train.batch_size", "eval.resize": "data.resize",
@@ -118,11 +120,12 @@ DERIVED = {"eval.batch_size": "train.batch_size", "eval.resize": "data.resize",
 ARCHS = ("resnet", "slowfast")
 PRETRAINED = ("none", "imagenet")
 AMP = ("bf16", "none")
-CROP_MODES = ("random", "multiscale", "jitter")
+CROP_MODES = ("random", "multiscale", "jitter", "jitter_inverse")
 FLIPS = ("none", "swap", "skip")
 SAMPLINGS = ("tsn", "dense")
 CLIP_LAYOUTS = ("spread", "tsm")
 CHECKPOINTS = ("last", "best")
+AVERAGES = ("softmax", "logits")
 LR_STEPS = ("iter", "epoch")
 NO_DECAY = ("bn", "bias")
 LABEL_ORDERS = ("alphabetical", "file")
@@ -205,6 +208,7 @@ RANGES = {
     "eval.resize": (_size, "a positive short side or [H, W]"),
     "eval.clip_layout": (lambda v: v in CLIP_LAYOUTS, f"one of {', '.join(CLIP_LAYOUTS)}"),
     "eval.checkpoint": (lambda v: v in CHECKPOINTS, f"one of {', '.join(CHECKPOINTS)}"),
+    "eval.average": (lambda v: v in AVERAGES, f"one of {', '.join(AVERAGES)}"),
     "train.lr_step": (lambda v: v in LR_STEPS, f"one of {', '.join(LR_STEPS)}"),
     "train.final_lr_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "train.warmup_start_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
@@ -251,9 +255,10 @@ def value_problems(cfg: dict) -> list[tuple[str, str]]:
                                           and get_key_or(cfg, k) == get_key_or(cfg, DERIVED[k]))]
     d, ev = cfg.get("data", {}), cfg.get("eval", {})
     sized = lambda v: isinstance(v, int) or (isinstance(v, list) and _size(v))  # noqa: E731
-    jit = d.get("jitter") if d.get("crop_mode") == "jitter" else None
-    if d.get("crop_mode") == "jitter" and not jit:
-        out.append(("data.crop_mode", "jitter needs data.jitter: [lo, hi] (the short sides to draw from)"))
+    jittered = d.get("crop_mode") in ("jitter", "jitter_inverse")
+    jit = d.get("jitter") if jittered else None
+    if jittered and not jit:
+        out.append(("data.crop_mode", f"{d['crop_mode']} needs data.jitter: [lo, hi] (the short sides to draw from)"))
     elif isinstance(d.get("crop"), int) and isinstance(jit, list) and jit and d["crop"] > jit[0]:
         out.append(("data.crop", f"crop {d['crop']} is larger than the smallest jittered short side "
                                  f"{jit[0]}: crop at most data.jitter[0]"))
@@ -302,7 +307,10 @@ SETTINGS = ("geometry", "train_crop", "flip", "sampling", "frames", "epochs", "b
             "clipping", "stochastic_depth", "precision", "test_views", "checkpoint")
 FIDELITY_ENTRY = {"expect": {"*": ANY}, "show": ("list", str), "paper": str, "source": str,
                   "silent": bool, "follows": str, "why": str, "per_row": bool}
-FIDELITY = {s: FIDELITY_ENTRY for s in SETTINGS}
+# An ensemble row is judged on what it adds: its members' test protocol and score rule (the
+# members' training is judged on their own rows).
+ENSEMBLE_SETTINGS = ("ensemble",)
+FIDELITY = {s: FIDELITY_ENTRY for s in SETTINGS + ENSEMBLE_SETTINGS}
 RECIPE = {"description": str, "fidelity": FIDELITY, **CONFIG}
 # seeds: every row runs once per seed (train.seed), and reports give mean +- std over them.
 PROFILE = {"description": str, "dataset": str, "recipe": str, "seeds": ("list", int), **CONFIG}
@@ -322,7 +330,11 @@ ROW = {"id": str, "label": str, "note": str, "model": MODEL, "data": DATA, "trai
        "reported_only": str,
        # Average of the class scores of these built rows of the same spec (saved scores.pt);
        # nothing is trained for it. Not together with reported_only or model/data/train/eval.
-       "ensemble": ("list", str)}
+       "ensemble": ("list", str),
+       # Ensemble rows only: the test protocol of the members for this ensemble, where it is not
+       # their own (e.g. GTA_En's 3 crops x 2 clips of members reported at 1x1). Each member's
+       # checkpoint (its eval.checkpoint) is tested again under its eval with these keys replaced.
+       "member_eval": EVAL}
 CLAIM = {"id": str, "text": str, "kind": str, "rows": ("list", str), "among": ("list", str),
          "metric": str, "dataset": str}
 SPEC = {"id": str, "title": str, "paper": str, "table": str, "dataset": str, "split": str,

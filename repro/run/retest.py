@@ -1,0 +1,99 @@
+"""Test a trained row's checkpoint again, under another test protocol.
+
+An ensemble row may test its members at views other than their own: GTA_En averages the 8- and
+16-frame models at 3 crops x 2 clips (TSM's "accurate" protocol) while the members' own numbers
+are 1 clip x 1 crop. Nothing is trained again: the checkpoint the member's own number comes from
+(its ``eval.checkpoint``, ``best.pt`` or ``last.pt`` in its run folder) is loaded, checked
+against the member's current config, and tested. The scores are kept beside the member's own as
+``scores-<protocol hash>.pt``, so a second ensemble run reads them instead of testing again.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from repro.errors import EnsembleError
+from repro.run.unit import Dirs, Unit, load_datasets, run_folder
+
+CHECKPOINT_FILES = {"best": "best.pt", "last": "last.pt"}
+
+
+def protocol_config(unit: Unit, eval_over: dict) -> tuple[object, dict, dict]:
+    """``(spec, own config, protocol config)``: the unit's config and the same with the keys of
+    ``eval_over`` replaced in its ``eval`` (checked like any config)."""
+    from repro.spec.loader import resolve, seed_override
+
+    spec, cfg = unit.config()
+    over = seed_override(unit.seed, unit.overrides)
+    over = {**over, "eval": {**(over.get("eval") or {}), **eval_over}}
+    return spec, cfg, resolve(spec, unit.row, unit.profile, over)
+
+
+def checkpoint_file(run_dir: Path, cfg: dict) -> Path:
+    """The checkpoint whose test is the row's own number (``eval.checkpoint``)."""
+    return Path(run_dir) / CHECKPOINT_FILES[cfg["eval"]["checkpoint"]]
+
+
+def retest(unit: Unit, eval_over: dict, dirs: Dirs, hint: str, progress: bool = True,
+           say=print) -> dict:
+    """Saved scores (:func:`repro.results.scores.load_scores`'s dict, plus ``scores_file`` and
+    ``checkpoint``) of ``unit``'s checkpoint tested under its eval with ``eval_over`` replaced.
+
+    The unit's own ``scores.pt`` when that changes nothing; else ``scores-<hash>.pt``, tested now
+    if absent or stale. An EnsembleError (with ``hint``) when the checkpoint is missing or was
+    trained for another config.
+    """
+    import torch
+
+    from repro.data.dataset import with_eval_views
+    from repro.data.registry import num_classes
+    from repro.engine import distributed as D
+    from repro.engine.checkpoint import load_if_matching
+    from repro.engine.train import amp_mode, eval_loader, evaluate
+    from repro.models.build import build_from_config
+    from repro.results.scores import load_scores, save_scores, scores_path
+    from repro.spec.loader import config_hash
+
+    spec, cfg, pcfg = protocol_config(unit, eval_over)
+    own, h = config_hash(cfg), config_hash(pcfg)
+    run_dir = run_folder(dirs.runs, spec.key, unit.profile, unit.key, unit.variant(spec, cfg))
+    ckpt = checkpoint_file(run_dir, cfg)
+    if h == own:
+        path = scores_path(run_dir)
+        return {**load_scores(path, unit.row, own, hint), "scores_file": str(path), "checkpoint": str(ckpt)}
+    path = run_dir / f"scores-{h}.pt"
+    if path.is_file():
+        try:
+            return {**load_scores(path, unit.row, h), "scores_file": str(path), "checkpoint": str(ckpt)}
+        except EnsembleError:
+            pass  # stale or unreadable: test again below
+    state = load_if_matching(ckpt, own)
+    if state is None:
+        why = "is missing" if not ckpt.is_file() else "was trained for another config"
+        raise EnsembleError(f"row {unit.row!r}: checkpoint {ckpt} {why}, so it cannot be tested at "
+                            f"this ensemble's views; {hint}")
+    ev = pcfg["eval"]
+    _, info, _, val_ds = load_datasets(pcfg, dirs, progress)
+    test_ds = with_eval_views(val_ds, ev["clips"], ev["crops"], ev["resize"], ev["crop_size"],
+                              ev["clip_layout"])
+    model = build_from_config(pcfg, num_classes(pcfg["data"]["dataset"]))
+    model.load_state_dict(state["model"])
+    device = D.device()
+    model.to(device)
+    views = "{}x{}".format(*getattr(test_ds, "views", (1, 1)))
+    say(f"[{spec.key}] {unit.key}: testing {ckpt.name} (epoch {state.get('epoch')}) at {views} views, "
+        f"average of {ev['average']}", flush=True)
+    index: list[int] = []
+    scores, labels, _, _ = evaluate(model, eval_loader(test_ds, pcfg), device, progress,
+                                    f"{spec.key}/{unit.key} test {views}", float(pcfg["data"]["max_bad_fraction"]),
+                                    amp=amp_mode(pcfg["train"], device), video_index=index,
+                                    average=ev["average"])
+    ids = [getattr(val_ds.records[i], "video_id", str(i)) for i in index]
+    meta = dict(table=spec.key, row=unit.row, profile=unit.profile, views=views, average=ev["average"],
+                frames=pcfg["model"]["frames"], dataset=pcfg["data"]["dataset"],
+                epochs=pcfg["train"]["epochs"], checkpoint=str(ckpt), checkpoint_epoch=state.get("epoch"),
+                info={k: info[k] for k in ("families", "reversal_pairs") if info.get(k)})
+    if D.world().is_main:
+        save_scores(path, scores, labels, ids, h, **meta)
+    D.barrier()
+    return {"scores": scores.to(torch.float16).float(), "labels": labels, "video_ids": ids, "spec_hash": h,
+            **meta, "scores_file": str(path)}
