@@ -2,6 +2,8 @@
 Region GTA against a direct transcription of the paper's equations, and GTA Figure 7's costs."""
 from __future__ import annotations
 
+import math
+
 import inspect
 
 import pytest
@@ -14,6 +16,9 @@ from repro.models.registry import get_module
 NAMES = ["gta_sa", "gta_ta", "dnl", "gta"]
 CONFIGS = [
     ("gta_sa", {}), ("gta_ta", {}), ("gta_ta", {"pe": True}), ("dnl", {}), ("dnl", {"pe": True}),
+    ("gta_ta", {"pe": True, "pe_type": "sinusoidal", "pe_at": "input"}),  # the specs' TAPE
+    ("dnl", {"pe": True, "pe_type": "sinusoidal", "pe_at": "input"}),
+    ("gta_ta", {"pe": True, "pe_type": "sinusoidal"}), ("gta_ta", {"pe": True, "pe_at": "input", "pe_std": 1.0}),
     ("gta", {}), ("gta", {"ccmh": False}), ("gta", {"pixel": False}), ("gta", {"region": False}),
     ("gta", {"spatial": False}), ("gta", {"groups": 2, "region_div": 1}),
 ]
@@ -90,6 +95,26 @@ def test_frame_order(cfg):
         assert d > 1e-4
 
 
+def test_sinusoidal_table_and_tape_reading_of_the_specs():
+    from repro.models.gta import sinusoidal
+    from repro.spec.loader import load_spec, resolve
+
+    tab = sinusoidal(8, 6)
+    assert torch.allclose(tab[0], torch.tensor([0.0, 1, 0, 1, 0, 1]))
+    t = 5.0
+    expect = [math.sin(t), math.cos(t), math.sin(t / 10000 ** (2 / 6)), math.cos(t / 10000 ** (2 / 6)),
+              math.sin(t / 10000 ** (4 / 6)), math.cos(t / 10000 ** (4 / 6))]
+    assert torch.allclose(tab[5], torch.tensor(expect), atol=1e-6)
+    mod = _make("gta_ta", {"pe": True, "pe_type": "sinusoidal", "pe_at": "input"})
+    assert mod.pos.shape == (T, 32) and "pos" not in mod.state_dict()  # fixed: nothing to learn or save
+    plain = _make("gta_ta", {})
+    assert sum(p.numel() for p in mod.parameters()) == sum(p.numel() for p in plain.parameters())
+    for table, row in [("gta_fig7", "sa_tape"), ("gta_fig12", "tape"), ("gta_fig12", "sa_tape"),
+                       ("probe_modules", "tape")]:
+        args = resolve(load_spec(table), row, "paper")["model"]["insert"]["args"]
+        assert args == {"pe": True, "pe_type": "sinusoidal", "pe_at": "input"}, (table, row)
+
+
 def test_ccmh_sums_every_group_into_every_head():
     """Eqs. 7-8 written out: head k = sum_g M_g^k V_g; plain multi-head = only g == k."""
     torch.manual_seed(0)
@@ -157,7 +182,7 @@ FIG7 = [
     ("+SA", "gta_sa", {}, 41.7, 27.5),
     ("+TA", "gta_ta", {}, 41.0, 27.5),
     ("+SA+TA", "dnl", {}, 49.9, 31.2),
-    ("+SA+TAPE", "dnl", {"pe": True}, 49.9, 31.2),
+    ("+SA+TAPE", "dnl", {"pe": True, "pe_type": "sinusoidal", "pe_at": "input"}, 49.9, 31.2),
     ("+SA+GTA", "gta", {}, 50.2, 31.2),
 ]
 PLACES = {"layer2": [1, 3], "layer3": [1, 3, 5]}

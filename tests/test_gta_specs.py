@@ -119,7 +119,7 @@ def test_fig7_values_and_modules():
         assert (_value(spec, rid, "gflops"), _value(spec, rid, "params_m"), _value(spec, rid)) == (g, p, t)
     mods = {r.id: resolve(spec, r.id, "paper")["model"]["insert"] for r in spec.rows}
     assert mods["sa"]["module"] == "gta_sa" and mods["ta"]["module"] == "gta_ta"
-    assert mods["sa_tape"]["module"] == "dnl" and mods["sa_tape"]["args"] == {"pe": True}
+    assert mods["sa_tape"]["module"] == "dnl" and mods["sa_tape"]["args"] == {"pe": True, "pe_type": "sinusoidal", "pe_at": "input"}
     assert mods["sa_gta"]["module"] == "gta"
     assert spec.dataset == "ssv1"
 

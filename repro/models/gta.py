@@ -9,9 +9,11 @@ Registered names (GTA Figure 7 rows in brackets):
   block at C' = C * inter_ratio = C/4 inter channels, keys and values max-pooled 2x2, logits
   scaled by 1/sqrt(C'): :class:`SpatialAttention`.
 - ``gta_ta`` (+TA, +TAPE with ``pe=True``): self-attention over T per pixel (eq. 4) at C/4,
-  not pooled: :class:`TemporalAttention`. TAPE adds one learned (T, C') embedding, shared by
-  all pixels, to the queries and to the keys before the dot product (values are left alone, so
-  the order cue enters only through *where* each frame attends).
+  not pooled: :class:`TemporalAttention`. TAPE adds one positional embedding per frame, shared
+  by all pixels; by default a learned (T, C') one on the queries and keys (values are left
+  alone, so the order cue enters only through *where* each frame attends). ``pe_type``,
+  ``pe_at`` and ``pe_std`` choose a fixed sinusoidal table, the block's input instead of q and
+  k, and the learned one's scale (:class:`TemporalAttention` says why they matter).
 - ``dnl`` (+SA+TA, the "decoupled NL"): ``gta_sa`` then ``gta_ta``.
 - ``gta`` (+SA+GTA): ``gta_sa`` (``spatial=True``) then :class:`GlobalTemporalAttention`
   (eqs. 5-8), which replaces the dot-product map by learned T x T matrices.
@@ -81,34 +83,71 @@ class SpatialAttention(NonLocal):
 class TemporalAttention(NonLocal):
     """GTA eq. 4: per-pixel self-attention over T at ``C * inter_ratio``; ``pe`` adds TAPE.
 
-    ``pe``: a learned ``(num_frames, C')`` embedding added to the queries and keys (shape
-    ``(N*H*W, T, C')`` as tokens). Without it the block is blind to frame order.
+    ``pe``: a positional embedding, one row per frame, shared by all pixels. Without it the
+    block is blind to frame order. ``pe_type``: ``learned`` (a parameter drawn from a normal of
+    std ``pe_std``, truncated at +-2) or ``sinusoidal`` (Vaswani et al.'s fixed sin/cos
+    table). ``pe_at``: ``qk`` adds a ``(T, C')`` embedding to the queries and keys (tokens
+    ``(N*H*W, T, C')``), so the order cue enters only through *where* each frame attends;
+    ``input`` adds a ``(T, C)`` one to the block's input ``(N, C, T, H, W)`` before the query,
+    key and value convs (as a Transformer adds it to its input tokens), so the values carry
+    position too. The residual path never sees the embedding: the block still starts as an
+    exact identity.
     """
 
     def __init__(self, channels: int, num_frames: int = 8, inter_ratio: float = 0.25,
-                 pe: bool = False) -> None:
+                 pe: bool = False, pe_type: str = "learned", pe_at: str = "qk",
+                 pe_std: float = 0.02) -> None:
         super().__init__(channels, "1d", inter_ratio=inter_ratio, pool=False, scaled=True)
-        inter = self.theta.out_channels
-        self.pos: nn.Parameter | None = None
-        if pe:
-            # ViT-style learned embedding; small so that it starts as a mild order cue.
-            self.pos = nn.Parameter(torch.empty(num_frames, inter))
-            nn.init.trunc_normal_(self.pos, std=0.02)
+        if pe_type not in ("learned", "sinusoidal"):
+            raise ValueError(f"TAPE pe_type must be learned or sinusoidal, got {pe_type!r}")
+        if pe_at not in ("qk", "input"):
+            raise ValueError(f"TAPE pe_at must be qk or input, got {pe_at!r}")
+        self.pe_at = pe_at
+        dim = self.theta.out_channels if pe_at == "qk" else channels
+        if not pe:
+            self.pos: torch.Tensor | None = None
+        elif pe_type == "learned":
+            # ViT-style learned embedding. At q/k its scale decides what it does: at std 0.02
+            # its rows stay ~40x shorter than the queries and keys (per-token norms 4-7 on the
+            # synthetic probe), shift the logits by ~0.05, barely train, and the block stays
+            # order-blind there; at std 1 the random rows add |p|^2/sqrt(C') to the diagonal of
+            # the logits and every frame attends to itself. At the input it must match the
+            # features' scale (std 1), not 0.02.
+            self.pos = nn.Parameter(torch.empty(num_frames, dim))
+            nn.init.trunc_normal_(self.pos, std=pe_std)
+        else:
+            self.register_buffer("pos", sinusoidal(num_frames, dim), persistent=False)
 
     def _pos(self, t: int) -> torch.Tensor:
-        """The ``(t, C')`` embedding; linearly resampled when ``t`` is not ``num_frames``."""
+        """The ``(t, dim)`` embedding; linearly resampled when ``t`` is not ``num_frames``."""
         pos = self.pos
         if pos.shape[0] != t:
             pos = F.interpolate(pos.t()[None], size=t, mode="linear", align_corners=False)[0].t()
         return pos
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q, k, v = (to_tokens(f(x), "1d") for f in (self.theta, self.phi, self.g))
-        if self.pos is not None:
+        xin = x
+        if self.pos is not None and self.pe_at == "input":
+            xin = x + self._pos(x.shape[2]).t()[None, :, :, None, None]  # (1, C, T, 1, 1)
+        q, k, v = (to_tokens(f(xin), "1d") for f in (self.theta, self.phi, self.g))
+        if self.pos is not None and self.pe_at == "qk":
             pos = self._pos(x.shape[2])
             q, k = q + pos, k + pos
         y = attend(q, k, v, self.scaled)
         return x + self.out(from_tokens(y, "1d", (x.shape[0], v.shape[2], *x.shape[2:])))
+
+
+def sinusoidal(num_frames: int, dim: int) -> torch.Tensor:
+    """Vaswani et al.'s ``(num_frames, dim)`` table: sin/cos pairs at geometric frequencies.
+
+    Entries lie in [-1, 1] (a row's norm is sqrt(dim/2)), the scale of the queries and keys.
+    """
+    t = torch.arange(num_frames, dtype=torch.float32)[:, None]
+    freq = 10000.0 ** (-torch.arange(0, dim, 2, dtype=torch.float32) / dim)
+    table = torch.zeros(num_frames, dim)
+    table[:, 0::2] = torch.sin(t * freq)
+    table[:, 1::2] = torch.cos(t * freq)[:, : dim // 2]
+    return table
 
 
 class TemporalMixer(nn.Module):
@@ -222,16 +261,19 @@ def gta_sa(channels: int, num_frames: int = 8, inter_ratio: float = 0.25,
 
 
 def gta_ta(channels: int, num_frames: int = 8, inter_ratio: float = 0.25,
-           pe: bool = False) -> nn.Module:
-    """+TA / +TAPE: per-pixel self-attention over time, with a learned positional embedding if ``pe``."""
-    return TemporalAttention(channels, num_frames, inter_ratio, pe)
+           pe: bool = False, pe_type: str = "learned", pe_at: str = "qk",
+           pe_std: float = 0.02) -> nn.Module:
+    """+TA / +TAPE: per-pixel self-attention over time, with a positional embedding if ``pe``."""
+    return TemporalAttention(channels, num_frames, inter_ratio, pe, pe_type, pe_at, pe_std)
 
 
 def dnl(channels: int, num_frames: int = 8, inter_ratio: float = 0.25, pe: bool = False,
-        pool_input: bool = False) -> nn.Module:
+        pool_input: bool = False, pe_type: str = "learned", pe_at: str = "qk",
+        pe_std: float = 0.02) -> nn.Module:
     """+SA+TA (decoupled NL) / +SA+TAPE."""
     return DecoupledBlock(SpatialAttention(channels, inter_ratio, pool_input),
-                          TemporalAttention(channels, num_frames, inter_ratio, pe))
+                          TemporalAttention(channels, num_frames, inter_ratio, pe, pe_type, pe_at,
+                                            pe_std))
 
 
 def gta(channels: int, num_frames: int = 8, spatial: bool = True, pixel: bool = True,
