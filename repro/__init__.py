@@ -9,4 +9,13 @@ def build_model(table: str, row: str, profile: str = "paper", overrides: dict | 
     return _build(table, row, profile, overrides)
 
 
-__all__ = ["build_model"]
+def convert_checkpoint(checkpoint, source: str | None = None, table: str | None = None,
+                       row: str | None = None, profile: str = "paper", **kwargs):
+    """A published checkpoint as the state dict of a row's model, which ``build_model(table,
+    row, profile)`` loads strictly (see :func:`repro.convert.convert_checkpoint`)."""
+    from repro.convert import convert_checkpoint as _convert
+
+    return _convert(checkpoint, source, table, row, profile, **kwargs)
+
+
+__all__ = ["build_model", "convert_checkpoint"]
