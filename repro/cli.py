@@ -38,6 +38,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "paper-profile model at the paper's input (no data, no training; --set applies)")
     p.add_argument("--fidelity", action="store_true", help="print every built row's recipe beside its "
                    "paper and reference code, with sources and verdicts (no training; --set applies)")
+    p.add_argument("--weights", type=Path, metavar="PATH", help="start each row from this published "
+                   "checkpoint (TSM, RSA, PySlowFast, mmaction2, torchvision; converted, classifier and "
+                   "inserted modules left at their init); same as --set model.weights=PATH")
+    p.add_argument("--eval-only", action="store_true", help="with --weights: test the checkpoint with "
+                   "each row's test protocol, train nothing (results/<table>/<profile>/checkpoints/)")
     p.add_argument("--data-root", action="append", default=[], metavar="NAME=PATH",
                    help="dataset root, e.g. ssv2=/data/ssv2 (or set REPRO_SSV2_ROOT)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -62,8 +67,11 @@ def options(args: argparse.Namespace):
     rows = tuple(r.strip() for r in args.rows.split(",") if r.strip()) if args.rows is not None else None
     dirs = Dirs(args.results_dir, args.runs_dir, args.cache_dir, P.parse_data_roots(args.data_root))
     profile = "synthetic" if args.probe else args.profile  # the probe tier is the synthetic profile
+    if args.eval_only and not args.weights:
+        raise UsageError("--eval-only tests a published checkpoint: give it with --weights PATH")
+    sets = [*args.set, *([f"model.weights={args.weights.resolve()}"] if args.weights else [])]
     return P.Options(profile, rows, P.parse_seeds(args.seeds), P.parse_jobs(args.jobs), args.force,
-                     tuple(args.set), P.parse_set(args.set), dirs, args.reports_dir, not args.no_progress)
+                     tuple(sets), P.parse_set(sets), dirs, args.reports_dir, not args.no_progress)
 
 
 def targets(args: argparse.Namespace) -> list[str]:
@@ -76,10 +84,10 @@ def targets(args: argparse.Namespace) -> list[str]:
     if args.probe and args.profile not in ("auto", "synthetic"):
         raise UsageError(f"--probe is the synthetic tier; --profile {args.profile} does not apply")
     modes = [m for m, on in (("--report-only", args.report_only), ("--cost", args.cost),
-                             ("--fidelity", args.fidelity)) if on]
+                             ("--fidelity", args.fidelity), ("--eval-only", args.eval_only)) if on]
     if len(modes) > 1:
         raise UsageError(f"{' and '.join(modes)}: give one of them")
-    if modes:  # they train nothing: a flag about runs would be ignored
+    if modes and not args.eval_only:  # they train nothing: a flag about runs would be ignored
         given = [f for f, on in (("--rows", args.rows is not None), ("--seeds", args.seeds is not None),
                                  ("--jobs", args.jobs != "auto"), ("--force", args.force),
                                  ("--set", bool(args.set) and args.report_only)) if on]
@@ -124,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         from repro.run.command import run_command
 
         return run_command(tables, opts, cost=args.cost, report_only=args.report_only, probe=args.probe,
-                           all_tables=not args.table, fidelity=args.fidelity)
+                           all_tables=not args.table, fidelity=args.fidelity, eval_only=args.eval_only)
     except (SpecError, DatasetError, DecodeError, WeightsError, TrainingError, UsageError, EnsembleError) as e:
         rank = f"[rank {W.rank}] " if W.rank else ""
         for line in str(e).splitlines() or [type(e).__name__]:

@@ -11,7 +11,8 @@ from repro.run.schedule import run_plans, say
 
 
 def run_command(tables: list[str], opts: Options, cost: bool = False, report_only: bool = False,
-                probe: bool = False, all_tables: bool = False, fidelity: bool = False) -> int:
+                probe: bool = False, all_tables: bool = False, fidelity: bool = False,
+                eval_only: bool = False) -> int:
     from repro.engine import distributed as D
     from repro.report.build import build_report
     from repro.report.index import write_index
@@ -28,6 +29,15 @@ def run_command(tables: list[str], opts: Options, cost: bool = False, report_onl
     if cost:
         for t in tables:
             run_cost(t, opts.overrides, opts.set_args, opts.dirs.results, say)
+    elif eval_only:
+        from repro.run.unit import Unit
+        from repro.run.weights import evaluate_checkpoint
+
+        plans = [plan_table(t, opts) for t in tables]
+        for p in plans:
+            for row in p.rows:  # one test per row: a checkpoint has no seeds
+                evaluate_checkpoint(Unit(str(p.spec.path), row, p.profile, None, opts.overrides, opts.set_args),
+                                    opts.dirs, opts.progress, say)
     elif not report_only:
         plans = [plan_table(t, opts) for t in tables]  # all checked before anything runs
         failures = run_plans(plans, opts)

@@ -44,11 +44,9 @@ def retest(unit: Unit, eval_over: dict, dirs: Dirs, hint: str, progress: bool = 
     """
     import torch
 
-    from repro.data.dataset import with_eval_views
     from repro.data.registry import num_classes
     from repro.engine import distributed as D
     from repro.engine.checkpoint import load_if_matching
-    from repro.engine.train import amp_mode, eval_loader, evaluate
     from repro.models.build import build_from_config
     from repro.results.scores import load_scores, save_scores, scores_path
     from repro.spec.loader import config_hash
@@ -71,29 +69,48 @@ def retest(unit: Unit, eval_over: dict, dirs: Dirs, hint: str, progress: bool = 
         why = "is missing" if not ckpt.is_file() else "was trained for another config"
         raise EnsembleError(f"row {unit.row!r}: checkpoint {ckpt} {why}, so it cannot be tested at "
                             f"this ensemble's views; {hint}")
-    ev = pcfg["eval"]
-    _, info, _, val_ds = load_datasets(pcfg, dirs, progress)
-    test_ds = with_eval_views(val_ds, ev["clips"], ev["crops"], ev["resize"], ev["crop_size"],
-                              ev["clip_layout"])
     model = build_from_config(pcfg, num_classes(pcfg["data"]["dataset"]))
     model.load_state_dict(state["model"])
+    t = score_model(model, pcfg, dirs, progress, f"{spec.key}/{unit.key} test",
+                   lambda views: say(f"[{spec.key}] {unit.key}: testing {ckpt.name} (epoch {state.get('epoch')}) "
+                                     f"at {views} views, average of {pcfg['eval']['average']}", flush=True))
+    meta = dict(table=spec.key, row=unit.row, profile=unit.profile, views=t["views"],
+                average=pcfg["eval"]["average"], frames=pcfg["model"]["frames"],
+                dataset=pcfg["data"]["dataset"], epochs=pcfg["train"]["epochs"], checkpoint=str(ckpt),
+                checkpoint_epoch=state.get("epoch"), info=t["info"])
+    if D.world().is_main:
+        save_scores(path, t["scores"], t["labels"], t["video_ids"], h, **meta)
+    D.barrier()
+    return {"scores": t["scores"].to(torch.float16).float(), "labels": t["labels"], "video_ids": t["video_ids"],
+            "spec_hash": h, **meta, "scores_file": str(path)}
+
+
+def score_model(model, cfg: dict, dirs: Dirs, progress: bool, desc: str, announce=None) -> dict:
+    """Test ``model`` (weights loaded) on ``cfg``'s validation set with its test protocol.
+
+    Returns ``scores``, ``labels``, ``video_ids``, ``views`` ("CxK"), ``loss``, ``skipped``,
+    ``bad_videos``, ``info`` (class families and reversal pairs, for the metrics) and ``device``.
+    ``announce(views)`` is called once the views are known, before the pass.
+    """
+    from repro.data.dataset import with_eval_views
+    from repro.engine import distributed as D
+    from repro.engine.train import amp_mode, eval_loader, evaluate
+
+    ev = cfg["eval"]
+    _, info, _, val_ds = load_datasets(cfg, dirs, progress)
+    test_ds = with_eval_views(val_ds, ev["clips"], ev["crops"], ev["resize"], ev["crop_size"], ev["clip_layout"])
     device = D.device()
     model.to(device)
     views = "{}x{}".format(*getattr(test_ds, "views", (1, 1)))
-    say(f"[{spec.key}] {unit.key}: testing {ckpt.name} (epoch {state.get('epoch')}) at {views} views, "
-        f"average of {ev['average']}", flush=True)
+    if announce:
+        announce(views)
     index: list[int] = []
-    scores, labels, _, _ = evaluate(model, eval_loader(test_ds, pcfg), device, progress,
-                                    f"{spec.key}/{unit.key} test {views}", float(pcfg["data"]["max_bad_fraction"]),
-                                    amp=amp_mode(pcfg["train"], device), video_index=index,
-                                    average=ev["average"])
-    ids = [getattr(val_ds.records[i], "video_id", str(i)) for i in index]
-    meta = dict(table=spec.key, row=unit.row, profile=unit.profile, views=views, average=ev["average"],
-                frames=pcfg["model"]["frames"], dataset=pcfg["data"]["dataset"],
-                epochs=pcfg["train"]["epochs"], checkpoint=str(ckpt), checkpoint_epoch=state.get("epoch"),
-                info={k: info[k] for k in ("families", "reversal_pairs") if info.get(k)})
-    if D.world().is_main:
-        save_scores(path, scores, labels, ids, h, **meta)
-    D.barrier()
-    return {"scores": scores.to(torch.float16).float(), "labels": labels, "video_ids": ids, "spec_hash": h,
-            **meta, "scores_file": str(path)}
+    bad: list[str] = []
+    scores, labels, skipped, loss = evaluate(model, eval_loader(test_ds, cfg), device, progress, f"{desc} {views}",
+                                             float(cfg["data"]["max_bad_fraction"]), bad,
+                                             amp=amp_mode(cfg["train"], device), video_index=index,
+                                             average=ev["average"])
+    return {"scores": scores, "labels": labels, "views": views, "loss": loss, "skipped": skipped,
+            "bad_videos": bad, "device": str(device),
+            "video_ids": [getattr(val_ds.records[i], "video_id", str(i)) for i in index],
+            "info": {k: info[k] for k in ("families", "reversal_pairs") if info.get(k)}}

@@ -221,6 +221,11 @@ def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,
     model = build_from_config(cfg, num_classes(cfg["data"]["dataset"]))
     if cfg["model"]["backbone"]["pretrained"] == "imagenet":
         load_imagenet(model)
+    weights = None
+    if cfg["model"]["weights"]:  # a published checkpoint (e.g. Kinetics) under the fresh head
+        from repro.run.weights import load_weights
+
+        weights = load_weights(model, cfg, trunk_only=True, say=say)
     say(f"[{table}] {position}{unit.key}: training ({cfg['train']['epochs']} epochs, "
         f"{len(train_ds)} train / {len(val_ds)} val videos)", flush=True)
     run = fit(model, cfg, train_ds, val_ds, info, run_dir, h, progress, desc=f"{table}/{unit.key}",
@@ -244,7 +249,7 @@ def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,
             # How it was trained: processes, global batch, and the lr after linear scaling.
             "world_size": run["world_size"], "global_batch": run["global_batch"], "lr": run["lr"],
             "lr_scale_batch": cfg["train"]["lr_scale_batch"], "amp": run["amp"],
-            "channels_last": run["channels_last"],
+            "channels_last": run["channels_last"], "weights": weights,
             # Per-video class scores, for ensembles (not committed: runs/ is gitignored).
             "scores_file": str(scores_file)})
     # Which epoch the row's number is (eval.checkpoint), both epochs' numbers, and every epoch's.

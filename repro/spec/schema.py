@@ -34,6 +34,10 @@ MODEL = {
     # Stochastic depth: the residual branch of bottleneck i of n is dropped per sample with
     # probability drop_path * i / (n - 1) in training (0 in the first, drop_path in the last).
     "drop_path": NUM,
+    # A published checkpoint to start from (run_all.py --weights): converted by repro.convert
+    # from weights_source (tsm, rsa, pyslowfast, mmaction2, torchvision; null: guessed), its
+    # classifier and the inserted modules left at their init; after backbone.pretrained.
+    "weights": (str, type(None)), "weights_source": (str, type(None)),
     "insert": {"module": (str, type(None)), "position": str,
                "stages": {"layer1": INT_LIST, "layer2": INT_LIST, "layer3": INT_LIST,
                           "layer4": INT_LIST},
@@ -100,6 +104,7 @@ DEFAULTS = {
     "model": {"backbone": {"arch": "resnet", "depth": 50, "width": 64, "pretrained": "none",
                            "shift": False, "shift_div": 8, "args": {}},
               "frames": 8, "dropout": 0.5, "fc_init": "default", "drop_path": 0.0,
+              "weights": None, "weights_source": None,
               "insert": {"module": None, "position": "after_block", "stages": {}, "args": {}}},
     "data": {"crop_mode": "random", "jitter": None, "flip": "none", "flip_keep": None,
              "sampling": "tsn", "sampling_rate": 8, "num_workers": 0, "cache_decoded": False,
@@ -119,6 +124,7 @@ DERIVED = {"eval.batch_size": "train.batch_size", "eval.resize": "data.resize",
 
 ARCHS = ("resnet", "slowfast")
 PRETRAINED = ("none", "imagenet")
+WEIGHT_SOURCES = ("tsm", "rsa", "pyslowfast", "mmaction2", "torchvision")  # repro.convert.SOURCES
 AMP = ("bf16", "none")
 CROP_MODES = ("random", "multiscale", "jitter", "jitter_inverse")
 FLIPS = ("none", "swap", "skip")
@@ -170,6 +176,7 @@ RANGES = {
     "model.backbone.shift_div": (lambda v: v >= 2, "an integer >= 2"),
     "model.backbone.arch": (lambda v: v in ARCHS, f"one of {', '.join(ARCHS)}"),
     "model.backbone.pretrained": (lambda v: v in PRETRAINED, f"one of {', '.join(PRETRAINED)}"),
+    "model.weights_source": (lambda v: v is None or v in WEIGHT_SOURCES, f"one of {', '.join(WEIGHT_SOURCES)} or null (guessed)"),
     "model.backbone.layers": (lambda v: len(v) == 4 and all(isinstance(x, int) and x > 0 for x in v),
                               "four positive block counts, one per stage"),
     "model.drop_path": (lambda v: 0 <= v < 1, "in [0, 1)"),

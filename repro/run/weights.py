@@ -1,0 +1,107 @@
+"""Published checkpoints in a run: start a row from one (``model.weights``, ``--weights``) or
+test one with the row's own test protocol (``--eval-only --weights``), with the file's sha256 in
+the result so that two users can tell whether they used the same file.
+
+An evaluated checkpoint is not this harness's training: its result goes to
+``results/<table>/<profile>/checkpoints/<row>.<sha256[:12]>.json``, apart from trained results,
+and reports list it as "published checkpoint, evaluated here".
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+from repro.errors import WeightsError
+from repro.results.store import keyed_dir, write_json_atomic
+from repro.run.unit import Dirs, Unit
+
+CHECKPOINTS = "checkpoints"
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_weights(model, cfg: dict, trunk_only: bool = True, say=print) -> dict:
+    """Load ``cfg['model']['weights']`` into ``model`` (converted from its publisher's layout);
+    returns what went in: file, sha256, source. ``trunk_only`` leaves the classifier and the
+    inserted modules at their init (a new dataset or a new module); else the whole model must
+    come from the file (an evaluation)."""
+    from repro.convert import convert_checkpoint, guess_source, read_checkpoint
+
+    path = Path(cfg["model"]["weights"])
+    if not path.is_file():
+        raise WeightsError(f"model.weights (--weights): {path} is not a file; give the path of a "
+                           "downloaded checkpoint (.pth, .pth.tar, .pyth or Caffe2 .pkl)")
+    ckpt = read_checkpoint(path)
+    source = cfg["model"]["weights_source"]
+    if source is None:
+        source = guess_source(ckpt)
+        say(f"{path.name}: guessed {source!r} from its keys (set model.weights_source to choose)", flush=True)
+    state = convert_checkpoint(ckpt, source, model=model, trunk_only=trunk_only,
+                               say=lambda m: say(f"{path.name}: {m}", flush=True))
+    model.load_state_dict(state, strict=not trunk_only)
+    return {"file": str(path), "sha256": sha256(path), "source": source,
+            "loaded": "trunk" if trunk_only else "all", "tensors": len(state)}
+
+
+def checkpoint_result_path(dirs: Dirs, table: str, profile: str, row: str, digest: str) -> Path:
+    return keyed_dir(dirs.results, table, profile) / CHECKPOINTS / f"{row}.{digest[:12]}.json"
+
+
+def evaluate_checkpoint(unit: Unit, dirs: Dirs, progress: bool = True, say=print) -> dict:
+    """Test the checkpoint of ``unit``'s ``model.weights`` with the row's test protocol and
+    write its result (nothing is trained)."""
+    from repro.data.registry import num_classes
+    from repro.engine import distributed as D
+    from repro.engine.metrics import summarize
+    from repro.models.build import build_from_config
+    from repro.run.provenance import Provenance
+    from repro.run.retest import score_model
+    from repro.spec.loader import config_hash
+
+    spec, cfg = unit.config()
+    if not cfg["model"]["weights"]:
+        raise WeightsError("--eval-only tests a published checkpoint: give it with --weights PATH")
+    t0 = time.time()
+    model = build_from_config(cfg, num_classes(cfg["data"]["dataset"]))
+    weights = load_weights(model, cfg, trunk_only=False, say=say)
+    t = score_model(model, cfg, dirs, progress, f"{spec.key}/{unit.row} checkpoint",
+                   lambda views: say(f"[{spec.key}] {unit.row}: evaluating {Path(weights['file']).name} "
+                                     f"({weights['source']}) at {views} views", flush=True))
+    metrics = {**summarize(t["scores"], t["labels"], t["info"]), "val_loss": t["loss"]}
+    prov = Provenance(
+        spec_hash=config_hash(cfg), profile=unit.profile, dataset=cfg["data"]["dataset"], split=spec.split,
+        frames=cfg["model"]["frames"], views=t["views"], epochs="", seed="", device=t["device"],
+        wall_time_s=round(time.time() - t0, 1), overrides=list(unit.set_args),
+        extra={"kind": "published checkpoint, evaluated here", "weights": weights,
+               "val_videos": int(len(t["labels"])), "videos_skipped": t["skipped"],
+               "bad_videos": t["bad_videos"][:20]})
+    result = {"table": spec.key, "row": unit.row, "seed": None, "metrics": metrics,
+              "provenance": prov.to_dict(), "config": cfg}
+    out = checkpoint_result_path(dirs, spec.key, unit.profile, unit.row, weights["sha256"])
+    if D.world().is_main:
+        write_json_atomic(result, out)
+    say(f"[{spec.key}] {unit.row}: checkpoint top1 {metrics['top1']:.1f}, top5 {metrics['top5']:.1f} -> {out}",
+        flush=True)
+    return result
+
+
+def read_checkpoint_results(results_dir: Path, table: str) -> list[dict]:
+    """Every evaluated-checkpoint result of ``table`` (all profiles), each with its ``_path``."""
+    from repro.results.store import read_result
+
+    out = []
+    for p in sorted((Path(results_dir) / table).glob(f"*/{CHECKPOINTS}/*.json")):
+        try:
+            r = read_result(p)
+        except ValueError:
+            continue  # read_results names unreadable files; a report is still written
+        if r:
+            out.append({**r, "_path": str(p)})
+    return out

@@ -1,0 +1,104 @@
+"""Published checkpoints on the command line: --weights (start from one) and --eval-only
+(test one with the row's protocol), their provenance and their report section."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from repro.cli import main
+from repro.spec.loader import load_spec
+from helpers import find_file
+
+SETS = ["train.epochs=1", "train.max_iters=2", "data.train_per_class=2", "data.val_per_class=1",
+        "train.batch_size=4"]
+SPEC = """\
+id: {id}
+title: tiny checkpoint spec
+paper: ssan
+table: Table 2
+dataset: ssv2
+split: val
+recipe: ssan_ss
+defaults:
+  model:
+    backbone: {{depth: 50, width: 64, pretrained: imagenet}}
+    frames: 8
+rows:
+  - id: tsn
+    reported: {{top1: 50.0}}
+"""
+
+
+def _tsm_layout(state: dict) -> dict:
+    """A state dict of ours saved the way TSM's main.py saves its DataParallel model."""
+    sd = {("module.new_fc." + k[3:]) if k.startswith("fc.") else "module.base_model." + k: v
+          for k, v in state.items() if not k.endswith("num_batches_tracked")}
+    return {"epoch": 1, "arch": "resnet50", "state_dict": sd, "best_prec1": 0.0}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_root):
+    """The tiny row trained once, and its last weights written as a TSM checkpoint file."""
+    base = tmp_path_factory.mktemp("weights")
+    spec = base / "tiny_ckpt.yaml"
+    spec.write_text(SPEC.format(id="tiny_ckpt"))
+    dirs = {k: base / k for k in ("results", "reports", "runs")}
+    args = ["--table", str(spec), "--results-dir", str(dirs["results"]), "--reports-dir", str(dirs["reports"]),
+            "--runs-dir", str(dirs["runs"]), "--cache-dir", str(tiny_root.parents[1]), "--no-progress",
+            *[a for s in SETS for a in ("--set", s)]]
+    assert main([*args, "--seeds", "0"]) == 0
+    key = load_spec(str(spec)).key
+    last = torch.load(find_file(dirs["runs"], key, "synthetic", "tsn.seed0/last.pt"), weights_only=False)
+    ckpt = base / "TSM_tiny_segment8_e1.pth.tar"
+    torch.save(_tsm_layout(last["model"]), ckpt)
+    return key, dirs, args, ckpt
+
+
+@pytest.mark.slow
+def test_eval_only_reproduces_the_rows_own_test(trained, capsys):
+    """The row's own last-epoch weights, saved in TSM's format, converted and tested with the
+    row's protocol, give the row's own numbers: conversion, views and labels line up."""
+    key, dirs, args, ckpt = trained
+    capsys.readouterr()
+    assert main([*args, "--eval-only", "--weights", str(ckpt), "--seeds", "0"]) == 0, capsys.readouterr().err
+    assert "guessed 'tsm'" in capsys.readouterr().out
+    own = json.loads(find_file(dirs["results"], key, "synthetic", "tsn.seed0.json").read_text())
+    (path,) = (dirs["results"] / key / "synthetic" / "checkpoints").glob("tsn.*.json")
+    res = json.loads(path.read_text())
+    w = res["provenance"]["weights"]
+    assert w["sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest() and w["source"] == "tsm"
+    assert res["provenance"]["kind"] == "published checkpoint, evaluated here"
+    assert res["metrics"]["top1"] == pytest.approx(own["checkpoints"]["last"]["top1"])
+    assert res["metrics"]["top5"] == pytest.approx(own["checkpoints"]["last"]["top5"])
+    assert own["checkpoint"] == "last"  # so the row's own metrics are those of last.pt
+    assert res["metrics"]["val_loss"] == pytest.approx(own["metrics"]["val_loss"], rel=1e-5)
+    md = (dirs["reports"] / f"{key}.md").read_text()
+    assert "## Published checkpoints, evaluated here" in md and w["sha256"][:12] in md
+
+
+@pytest.mark.slow
+def test_weights_start_a_run_and_are_in_its_provenance(trained, capsys):
+    key, dirs, args, ckpt = trained
+    assert main([*args, "--weights", str(ckpt), "--seeds", "1"]) == 0, capsys.readouterr().err
+    (path,) = (dirs["results"] / key / "synthetic" / "variants").glob("*/tsn.seed1.json")
+    res = json.loads(path.read_text())  # a variant: never averaged with the spec's own runs
+    w = res["provenance"]["weights"]
+    assert w["file"] == str(ckpt.resolve()) and w["loaded"] == "trunk" and w["source"] == "tsm"
+    assert res["config"]["model"]["weights"] == str(ckpt.resolve())
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--eval-only"], "--eval-only tests a published checkpoint"),
+    (["--weights", "/nonexistent/TSM.pth"], "/nonexistent/TSM.pth is not a file"),
+    (["--set", "model.weights_source=caffe"], "model.weights_source"),
+])
+def test_bad_weights_flags_get_one_line(extra, match, capsys, tmp_path):
+    code = main(["--table", "ssa_table2", "--rows", "ssa", "--profile", "smoke", "--results-dir",
+                 str(tmp_path / "r"), "--reports-dir", str(tmp_path / "p"), "--runs-dir", str(tmp_path / "x"),
+                 "--no-progress", *extra, *(["--eval-only"] if "--weights" in extra else [])])
+    err = capsys.readouterr().err
+    assert code == 2 and match in err and "Traceback" not in err
