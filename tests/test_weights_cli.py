@@ -77,7 +77,12 @@ def test_eval_only_reproduces_the_rows_own_test(trained, capsys):
     assert own["checkpoint"] == "last"  # so the row's own metrics are those of last.pt
     assert res["metrics"]["val_loss"] == pytest.approx(own["metrics"]["val_loss"], rel=1e-5)
     md = (dirs["reports"] / f"{key}.md").read_text()
-    assert "## Published checkpoints, evaluated here" in md and w["sha256"][:12] in md
+    assert "### Evaluated here" in md and w["sha256"][:12] in md
+    fp = res["provenance"]["dataset_fingerprint"]
+    assert fp == own["provenance"]["dataset_fingerprint"]  # the same copy, and the report says so
+    assert fp["videos"]["val"]["listed"] == fp["videos"]["val"]["found"] == res["provenance"]["val_videos"]
+    assert fp["sample"]["videos"] > 0 and fp["sample"]["mean_frames"] > 0 and fp["decoder"].startswith("decord ")
+    assert "## Dataset copies" in md and "tsn (synthetic)" in md
 
 
 @pytest.mark.slow
@@ -102,3 +107,38 @@ def test_bad_weights_flags_get_one_line(extra, match, capsys, tmp_path):
                  "--no-progress", *extra, *(["--eval-only"] if "--weights" in extra else [])])
     err = capsys.readouterr().err
     assert code == 2 and match in err and "Traceback" not in err
+
+
+def test_checkpoint_entries_are_listed_in_the_report_and_checked(tmp_path):
+    from repro.report.published import published_section
+    from repro.spec.schema import SpecError
+
+    entry = ("    checkpoints:\n      - {publisher: mit-han-lab/temporal-shift-module, file: TSM_x.pth, "
+             "page: 'https://example.org', source: tsm, where: 'README.md:1',\n"
+             "         reported: [{metric: top1, value: 61.2, dataset: ssv2, split: val, views: 8x1x1}]}\n")
+    good = tmp_path / "ck.yaml"
+    good.write_text(SPEC.format(id="ck") + entry)
+    md = "\n".join(published_section(load_spec(str(good)), tmp_path))
+    assert "`TSM_x.pth`" in md and "| 61.2 | 50.0 | - |" in md  # publisher, paper, not evaluated yet
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SPEC.format(id="bad") + entry.replace("source: tsm", "source: caffe"))
+    with pytest.raises(SpecError, match=r"checkpoints\[0\].source"):
+        load_spec(str(bad))
+
+
+def test_dataset_fingerprint_names_the_annotations_and_the_missing_videos(tmp_path, tiny_root):
+    from types import SimpleNamespace as NS
+
+    from repro.data.fingerprint import fingerprint
+
+    videos = sorted(p for p in Path(tiny_root).rglob("*.webm"))[:3]
+    assert videos, "the tiny dataset has webm videos"
+    (tmp_path / "labels.json").write_text('{"a": 0}')
+    recs = [NS(path=str(v)) for v in videos] + [NS(path=str(tmp_path / "gone.webm"))]
+    fp = fingerprint(tmp_path, NS(records=recs[:1]), NS(records=recs[1:]))
+    assert fp["annotations"] == {"labels.json": hashlib.sha256(b'{"a": 0}').hexdigest()[:16]}
+    assert fp["videos"]["val"] == {"listed": 3, "found": 2, "missing": 1,
+                                   "missing_examples": [str(tmp_path / "gone.webm")]}
+    assert fp["sample"]["videos"] == 2 and fp["sample"]["mean_frames"] > 0
+    (tmp_path / "labels.json").write_text('{"a": 1}')  # another copy of the annotations
+    assert fingerprint(tmp_path, NS(records=recs[:1]), NS(records=recs[1:]))["annotations"] != fp["annotations"]

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from repro.report.curves import checkpoint_lines, plot_curves
 from repro.report.plots import paired_bars
+from repro.report.datasets import dataset_section
 from repro.report.published import published_section
+from repro.run.weights import read_checkpoint_results
 from repro.report.tables import long_table, markdown, write_csv
 from repro.results.select import select_results
 from repro.spec.loader import Spec, load_spec
@@ -39,6 +41,7 @@ def build_report(table: str | Spec, results_dir: Path, reports_dir: Path) -> Bui
                   "folder, runs/.../tb). Where the official code publishes a training log of the same "
                   "dataset and frame count, it is drawn dashed.", "", f"![learning curves]({curves.name})"]
     extra += published_section(spec, Path(results_dir))
+    extra += dataset_section(sel.current + read_checkpoint_results(Path(results_dir), spec.key))
     extra += fidelity_section(spec)
     md.write_text(markdown(spec, df, sel.current, png.name, sel.other, Path(results_dir), extra))
     paths = [md, csv, png] + ([curves] if curves.exists() else [])

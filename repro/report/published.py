@@ -1,4 +1,5 @@
-"""The report section of published checkpoints evaluated by this harness (``--eval-only``).
+"""The report section of published checkpoints: what their publishers print, and what this
+harness measures when it tests them (``run_all.py --eval-only --weights PATH``).
 
 Such a number is the publisher's training, tested through this harness's data pipeline and the
 row's test protocol: it checks data, label order and views before any training is paid for, and
@@ -10,27 +11,46 @@ from pathlib import Path
 
 
 def published_section(spec, results_dir: Path) -> list[str]:
-    """Markdown lines (none when no checkpoint of ``spec`` was evaluated)."""
+    """Markdown lines (none when the spec lists no checkpoint and none was evaluated)."""
     from repro.run.weights import read_checkpoint_results
 
     found = read_checkpoint_results(results_dir, spec.key)
-    if not found:
+    listed = [(r, c) for r in spec.rows for c in r.checkpoints]
+    if not found and not listed:
         return []
-    out = ["", "## Published checkpoints, evaluated here", "",
-           "Numbers of published checkpoints tested by `run_all.py --eval-only --weights PATH` with "
-           "each row's test protocol (published checkpoint, evaluated here; nothing trained). The "
-           "sha256 tells whether two evaluations used the same file.", "",
-           "| row | profile | dataset | views | top1 | top5 | paper top1 | file | source | sha256 |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in found:
-        p, m = r["provenance"], r["metrics"]
-        w = p.get("weights") or {}
-        try:
-            row = spec.row(r["row"])
-        except KeyError:
-            continue  # a row since removed from the spec
-        paper = [v.value for v in row.reported if v.metric == "top1" and v.dataset == p.get("dataset")]
-        out.append(f"| {row.label} | {p['profile']} | {p.get('dataset', '')} | {p.get('views', '')} | "
-                   f"{m['top1']:.1f} | {m['top5']:.1f} | {paper[0] if paper else '-'} | "
-                   f"{Path(w.get('file', '')).name} | {w.get('source', '')} | {str(w.get('sha256', ''))[:12]} |")
+    out = ["", "## Published checkpoints", ""]
+    if listed:
+        out += ["Checkpoints their publishers released for rows of this table, with the publisher's own "
+                "number and test views, the paper's number, and this harness's test of the same file "
+                "(`run_all.py --table {} --rows ROW --eval-only --weights FILE`; '-' until run). An "
+                "initialisation file (e.g. Kinetics weights) is for `--weights`, not this row's model.".format(spec.id),
+                "", "| row | publisher | file | dataset | views | publisher top1 | paper top1 | evaluated here |",
+                "|---|---|---|---|---|---|---|---|"]
+        for row, c in listed:
+            for n in c.get("reported") or [{}]:
+                ds = n.get("dataset", spec.dataset)
+                paper = [v.value for v in row.reported if v.metric == "top1" and v.dataset == ds]
+                ours = [f"{r['metrics']['top1']:.1f} ({r['provenance']['profile']})" for r in found
+                        if r["row"] == row.id and Path((r["provenance"].get("weights") or {}).get("file", "")).name == c["file"]]
+                pub = f"{n['value']:.1f}" if n.get("metric") == "top1" else "-"
+                out.append(f"| {row.label} | [{c['publisher']}]({c['page']}) | `{c['file']}` | {ds} | "
+                           f"{n.get('views', '')} | {pub} | {paper[0] if paper else '-'} | {', '.join(ours) or '-'} |")
+        out.append("")
+    if found:
+        out += ["### Evaluated here", "",
+                "Every checkpoint tested by `--eval-only` (published checkpoint, evaluated here; nothing "
+                "trained). The sha256 tells whether two evaluations used the same file.", "",
+                "| row | profile | dataset | views | top1 | top5 | paper top1 | file | source | sha256 |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in found:
+            p, m = r["provenance"], r["metrics"]
+            w = p.get("weights") or {}
+            try:
+                row = spec.row(r["row"])
+            except KeyError:
+                continue  # a row since removed from the spec
+            paper = [v.value for v in row.reported if v.metric == "top1" and v.dataset == p.get("dataset")]
+            out.append(f"| {row.label} | {p['profile']} | {p.get('dataset', '')} | {p.get('views', '')} | "
+                       f"{m['top1']:.1f} | {m['top5']:.1f} | {paper[0] if paper else '-'} | "
+                       f"{Path(w.get('file', '')).name} | {w.get('source', '')} | {str(w.get('sha256', ''))[:12]} |")
     return out

@@ -89,15 +89,18 @@ def score_model(model, cfg: dict, dirs: Dirs, progress: bool, desc: str, announc
     """Test ``model`` (weights loaded) on ``cfg``'s validation set with its test protocol.
 
     Returns ``scores``, ``labels``, ``video_ids``, ``views`` ("CxK"), ``loss``, ``skipped``,
-    ``bad_videos``, ``info`` (class families and reversal pairs, for the metrics) and ``device``.
+    ``bad_videos``, ``info`` (class families and reversal pairs, for the metrics), ``device`` and
+    the dataset's ``fingerprint`` (:mod:`repro.data.fingerprint`).
     ``announce(views)`` is called once the views are known, before the pass.
     """
     from repro.data.dataset import with_eval_views
     from repro.engine import distributed as D
     from repro.engine.train import amp_mode, eval_loader, evaluate
 
+    from repro.data.fingerprint import fingerprint
+
     ev = cfg["eval"]
-    _, info, _, val_ds = load_datasets(cfg, dirs, progress)
+    root, info, train_ds, val_ds = load_datasets(cfg, dirs, progress)
     test_ds = with_eval_views(val_ds, ev["clips"], ev["crops"], ev["resize"], ev["crop_size"], ev["clip_layout"])
     device = D.device()
     model.to(device)
@@ -111,6 +114,6 @@ def score_model(model, cfg: dict, dirs: Dirs, progress: bool, desc: str, announc
                                              amp=amp_mode(cfg["train"], device), video_index=index,
                                              average=ev["average"])
     return {"scores": scores, "labels": labels, "views": views, "loss": loss, "skipped": skipped,
-            "bad_videos": bad, "device": str(device),
+            "bad_videos": bad, "device": str(device), "fingerprint": fingerprint(root, train_ds, val_ds),
             "video_ids": [getattr(val_ds.records[i], "video_id", str(i)) for i in index],
             "info": {k: info[k] for k in ("families", "reversal_pairs") if info.get(k)}}

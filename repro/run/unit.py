@@ -228,6 +228,9 @@ def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,
         weights = load_weights(model, cfg, trunk_only=True, say=say)
     say(f"[{table}] {position}{unit.key}: training ({cfg['train']['epochs']} epochs, "
         f"{len(train_ds)} train / {len(val_ds)} val videos)", flush=True)
+    from repro.data.fingerprint import fingerprint
+
+    data_fp = fingerprint(root, train_ds, val_ds)
     run = fit(model, cfg, train_ds, val_ds, info, run_dir, h, progress, desc=f"{table}/{unit.key}",
               test_ds=test_ds)
     scores_file = scores_path(run_dir)
@@ -249,7 +252,7 @@ def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,
             # How it was trained: processes, global batch, and the lr after linear scaling.
             "world_size": run["world_size"], "global_batch": run["global_batch"], "lr": run["lr"],
             "lr_scale_batch": cfg["train"]["lr_scale_batch"], "amp": run["amp"],
-            "channels_last": run["channels_last"], "weights": weights,
+            "channels_last": run["channels_last"], "weights": weights, "dataset_fingerprint": data_fp,
             # Per-video class scores, for ensembles (not committed: runs/ is gitignored).
             "scores_file": str(scores_file)})
     # Which epoch the row's number is (eval.checkpoint), both epochs' numbers, and every epoch's.

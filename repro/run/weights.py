@@ -8,23 +8,15 @@ and reports list it as "published checkpoint, evaluated here".
 """
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 
+from repro.data.fingerprint import sha256
 from repro.errors import WeightsError
 from repro.results.store import keyed_dir, write_json_atomic
 from repro.run.unit import Dirs, Unit
 
 CHECKPOINTS = "checkpoints"
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_weights(model, cfg: dict, trunk_only: bool = True, say=print) -> dict:
@@ -81,7 +73,7 @@ def evaluate_checkpoint(unit: Unit, dirs: Dirs, progress: bool = True, say=print
         wall_time_s=round(time.time() - t0, 1), overrides=list(unit.set_args),
         extra={"kind": "published checkpoint, evaluated here", "weights": weights,
                "val_videos": int(len(t["labels"])), "videos_skipped": t["skipped"],
-               "bad_videos": t["bad_videos"][:20]})
+               "bad_videos": t["bad_videos"][:20], "dataset_fingerprint": t["fingerprint"]})
     result = {"table": spec.key, "row": unit.row, "seed": None, "metrics": metrics,
               "provenance": prov.to_dict(), "config": cfg}
     out = checkpoint_result_path(dirs, spec.key, unit.profile, unit.row, weights["sha256"])

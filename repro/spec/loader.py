@@ -49,6 +49,7 @@ class Row:
     recipe: str | None = None  # the row's own recipe, where it is not the spec's
     fidelity: dict = field(default_factory=dict)  # per-setting references over the recipe's
     member_eval: dict | None = None  # an ensemble's test protocol for its members, if not theirs
+    checkpoints: list[dict] = field(default_factory=list)  # published checkpoints (schema.CHECKPOINT)
 
     @property
     def built(self) -> bool:
@@ -90,6 +91,7 @@ class Spec:
     probe: dict | None = None  # {"rows": [...], "note": ...}: the synthetic probe tier
     fidelity: dict = field(default_factory=dict)  # per-setting references over the recipe's
     member_eval: dict | None = None  # an ensemble's test protocol for its members, if not theirs
+    checkpoints: list[dict] = field(default_factory=list)  # published checkpoints (schema.CHECKPOINT)
 
     @property
     def key(self) -> str:
@@ -264,7 +266,11 @@ def load_spec(table: str, root: Path = EXPERIMENTS) -> Spec:
         overrides = {k: r[k] for k in ("model", "data", "train", "eval") if k in r}
         rows.append(Row(r["id"], r.get("label", r["id"]), overrides, reported, r.get("note", ""),
                         r.get("reported_only"), r.get("ensemble"), r.get("recipe"),
-                        r.get("fidelity") or {}, r.get("member_eval")))
+                        r.get("fidelity") or {}, r.get("member_eval"), r.get("checkpoints") or []))
+        for j, c in enumerate(r.get("checkpoints") or []):
+            if isinstance(c, dict) and c.get("source") not in S.WEIGHT_SOURCES:
+                problems.append(f"{rp}.checkpoints[{j}].source: {c.get('source')!r} is not one of "
+                                f"{', '.join(S.WEIGHT_SOURCES)}")
     _check_ensembles(rows, problems)
     claims = _claims(data.get("claims") or [], seen, problems)
     by_id = {r.id: r for r in rows}

@@ -324,6 +324,12 @@ PROFILE = {"description": str, "dataset": str, "recipe": str, "seeds": ("list", 
 SOURCE = {"paper": str, "table": str, "dataset": str, "split": str, "note": str}
 # One reported number; keys absent here come from the row's ``source`` and the spec header.
 REPORTED_ENTRY = {"metric": str, "value": NUM, **SOURCE}
+# A published checkpoint of a row: who publishes it, the file and its page, the converter
+# source (repro.convert), and the publisher's own numbers with their test views and where they
+# are printed (README line, model-zoo table). Evaluating the file here: run_all.py --eval-only.
+CHECKPOINT_NUMBER = {"metric": str, "value": NUM, "dataset": str, "split": str, "views": str, "note": str}
+CHECKPOINT = {"publisher": str, "file": str, "page": str, "source": str, "where": str, "note": str,
+              "reported": ("list", CHECKPOINT_NUMBER)}
 ROW = {"id": str, "label": str, "note": str, "model": MODEL, "data": DATA, "train": TRAIN,
        "eval": EVAL,
        # This row's recipe, where it is not the spec's (e.g. the TSM rows of a GTA table).
@@ -338,6 +344,7 @@ ROW = {"id": str, "label": str, "note": str, "model": MODEL, "data": DATA, "trai
        # Average of the class scores of these built rows of the same spec (saved scores.pt);
        # nothing is trained for it. Not together with reported_only or model/data/train/eval.
        "ensemble": ("list", str),
+       "checkpoints": ("list", CHECKPOINT),
        # Ensemble rows only: the test protocol of the members for this ensemble, where it is not
        # their own (e.g. GTA_En's 3 crops x 2 clips of members reported at 1x1). Each member's
        # checkpoint (its eval.checkpoint) is tested again under its eval with these keys replaced.

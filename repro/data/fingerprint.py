@@ -1,0 +1,80 @@
+"""Dataset fingerprint: which copy of a dataset a result was computed on.
+
+"Is it my data or my training?" is the first question when a number misses: published SSv2
+checkpoints have scored points lower on another copy of the dataset (webm vs extracted frames,
+missing videos). A run records the sha256 of the annotation files at the dataset root, how many
+listed videos were found, the decoder and its version, and the mean length and size of a fixed
+sample of validation videos; the report shows it, so two users can tell whether they tested the
+same copy. Unreadable videos are counted by the run itself (``videos_skipped``).
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+ANNOTATION_SUFFIXES = (".json", ".csv", ".txt", ".list")
+MAX_ANNOTATION_BYTES = 256 << 20
+SAMPLE = 16
+
+
+def sha256(path: Path) -> str:
+    """The file's sha256 (hex), read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _length_and_size(path: Path) -> tuple[int, int, int] | None:
+    """``(frames, height, width)`` of a video file or frame folder, None if unreadable."""
+    import av  # noqa: F401 -- before decord, as repro.data.video explains
+    import decord
+
+    try:
+        if path.is_dir():
+            from PIL import Image
+
+            frames = sorted(path.glob("*.jpg"))
+            if not frames:
+                return None
+            with Image.open(frames[0]) as im:
+                return len(frames), im.height, im.width
+        vr = decord.VideoReader(str(path), num_threads=1)
+        h, w = vr[0].shape[:2]
+        return len(vr), int(h), int(w)
+    except Exception:  # noqa: BLE001 -- an unreadable video is counted by the run, not here
+        return None
+
+
+def fingerprint(root: Path, train_ds, val_ds, sample: int = SAMPLE) -> dict:
+    """The fingerprint of the dataset at ``root`` as the run's datasets list it."""
+    import decord
+
+    root = Path(root)
+    annotations = {p.name: sha256(p)[:16] for p in sorted(root.iterdir())
+                   if p.is_file() and p.suffix in ANNOTATION_SUFFIXES and p.stat().st_size <= MAX_ANNOTATION_BYTES}
+    listed = {"train": list(train_ds.records), "val": list(val_ds.records)}
+    videos = {}
+    for split, recs in listed.items():
+        missing = [str(r.path) for r in recs if not Path(r.path).exists()]
+        videos[split] = {"listed": len(recs), "found": len(recs) - len(missing), "missing": len(missing),
+                         "missing_examples": missing[:3]}
+    val = [r for r in listed["val"] if Path(r.path).exists()]
+    step = max(1, len(val) // sample)
+    seen = [m for m in (_length_and_size(Path(r.path)) for r in val[::step][:sample]) if m]
+    mean = (lambda i: round(sum(m[i] for m in seen) / len(seen), 1)) if seen else (lambda i: None)
+    return {"root": str(root), "annotations": annotations, "videos": videos,
+            "decoder": f"decord {decord.__version__}",
+            "sample": {"videos": len(seen), "mean_frames": mean(0), "mean_height": mean(1), "mean_width": mean(2)}}
+
+
+def short(fp: dict | None) -> str:
+    """One line for a report: annotation hashes, found/listed, decoder, the sample's mean size."""
+    if not fp:
+        return "not recorded (a result from before fingerprints)"
+    ann = ", ".join(f"{k} {v[:8]}" for k, v in fp["annotations"].items()) or "no annotation files"
+    v, s = fp["videos"], fp["sample"]
+    found = "; ".join(f"{k} {d['found']}/{d['listed']} found" for k, d in v.items())
+    return (f"{ann}; {found}; {fp['decoder']}; sample of {s['videos']}: {s['mean_frames']} frames, "
+            f"{s['mean_height']}x{s['mean_width']}")
