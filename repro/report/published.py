@@ -24,17 +24,21 @@ def published_section(spec, results_dir: Path) -> list[str]:
                 "number and test views, the paper's number, and this harness's test of the same file "
                 "(`run_all.py --table {} --rows ROW --eval-only --weights FILE`; '-' until run). An "
                 "initialisation file (e.g. Kinetics weights) is for `--weights`, not this row's model.".format(spec.id),
-                "", "| row | publisher | file | dataset | views | publisher top1 | paper top1 | evaluated here |",
-                "|---|---|---|---|---|---|---|---|"]
+                "", "| row | publisher | file | dataset | views | publisher top1 / top5 | paper top1 | "
+                "evaluated here |", "|---|---|---|---|---|---|---|---|"]
         for row, c in listed:
+            groups: dict[tuple, dict] = {}  # one line per (dataset, views): top1 and top5 side by side
             for n in c.get("reported") or [{}]:
-                ds = n.get("dataset", spec.dataset)
+                groups.setdefault((n.get("dataset", spec.dataset), n.get("views", "")), {})[n.get("metric")] = n.get("value")
+            for (ds, views), vals in groups.items():
                 paper = [v.value for v in row.reported if v.metric == "top1" and v.dataset == ds]
+                # The same file name can be published per dataset (RSA): match on both.
                 ours = [f"{r['metrics']['top1']:.1f} ({r['provenance']['profile']})" for r in found
-                        if r["row"] == row.id and Path((r["provenance"].get("weights") or {}).get("file", "")).name == c["file"]]
-                pub = f"{n['value']:.1f}" if n.get("metric") == "top1" else "-"
+                        if r["row"] == row.id and r["provenance"].get("dataset") == ds
+                        and Path((r["provenance"].get("weights") or {}).get("file", "")).name == c["file"]]
+                pub = " / ".join(f"{vals[m]:.1f}" if vals.get(m) is not None else "-" for m in ("top1", "top5"))
                 out.append(f"| {row.label} | [{c['publisher']}]({c['page']}) | `{c['file']}` | {ds} | "
-                           f"{n.get('views', '')} | {pub} | {paper[0] if paper else '-'} | {', '.join(ours) or '-'} |")
+                           f"{views} | {pub} | {paper[0] if paper else '-'} | {', '.join(ours) or '-'} |")
         out.append("")
     if found:
         out += ["### Evaluated here", "",
