@@ -46,8 +46,31 @@ def write_index(results_dir: Path, reports_dir: Path) -> Path:
         "*Synthetic*: run on the synthetic probe (not comparable to the paper). *Cost within "
         "tolerance*: counted GFLOPs and parameters match the printed ones (1% / 0.1 M). *Not run*: "
         "built, but no accuracy result yet. *Reported only*: methods this harness does not build.", "",
-        tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), ""])
+        tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), "",
+        *checkpoint_table(), ""])
     path = Path(reports_dir) / "README.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def checkpoint_table() -> list[str]:
+    """Every published checkpoint listed in the specs, one line per (row, file): the checkpoint
+    table of the README (each table's report adds this harness's test of the file)."""
+    lines = []
+    for t in list_tables():
+        spec = load_spec(t)
+        for r in spec.rows:
+            for c in r.checkpoints:
+                nums = "; ".join(f"{n['dataset']} {n['views']}: " + f"{n['metric']} {n['value']}"
+                                 for n in c.get("reported") or [])
+                lines.append([f"[{t}]({t}.md)", r.label, c["publisher"], f"[`{c['file']}`]({c['page']})",
+                              c["source"], nums or "-", c.get("where", "")])
+    if not lines:
+        return []
+    return ["## Published checkpoints", "",
+            "Checkpoints released for rows of these tables (specs' `checkpoints:`), with the publisher's "
+            "own numbers and where they are printed. Test one with `run_all.py --table T --rows ROW "
+            "--eval-only --weights FILE`; start a run from one with `--weights FILE`.", "",
+            tabulate(lines, headers=["Table", "Row", "Publisher", "File", "Converter", "Publisher's numbers",
+                                     "Where"], tablefmt="github", disable_numparse=True)]
