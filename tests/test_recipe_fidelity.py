@@ -222,6 +222,14 @@ def test_slowfast_rows_train_at_224_and_are_costed_at_their_256_test_view(tmp_pa
     assert abs(res["metrics"]["gflops"] - 131.4) < 0.01 * 131.4  # GTA Figure 3's 131.4 G
 
 
+def test_slowfast_init_follows_pyslowfast_once_a_kinetics_file_is_given():
+    spec = load_spec("gta_fig3")
+    plain = {ln.setting: ln for ln in row_lines(spec, "slowfast_r50")}
+    assert plain["init"].verdict == DIVERGES and "--weights SLOWFAST_8x8_R50.pkl" in plain["init"].detail
+    given = {ln.setting: ln for ln in row_lines(spec, "slowfast_r50", {"model": {"weights": "/d/SLOWFAST_8x8_R50.pkl"}})}
+    assert given["init"].verdict == "same"
+
+
 def test_every_paper_recipe_records_a_reference_for_every_setting():
     from repro.spec.loader import EXPERIMENTS
 

@@ -5,7 +5,8 @@ The references live next to the settings they judge: a recipe's ``fidelity:`` bl
 spec's or a row's, which override it per setting). Each entry names the config keys it judges,
 the reference values (``expect``), where they come from (``source``), and optionally
 ``silent: true`` with ``follows`` (the paper says nothing; the value follows that code) or
-``why`` (a divergence kept on purpose). The harness value is read from the resolved config,
+``why`` (a divergence kept on purpose), or ``hint`` (what to do when a judged value is off, e.g.
+which checkpoint to pass; an expect value ``<file>`` accepts any path). The harness value is read from the resolved config,
 so a table cannot drift from the YAML, and a ``--set`` that changes a judged value shows up as
 *diverges*.
 """
@@ -36,7 +37,12 @@ class Line:
         return self.verdict + (f": {self.detail}" if self.detail else "")
 
 
+ANY_FILE = "<file>"  # an expect value: any path (a checkpoint the recipe cannot ship)
+
+
 def _equal(a: Any, b: Any) -> bool:
+    if b == ANY_FILE:
+        return isinstance(a, str) and bool(a)
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
@@ -64,7 +70,7 @@ def judge(setting: str, entry: dict | None, cfg: dict) -> Line:
     source = entry.get("source", "")
     off = [k for k, v in expect.items() if not _equal(have[k], v)]
     if off:
-        known = entry.get("why")
+        known = entry.get("why") or entry.get("hint")
         detail = "; ".join(f"{k} is {_fmt(have[k])}, reference {_fmt(expect[k])}" for k in off)
         return Line(setting, harness, reference, source, DIVERGES, f"{known} ({detail})" if known else detail)
     if entry.get("why"):  # a divergence that no single key captures (e.g. a missing mechanism)

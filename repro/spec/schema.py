@@ -313,7 +313,7 @@ SETTINGS = ("geometry", "train_crop", "flip", "sampling", "frames", "epochs", "b
             "optimizer", "schedule", "warmup", "weight_decay", "bn", "init", "dropout", "loss",
             "clipping", "stochastic_depth", "precision", "test_views", "checkpoint")
 FIDELITY_ENTRY = {"expect": {"*": ANY}, "show": ("list", str), "paper": str, "source": str,
-                  "silent": bool, "follows": str, "why": str, "per_row": bool}
+                  "silent": bool, "follows": str, "why": str, "hint": str, "per_row": bool}
 # An ensemble row is judged on what it adds: its members' test protocol and score rule (the
 # members' training is judged on their own rows).
 ENSEMBLE_SETTINGS = ("ensemble",)
