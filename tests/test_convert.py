@@ -194,13 +194,14 @@ def test_wrong_architecture_and_shift_are_refused():
 def test_functions_we_cannot_compute_are_refused():
     doc = MANIFESTS["pyslowfast_slowfast_16x8_r50_nl"]
     ck = make_checkpoint(doc)
-    ck["cfg"] = "NONLOCAL:\n  INSTANTIATION: dot_product\nSLOWFAST:\n  ALPHA: 4\n"
-    with pytest.raises(CheckpointError, match="dot_product"):
+    # gta_fig3's NL row computes PySlowFast's SSv2 dot_product NL; a softmax file is refused
+    ck["cfg"] = "NONLOCAL:\n  INSTANTIATION: softmax\nSLOWFAST:\n  ALPHA: 4\n"
+    with pytest.raises(CheckpointError, match="INSTANTIATION 'softmax'.*use dot_product"):
         convert_checkpoint(ck, "pyslowfast", "gta_fig3", "slowfast_r50_nl")
-    ck["cfg"] = "NONLOCAL:\n  INSTANTIATION: softmax\nSLOWFAST:\n  ALPHA: 8\n"
+    ck["cfg"] = "NONLOCAL:\n  INSTANTIATION: dot_product\nSLOWFAST:\n  ALPHA: 8\n"
     with pytest.raises(CheckpointError, match="ALPHA 8"):
         convert_checkpoint(ck, "pyslowfast", "gta_fig3", "slowfast_r50_nl")
-    ck["cfg"] = "NONLOCAL:\n  INSTANTIATION: softmax\nSLOWFAST:\n  ALPHA: 4\n"
+    ck["cfg"] = "NONLOCAL:\n  INSTANTIATION: dot_product\nSLOWFAST:\n  ALPHA: 4\n"
     assert convert_checkpoint(ck, "pyslowfast", "gta_fig3", "slowfast_r50_nl")
     # mmaction2's default SlowFast fuses with a bare conv (no lateral BN, no ReLU)
     doc = MANIFESTS["mmaction2_slowfast_r50_8x8_k400"]

@@ -167,3 +167,160 @@ def test_build_rejects_unknown_slowfast_args_and_imagenet_init():
     m = build_from_config(cfg, 5)
     with pytest.raises(WeightsError, match="pretrained: none"):
         load_imagenet(m)
+
+
+# --- PySlowFast options (issue 11): dot_product NL, fixed-window test head, linspace Slow frames.
+
+def _randomise_bn(module: nn.Module, seed: int = 1) -> None:
+    """Non-trivial BN affine/statistics, so that zero-initialised outputs are alive."""
+    g = torch.Generator().manual_seed(seed)
+    for m in module.modules():
+        if isinstance(m, nn.BatchNorm3d):
+            c = m.num_features
+            with torch.no_grad():
+                m.weight.copy_(0.5 + torch.rand(c, generator=g))
+                m.bias.copy_(0.1 * torch.randn(c, generator=g))
+                m.running_mean.copy_(0.1 * torch.randn(c, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(c, generator=g))
+
+
+@pytest.mark.parametrize("pool_input", [True, False])
+def test_nl_dot_product_instantiation_matches_hand_computation(pool_input):
+    torch.manual_seed(0)
+    c, inter = 6, 3
+    nl = get_module("nl3d")(c, pool_input=pool_input, instantiation="dot_product").double().eval()
+    _randomise_bn(nl)
+    x = torch.randn(2, c, 3, 4, 6, dtype=torch.float64)
+    with torch.no_grad():
+        out = nl(x)
+
+    def conv(conv_mod, t):  # 1x1x1 conv by hand: (N, C, P) -> (N, C', P)
+        return torch.einsum("oc,ncp->nop", conv_mod.weight[:, :, 0, 0, 0], t) + conv_mod.bias[None, :, None]
+
+    def maxpool(t):  # (N, C, T, H, W), 1x2x2 windows
+        n, ch, tt, h, w = t.shape
+        return t.view(n, ch, tt, h // 2, 2, w // 2, 2).amax(dim=(4, 6))
+
+    with torch.no_grad():
+        flat = x.flatten(2)
+        theta = conv(nl.theta, flat)
+        if pool_input:
+            xp = maxpool(x).flatten(2)
+            phi, g = conv(nl.phi, xp), conv(nl.g, xp)
+        else:
+            phi = maxpool(conv(nl.phi, flat).view(2, inter, 3, 4, 6)).flatten(2)
+            g = maxpool(conv(nl.g, flat).view(2, inter, 3, 4, 6)).flatten(2)
+        s = phi.shape[2]
+        assert s == 3 * 2 * 3
+        y = torch.zeros_like(theta)
+        for n in range(2):  # y_i = sum_j (theta_i . phi_j / S) g_j: no softmax, no 1/sqrt(C')
+            for i in range(theta.shape[2]):
+                for j in range(s):
+                    y[n, :, i] += (theta[n, :, i] @ phi[n, :, j]) / s * g[n, :, j]
+        z = conv(nl.out.conv, y)
+        bn = nl.out.bn
+        z = ((z - bn.running_mean[None, :, None]) / torch.sqrt(bn.running_var[None, :, None] + bn.eps)
+             * bn.weight[None, :, None] + bn.bias[None, :, None])
+        want = x + z.view_as(x)
+    assert torch.allclose(out, want, rtol=1e-12, atol=1e-12)
+    # The softmax instantiation (the default) is another function on the same weights.
+    soft = get_module("nl3d")(c, pool_input=pool_input).double().eval()
+    soft.load_state_dict(nl.state_dict())
+    with torch.no_grad():
+        assert not torch.allclose(soft(x), out, atol=1e-3)
+
+
+def test_nl_instantiation_is_a_checked_spec_argument():
+    from repro.models.registry import argument_problems
+
+    for name in ("nl3d", "nl2d", "nl1d", "nl2d1d"):
+        assert argument_problems(name, {"instantiation": "dot_product"}) == []
+    assert get_module("nl3d")(8).instantiation == "softmax"  # default: today's block
+    with pytest.raises(ValueError, match="instantiation"):
+        get_module("nl3d")(8, instantiation="gaussian")
+
+
+def _head_pair(train_crop: int = 64):
+    """Two tiny SlowFasts with the same weights: global head and PySlowFast's fixed head."""
+    torch.manual_seed(0)
+    g = slowfast_resnet(5, layers=[1, 1, 1, 1], width=16, num_frames=8, dropout=0.0, **SSV2).double()
+    _randomise_bn(g)
+    nn.init.normal_(g.fc.weight, std=0.5)
+    f = slowfast_resnet(5, layers=[1, 1, 1, 1], width=16, num_frames=8, dropout=0.0,
+                        head_pool="fixed", train_crop=train_crop, **SSV2).double()
+    f.load_state_dict(g.state_dict())
+    return g, f
+
+
+def test_fixed_head_equals_global_head_at_the_train_crop_and_in_training():
+    g, f = _head_pair(train_crop=64)
+    x = torch.randn(2, 3, 8, 64, 64, dtype=torch.float64)  # the train crop: one 2x2 window
+    with torch.no_grad():
+        assert torch.equal(f.eval()(x), g.eval()(x))
+        assert torch.equal(f.train()(x), g.train()(x))
+        big = torch.randn(2, 3, 8, 96, 96, dtype=torch.float64)
+        assert torch.equal(f.train()(big), g.train()(big))  # training keeps the global pool
+        small = torch.randn(2, 3, 8, 32, 32, dtype=torch.float64)  # window clipped to the 1x1 map
+        assert torch.equal(f.eval()(small), g.eval()(small))
+
+
+def test_fixed_head_at_a_larger_crop_averages_softmax_over_window_positions():
+    g, f = _head_pair(train_crop=64)
+    f.eval(), g.eval()
+    x = torch.randn(2, 3, 8, 96, 96, dtype=torch.float64)  # final map 3x3, window 2x2: 2x2 positions
+    with torch.no_grad():
+        out = f(x)
+        slow, fast = f.pathways(x)
+        assert slow.shape[-2:] == (3, 3) and f.head_window(3, 3) == (2, 2)
+        probs = []
+        for i in range(2):
+            for j in range(2):
+                feat = torch.cat([slow[..., i:i + 2, j:j + 2].mean(dim=(2, 3, 4)),
+                                  fast[..., i:i + 2, j:j + 2].mean(dim=(2, 3, 4))], dim=1)
+                probs.append(torch.softmax(feat @ f.fc.weight.t() + f.fc.bias, dim=1))
+        want = torch.stack(probs).mean(0)
+        # The output is the log of PySlowFast's eval probabilities: a softmax gives them back.
+        assert torch.allclose(out, want.log(), rtol=1e-12, atol=1e-12)
+        assert torch.allclose(out.softmax(1), want, rtol=1e-12, atol=1e-14)
+        assert not torch.allclose(out.softmax(1), g(x).softmax(1), atol=1e-4)  # the global head differs
+
+
+def test_head_and_sampling_args_are_checked_and_reach_the_builder():
+    from repro.models.build import build_from_config
+    from repro.spec.loader import complete
+
+    with pytest.raises(ValueError, match="train_crop"):
+        slowfast_resnet(5, layers=[1, 1, 1, 1], width=16, head_pool="fixed")
+    with pytest.raises(ValueError, match="head_pool"):
+        slowfast_resnet(5, layers=[1, 1, 1, 1], width=16, head_pool="window", train_crop=224)
+    with pytest.raises(ValueError, match="train_crop"):
+        slowfast_resnet(5, layers=[1, 1, 1, 1], width=16, train_crop=224)  # means nothing with global
+    with pytest.raises(ValueError, match="slow_sampling"):
+        slowfast_resnet(5, layers=[1, 1, 1, 1], width=16, slow_sampling="uniform")
+    cfg = complete({"model": {"backbone": {"arch": "slowfast", "depth": None, "layers": [1, 1, 1, 1],
+                                           "width": 16, "args": {"head_pool": "fixed", "train_crop": 224,
+                                                                 "slow_sampling": "linspace"}},
+                              "frames": 8}})
+    m = build_from_config(cfg, 5)
+    assert (m.head_pool, m.train_crop, m.slow_sampling) == ("fixed", 224, "linspace")
+    d = slowfast_resnet(5, layers=[1, 1, 1, 1], width=16)
+    assert (d.head_pool, d.train_crop, d.slow_sampling) == ("global", None, "stride")  # defaults
+
+
+def test_linspace_slow_frames_are_pyslowfast_loader_frames():
+    m = _tiny(slow_sampling="linspace")
+    idx = m.slow_indices(64)
+    assert torch.equal(idx, torch.linspace(0, 63, 16).long())
+    assert idx.tolist() == [0, 4, 8, 12, 16, 21, 25, 29, 33, 37, 42, 46, 50, 54, 58, 63]
+    assert _tiny().slow_indices(64).tolist() == list(range(0, 64, 4))  # default: every alpha-th
+    # The Slow stem really gets those frames: frame t of the clip is filled with the value t.
+    clip = torch.arange(16.0).view(1, 1, 16, 1, 1).expand(1, 3, 16, 32, 32).contiguous()
+    seen = {}
+    for name, model in (("linspace", m), ("stride", _tiny())):
+        model.slow_stem.register_forward_pre_hook(
+            lambda mod, a, name=name: seen.__setitem__(name, a[0][0, 0, :, 0, 0].tolist()))
+        with torch.no_grad():
+            model.eval()(clip)
+    assert seen == {"linspace": [0.0, 5.0, 10.0, 15.0], "stride": [0.0, 4.0, 8.0, 12.0]}
+    with pytest.raises(ValueError, match="divisible"):
+        m.slow_indices(10)

@@ -169,7 +169,9 @@ def describe(model: nn.Module, name: str = "the model", dataset: str = "") -> Ta
     shapes = {k: (v.shape, v.dtype) for k, v in model.state_dict().items()}
     return Target(name=name, arch=arch, shapes=shapes, classes=model.fc.out_features, dataset=dataset,
                   shift=shift, alpha=getattr(model, "alpha", None), inserted=tuple(inserted),
-                  nonlocal_blocks=nl)
+                  nonlocal_blocks=nl,
+                  nonlocal_instantiations=tuple(sorted({getattr(m, "instantiation", "softmax")
+                                                        for m in model.modules() if isinstance(m, NonLocal)})))
 
 
 def _build(table: str, row: str, profile: str) -> tuple[nn.Module, str]:

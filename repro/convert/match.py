@@ -51,6 +51,7 @@ class Target:
     inserted: tuple[str, ...] = field(default_factory=tuple)
     # (key prefix, scaled, pool_input) of each NonLocal: settings that weights cannot show
     nonlocal_blocks: tuple[tuple[str, bool, bool], ...] = field(default_factory=tuple)
+    nonlocal_instantiations: tuple[str, ...] = ()  # softmax / dot_product of the row's NL blocks
 
     def is_inserted(self, key: str) -> bool:
         return key.startswith(self.inserted) if self.inserted else False

@@ -114,7 +114,7 @@ def moves(state: dict, target: Target, cfg: str | None = None) -> list[Move]:
     keys = list(state)
     caffe2 = is_caffe2(keys)
     if cfg and any("nonlocal" in k for k in keys):
-        _check_nonlocal(cfg)
+        _check_nonlocal(cfg, target)
     if cfg and target.alpha is not None:
         alpha = _cfg_value(cfg, "SLOWFAST", "ALPHA")
         if alpha is not None and int(alpha) != target.alpha:
@@ -145,10 +145,13 @@ def _cfg_value(cfg: str, section: str, key: str):
         return None
 
 
-def _check_nonlocal(cfg: str) -> None:
+def _check_nonlocal(cfg: str, target: Target) -> None:
+    """The file's NONLOCAL.INSTANTIATION must be the row's NL ``instantiation``: the weights do
+    not say whether the affinity goes through a softmax or is divided by the positions."""
     how = _cfg_value(cfg, "NONLOCAL", "INSTANTIATION")
-    if how not in (None, "softmax"):
+    ours = set(target.nonlocal_instantiations) or {"softmax"}
+    if how is not None and ours != {how}:  # a dump that does not say cannot be checked
         raise CheckpointError(
-            f"PySlowFast checkpoint's non-local blocks use NONLOCAL.INSTANTIATION {how!r} "
-            "(affinity divided by the number of positions, no softmax); our nl3d is the softmax "
-            "instantiation, so the converted model would compute another function.")
+            f"PySlowFast checkpoint's non-local blocks use NONLOCAL.INSTANTIATION {how!r}; "
+            f"{target.name}'s NL blocks use {', '.join(sorted(ours))}, so the converted model would "
+            f"compute another function. Set model.insert.args.instantiation: {how} on the row.")

@@ -3,7 +3,9 @@
 Written from the facts of PySlowFast (facebookresearch/SlowFast) and its SSv2
 ``SLOWFAST_16x8_R50`` config; no code taken from it. Input is one clip ``(N, 3, T, H, W)`` whose
 ``T`` frames feed the Fast pathway (64 for "16x8"); the Slow pathway sees every ``alpha``-th of
-them (``T_slow = ceil(T / alpha)``, 16). Output is class logits ``(N, K)``.
+them (``T_slow = ceil(T / alpha)``, 16), or with ``slow_sampling="linspace"`` the frames
+PySlowFast's loader picks. Output is class logits ``(N, K)`` (with ``head_pool="fixed"`` in eval
+mode at a test crop larger than ``train_crop``: log class probabilities, see below).
 
 Architecture (PySlowFast ``SlowFast`` with arch "slowfast"):
 
@@ -21,7 +23,21 @@ Architecture (PySlowFast ``SlowFast`` with arch "slowfast"):
 - Head: global average pool of each pathway, concat (8W*4 + 8W*4/beta_inv = 2304 for W=64),
   dropout, linear. PySlowFast pools with a fixed 7x7 window sized for 224 crops and applies the
   linear layer fully convolutionally at 256 (2x2 positions, averaged after softmax); a global
-  pool is the same at 224 and differs at 256 by 3 extra linear evaluations (1.2 M MACs, 0.001 G).
+  pool is the same at 224; at 256 the two differ in cost only by 3 extra linear evaluations
+  (1.2 M MACs, 0.001 G), but they change predictions (facts.md: rel 0.16).
+  ``head_pool="fixed"`` is PySlowFast's head (see :class:`SlowFastResNet`).
+
+Options that follow PySlowFast (facebookresearch/SlowFast) where the default keeps the
+harness's earlier behaviour:
+
+- ``slow_sampling``: ``stride`` (default, Fast frames 0, alpha, 2 alpha, ...) or ``linspace``
+  (``linspace(0, T - 1, T // alpha)`` truncated to integers, as slowfast/datasets/utils.py
+  ``pack_pathway_output`` does; for T=64, alpha=4: 0, 4, 8, 12, 16, 21, 25, ...).
+- ``head_pool``: ``global`` (default) or ``fixed`` with ``train_crop`` (PySlowFast's
+  ``ResNetBasicHead`` built with ``pool_size`` from ``DATA.TRAIN_CROP_SIZE // 32``,
+  slowfast/models/video_model_builder.py, head_helper.py).
+- Non-local ``instantiation`` is an argument of the inserted module (``nl3d``), not of the
+  backbone.
 
 Video modules are inserted on the Slow pathway, by the stage names of the TSN ResNet
 (``layer1..layer4``) and block index, ``after_block`` (on the block output) or ``in_block``
@@ -31,9 +47,11 @@ must be given ``T_slow`` (``repro.models.build`` does).
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from repro.models.depths import DEPTHS, STAGES
@@ -126,18 +144,59 @@ class Lateral(nn.Module):
         return self.relu(self.bn(self.conv(x)))
 
 
+SLOW_SAMPLINGS = ("stride", "linspace")
+HEAD_POOLS = ("global", "fixed")
+TOTAL_STRIDE = 32  # stem 4 x stages 2, 2, 2: a 224 crop ends as a 7x7 map
+
+
 class SlowFastResNet(nn.Module):
     """SlowFast ResNet; input ``(N, 3, T, H, W)`` (``T`` Fast frames), output logits ``(N, K)``.
 
     ``layer1..layer4`` are the Slow stages (where modules are inserted), ``fast1..fast4`` the
     Fast ones, ``lateral0..lateral3`` the fusions after the stem and after stages 1-3.
     ``num_frames`` is the Fast frame count ``T``; inserted modules see ``T_slow``.
+
+    ``slow_sampling``: which Fast frames the Slow pathway takes: ``stride`` (default; every
+    ``alpha``-th from frame 0, ``ceil(T / alpha)`` of them, exactly the frames the time-strided
+    laterals land on) or ``linspace`` (PySlowFast's loader, :meth:`slow_indices`; needs ``T``
+    divisible by ``alpha`` so that the laterals' ``T / alpha`` frames line up).
+
+    ``head_pool``: ``global`` (default; average over the whole final maps, then dropout and the
+    linear classifier) or ``fixed``: PySlowFast's ``ResNetBasicHead`` for a model built for
+    ``train_crop`` (``DATA.TRAIN_CROP_SIZE``). Each pathway is average-pooled with a window of
+    ``train_crop // 32`` pixels (7 for 224) and the whole clip in time, stride 1, and in eval
+    mode the classifier runs at every window position left (2 x 2 at a 256 crop), each position
+    gets a softmax, and the probabilities are averaged over the positions. What ``forward``
+    then returns is ``log(mean_p softmax(z_p))``, the log of PySlowFast's eval output, and not
+    probabilities: a softmax of it (what ``eval.average: softmax`` takes) is PySlowFast's output
+    exactly, the cross-entropy of it is the NLL of those probabilities, and the output stays a
+    "logits-like" score like every other model's. Averaging logits over positions instead
+    would not be PySlowFast's prediction. Where one position is left (the train crop, or a
+    smaller input, where the window is clipped to the map) and in training mode, ``fixed`` is
+    the ``global`` head bit for bit and returns logits (PySlowFast applies a softmax in eval
+    there too; a softmax of our logits is the same). In training mode at a larger crop
+    PySlowFast's head has no defined output (its classifier output would be flattened to
+    ``(N, positions * K)``), so ``fixed`` keeps the global pool there.
     """
 
     def __init__(self, num_classes: int, layers: list[int], width: int = 64, num_frames: int = 64,
                  alpha: int = 4, beta_inv: int = 8, fusion_kernel: int = 7, fusion_ratio: int = 2,
-                 temp_kernel_blocks: list[int] | None = None, dropout: float = 0.5) -> None:
+                 temp_kernel_blocks: list[int] | None = None, dropout: float = 0.5,
+                 slow_sampling: str = "stride", head_pool: str = "global",
+                 train_crop: int | None = None) -> None:
         super().__init__()
+        if slow_sampling not in SLOW_SAMPLINGS:
+            raise ValueError(f"SlowFast slow_sampling must be stride or linspace, got {slow_sampling!r}")
+        if head_pool not in HEAD_POOLS:
+            raise ValueError(f"SlowFast head_pool must be global or fixed, got {head_pool!r}")
+        if head_pool == "fixed" and (train_crop is None or train_crop < TOTAL_STRIDE):
+            raise ValueError(f"SlowFast head_pool 'fixed' needs train_crop, the training crop size "
+                             f">= {TOTAL_STRIDE} that sizes its pool window (train_crop // "
+                             f"{TOTAL_STRIDE}; PySlowFast's DATA.TRAIN_CROP_SIZE), got {train_crop!r}")
+        if head_pool == "global" and train_crop is not None:
+            raise ValueError("SlowFast train_crop only sizes the head_pool 'fixed' window; "
+                             "set head_pool: fixed or drop train_crop")
+        self.slow_sampling, self.head_pool, self.train_crop = slow_sampling, head_pool, train_crop
         if len(layers) != 4 or min(layers) < 1:
             raise ValueError(f"SlowFast needs 4 stages of >= 1 block, got layers={layers}")
         if width % beta_inv:
@@ -196,6 +255,21 @@ class SlowFastResNet(nn.Module):
         """``T_slow = ceil(num_frames / alpha)``: the frames inserted modules see."""
         return -(-self.num_frames // self.alpha)
 
+    def slow_indices(self, t: int) -> torch.Tensor:
+        """Indices (CPU, int64) of the ``t`` Fast frames that the Slow pathway takes.
+
+        ``stride``: ``0, alpha, 2 alpha, ...`` (``ceil(t / alpha)``). ``linspace``: PySlowFast's
+        ``linspace(0, t - 1, t // alpha)`` truncated toward zero (computed on the CPU in float32,
+        as its loader does, so the truncation lands on the same frames).
+        """
+        if self.slow_sampling == "stride":
+            return torch.arange(0, t, self.alpha)
+        if t < self.alpha or t % self.alpha:
+            raise ValueError(f"SlowFast slow_sampling 'linspace' needs a frame count divisible by "
+                             f"alpha={self.alpha} (it picks t // alpha frames, the laterals make "
+                             f"ceil(t / alpha)), got {t} frames")
+        return torch.linspace(0, t - 1, t // self.alpha).long()
+
     def blocks(self, stage: str) -> nn.Sequential:
         """The blocks of ``stage`` (``layer1`` .. ``layer4``), in order (:class:`repro.models.backbone.Backbone`)."""
         if stage not in STAGES:
@@ -242,23 +316,56 @@ class SlowFastResNet(nn.Module):
                         if hasattr(m, "num_frames"):
                             m.num_frames = self.slow_frames
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, 3, T, H, W)`` -> pooled, concatenated Slow+Fast features ``(N, D)``."""
-        # The Slow frames are Fast frames 0, alpha, 2 alpha, ...: exactly the frames the
-        # time-strided laterals land on. (PySlowFast's loader picks linspace(0, T-1, T/alpha),
-        # which drifts by up to alpha - 1 frames from these; the cost is the same.)
-        slow = self.slow_stem(x[:, :, ::self.alpha])
+    def pathways(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(N, 3, T, H, W)`` -> the final Slow and Fast maps ``(N, C, T', H/32, W/32)``."""
+        # stride: the Slow frames are Fast frames 0, alpha, 2 alpha, ...: exactly the frames the
+        # time-strided laterals land on. linspace (PySlowFast's loader) drifts from these by up
+        # to alpha - 1 frames; the cost is the same.
+        if self.slow_sampling == "stride":
+            slow_in = x[:, :, ::self.alpha]
+        else:
+            slow_in = x.index_select(2, self.slow_indices(x.shape[2]).to(x.device))
+        slow = self.slow_stem(slow_in)
         fast = self.fast_stem(x)
         for i, name in enumerate(STAGES):
             slow = torch.cat([slow, getattr(self, f"lateral{i}")(fast)], dim=1)
             slow = getattr(self, name)(slow)
             fast = getattr(self, f"fast{i + 1}")(fast)
+        return slow, fast
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, 3, T, H, W)`` -> globally pooled, concatenated Slow+Fast features ``(N, D)``."""
+        slow, fast = self.pathways(x)
+        return self._global(slow, fast)
+
+    def _global(self, slow: torch.Tensor, fast: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.avgpool(slow).flatten(1), self.avgpool(fast).flatten(1)], dim=1)
+
+    def head_window(self, h: int, w: int) -> tuple[int, int]:
+        """The ``fixed`` head's spatial pool window on an ``h x w`` final map: ``train_crop // 32``
+        per side, clipped to the map (PySlowFast's window would not fit a smaller map)."""
+        k = self.train_crop // TOTAL_STRIDE
+        return min(k, h), min(k, w)
+
+    def _fixed_head(self, slow: torch.Tensor, fast: torch.Tensor) -> torch.Tensor:
+        """Eval-mode ``fixed`` head: ``log`` of the softmax averaged over the window positions."""
+        kh, kw = self.head_window(*slow.shape[-2:])
+        # Window: the whole clip in time (PySlowFast's NUM_FRAMES // ALPHA and NUM_FRAMES, as its
+        # test clips have its train length), kh x kw in space, stride 1.
+        pooled = [F.avg_pool3d(p, (p.shape[2], kh, kw), stride=1) for p in (slow, fast)]
+        z = self.fc(self.dropout(torch.cat(pooled, dim=1).flatten(2).transpose(1, 2)))  # (N, P, K)
+        # log(mean_p softmax(z_p)), computed stably in log space.
+        return torch.logsumexp(F.log_softmax(z, dim=-1), dim=1) - math.log(z.shape[1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[2] != self.num_frames:
             self.set_num_frames(x.shape[2])
-        return self.fc(self.dropout(self.features(x)))
+        slow, fast = self.pathways(x)
+        if self.head_pool == "fixed" and not self.training:
+            kh, kw = self.head_window(*slow.shape[-2:])
+            if (kh, kw) != tuple(slow.shape[-2:]):  # more than one window position
+                return self._fixed_head(slow, fast)
+        return self.fc(self.dropout(self._global(slow, fast)))
 
 
 def slowfast_resnet(num_classes: int, depth: int | None = 50, layers: list[int] | None = None,
@@ -268,7 +375,9 @@ def slowfast_resnet(num_classes: int, depth: int | None = 50, layers: list[int] 
 
     ``args``: ``alpha`` (4), ``beta_inv`` (8), ``fusion_kernel`` (7, the SSv2 config; the
     Kinetics R101 configs use 5), ``fusion_ratio`` (2), ``temp_kernel_blocks`` (blocks per stage
-    with a temporal kernel; default all).
+    with a temporal kernel; default all), ``slow_sampling`` (``stride``; ``linspace`` as
+    PySlowFast's loader), ``head_pool`` (``global``; ``fixed`` as PySlowFast's test head, with
+    ``train_crop``, e.g. 224). See :class:`SlowFastResNet`.
     """
     if layers is None:
         if depth not in DEPTHS:
