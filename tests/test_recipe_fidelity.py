@@ -276,3 +276,18 @@ def test_fidelity_flag_prints_without_training(capsys, tmp_path):
     out = capsys.readouterr().out
     assert "rows rsa_r50_8f, rsa_r50_16f:" in out and "stochastic_depth same" in out
     assert not any(tmp_path.iterdir())
+
+
+def test_precise_bn_is_the_equal_weight_average_of_batch_statistics():
+    from repro.engine.train import precise_bn
+
+    torch.manual_seed(0)
+    bn = nn.BatchNorm1d(3, momentum=0.1)
+    model = nn.Sequential(bn)
+    batches = [{"video": torch.randn(4, 3) * (i + 1) + i} for i in range(5)]
+    model.eval()
+    used = precise_bn(model, batches + [{"bad": 1}], 3, torch.device("cpu"))
+    assert used == 3 and not model.training and bn.momentum == 0.1  # restored
+    xs = [b["video"] for b in batches[:3]]
+    assert torch.allclose(bn.running_mean, torch.stack([x.mean(0) for x in xs]).mean(0), atol=1e-6)
+    assert torch.allclose(bn.running_var, torch.stack([x.var(0, unbiased=True) for x in xs]).mean(0), atol=1e-5)

@@ -200,6 +200,38 @@ def eval_loader(ds, cfg: dict) -> DataLoader:
                    cfg["train"]["seed"])
 
 
+@torch.no_grad()
+def precise_bn(model: torch.nn.Module, loader: DataLoader, batches: int, device: torch.device,
+               amp: str = "none") -> int:
+    """Recompute every BatchNorm's running statistics as the equal-weight average of their values
+    over ``batches`` training batches (PySlowFast's ``calculate_and_update_precise_bn``, fvcore's
+    ``update_bn_stats``): the running averages of training lag behind the final weights. Returns
+    the batches used. Under torchrun each rank averages its own batches (PySlowFast all-reduces
+    them), which sync BN makes the same statistics."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return 0
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average: every batch weighs the same
+    was_training = model.training
+    model.train()
+    used = 0
+    for b in loader:
+        if used >= batches:
+            break
+        if "video" not in b:
+            continue
+        with _autocast(amp, device):
+            model(b["video"].to(device))
+        used += 1
+    for m, mom in zip(bns, momenta):
+        m.momentum = mom
+    model.train(was_training)
+    return used
+
+
 def _eval_total(loader: DataLoader) -> int:
     ds = loader.dataset
     return len(ds.dataset) if isinstance(ds, Subset) else len(ds)
@@ -380,6 +412,8 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
             budget.names = [n for part in D.all_gather(budget.names) for n in part]
         bad_names.extend(budget.names)
         train_time += time.time() - t0
+        if tr["precise_bn"]:  # at most an epoch's batches, as PySlowFast caps it at the loader's
+            precise_bn(model, train_loader, min(tr["precise_bn"], ipe), device, amp)
         # Validation after every epoch: the history, the plateau schedule and the best epoch.
         vidx: list[int] = []
         vs, vy, vbad, val_loss = evaluate(model, val_loader, device, progress,

@@ -82,7 +82,11 @@ TRAIN = {"epochs": int, "batch_size": int, "lr": NUM, "momentum": NUM, "nesterov
          # torch CPU threads for this run (null: torch's default). CPU kernels sum in an order
          # that depends on the thread count, so a fixed count keeps a seed's result the same
          # whether rows run one at a time or side by side (run_all.py --jobs).
-         "threads": (int, type(None))}
+         "threads": (int, type(None)),
+         # Precise BN (PySlowFast BN.USE_PRECISE_STATS): before each validation, BN statistics
+         # are recomputed as the average over this many training batches (0: off, the running
+         # averages of training are used).
+         "precise_bn": int}
 # Test protocol: clips x crops views per video (crops: 1 centre or 3 along the long side), after
 # resizing to resize (short side or [H, W]; default data.resize) and cropping crop_size (default
 # data.crop). clip_layout places a TSN test's clips: spread (k + .5)/K of a segment, or tsm
@@ -115,7 +119,7 @@ DEFAULTS = {
               "lr_step": "iter", "final_lr_ratio": 0.0, "warmup_start_ratio": 0.0, "no_decay": [],
               "lr_mult": {}, "seed": 0, "max_iters": None,
               "label_smoothing": 0.0, "grad_clip": None, "lr_scale_batch": None, "amp": "none",
-              "channels_last": False, "threads": None},
+              "channels_last": False, "threads": None, "precise_bn": 0},
     "eval": {"clips": 1, "crops": 1, "clip_layout": "spread", "checkpoint": "last", "average": "softmax"},
 }
 REQUIRED = ("data.resize", "data.crop", "train.epochs", "train.batch_size", "train.lr")
@@ -200,6 +204,7 @@ RANGES = {
     "train.momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "train.weight_decay": (lambda v: v >= 0, "a number >= 0"),
     "train.warmup_epochs": (lambda v: v >= 0, "a number >= 0"),
+    "train.precise_bn": (lambda v: v >= 0, "a number of batches >= 0 (0: off)"),
     "train.steps": (lambda v: all(isinstance(x, int) and x > 0 for x in v), "positive epoch numbers"),
     "train.plateau_patience": (lambda v: v >= 0, "an integer >= 0"),
     "train.seed": (lambda v: v >= 0, "an integer >= 0"),
