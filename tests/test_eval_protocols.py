@@ -35,6 +35,9 @@ def test_crop_positions_along_the_long_side():
     assert crop_offsets(8, 12, 8, 1) == [(0, 2)]
     assert crop_offsets(8, 12, 8, 3) == [(0, 0), (0, 2), (0, 4)]  # landscape: left/centre/right
     assert crop_offsets(12, 8, 8, 3) == [(0, 0), (2, 0), (4, 0)]  # portrait: top/centre/bottom
+    # PySlowFast's ssv2.py single test crop is spatial index 0: left (landscape) or top (portrait)
+    assert crop_offsets(8, 12, 8, 1, "first") == [(0, 0)] and crop_offsets(10, 12, 8, 1, "first") == [(1, 0)]
+    assert crop_offsets(12, 8, 8, 1, "first") == [(0, 0)]
     with pytest.raises(ValueError, match="larger than"):
         crop_offsets(6, 12, 8, 1)
 

@@ -168,10 +168,10 @@ class VideoClipDataset(Dataset):
 
 def with_eval_views(ds: VideoClipDataset, clips: int = 1, crops: int = 1,
                     resize: int | list[int] | None = None, crop: int | None = None,
-                    layout: str | None = None) -> VideoClipDataset:
+                    layout: str | None = None, single_crop: str | None = None) -> VideoClipDataset:
     """A copy of evaluation dataset ``ds`` that serves ``clips x crops`` views per video, after
     resizing to ``resize`` (short side, or ``[H, W]``) and cropping ``crop``, with the clips
-    placed by ``layout`` (defaults: ``ds``'s own).
+    placed by ``layout`` and a single crop taken at ``single_crop`` (defaults: ``ds``'s own).
 
     A shallow copy: the decoded-video cache is shared, and ``ds`` itself is left as it was, so one
     prepared dataset can serve rows with different test protocols.
@@ -182,11 +182,13 @@ def with_eval_views(ds: VideoClipDataset, clips: int = 1, crops: int = 1,
         raise ValueError("evaluation views apply to the validation dataset, not the training one")
     t = ds.transform
     resize, crop, layout = resize or t.resize, crop or t.crop, layout or ds.layout
-    if (clips, crops, resize, crop, layout) == (ds.clips, t.crops, t.resize, t.crop, ds.layout):
+    single = single_crop or t.single_crop
+    if (clips, crops, resize, crop, layout, single) == (ds.clips, t.crops, t.resize, t.crop, ds.layout,
+                                                        t.single_crop):
         return ds
     out = copy.copy(ds)
     out.clips, out.layout = clips, layout
-    out.transform = ClipTransform(resize, crop, False, crops=crops,
+    out.transform = ClipTransform(resize, crop, False, crops=crops, single_crop=single,
                                   mean=t.mean.flatten().tolist(), std=t.std.flatten().tolist())
     return out
 

@@ -80,7 +80,8 @@ class ClipTransform:
     def __init__(self, resize: int | Sequence[int], crop: int, train: bool,
                  flip_swap: dict[int, int] | None = None, flip_p: float = 0.5, mean=IMAGENET_MEAN,
                  std=IMAGENET_STD, crops: int = 1, crop_mode: str = "random",
-                 jitter: Sequence[int] | None = None, flip_keep: Sequence[int] = ()) -> None:
+                 jitter: Sequence[int] | None = None, flip_keep: Sequence[int] = (),
+                 single_crop: str = "centre") -> None:
         if crops not in (1, 3):
             raise ValueError(f"eval.crops={crops}: use 1 (centre crop) or 3 (three crops along the "
                              "long side)")
@@ -91,7 +92,7 @@ class ClipTransform:
         if crop_mode in JITTER_MODES and not jitter:
             raise ValueError(f"crop mode {crop_mode!r} needs the short-side range jitter=[lo, hi]")
         self.resize, self.crop, self.train, self.crops = resize, crop, train, crops
-        self.crop_mode, self.jitter = crop_mode, jitter
+        self.crop_mode, self.jitter, self.single_crop = crop_mode, jitter, single_crop
         self.flip_swap, self.flip_keep = flip_swap, frozenset(flip_keep)
         self.flip_p = flip_p if flip_swap is not None else 0.0
         self.mean = torch.tensor(mean).view(3, 1, 1, 1)
@@ -124,7 +125,7 @@ class ClipTransform:
         else:
             x = resize_to(x, self.resize)
             views = [x[..., t:t + self.crop, l:l + self.crop]
-                     for t, l in crop_offsets(*x.shape[-2:], self.crop, self.crops)]
+                     for t, l in crop_offsets(*x.shape[-2:], self.crop, self.crops, self.single_crop)]
         out = []
         for v in views:
             # The draw comes first, as it always did, so that a flip rule that keeps a class
@@ -139,15 +140,16 @@ class ClipTransform:
         return (out[0] if len(out) == 1 else torch.stack(out)), label
 
 
-def crop_offsets(h: int, w: int, crop: int, crops: int) -> list[tuple[int, int]]:
-    """``(top, left)`` of the evaluation crops of an ``h x w`` frame: the centre for 1 crop; for
-    3, both ends and the centre of the long side (TSM's GroupFullResSample), centred across it."""
+def crop_offsets(h: int, w: int, crop: int, crops: int, single: str = "centre") -> list[tuple[int, int]]:
+    """``(top, left)`` of the evaluation crops of an ``h x w`` frame: for 3, both ends and the
+    centre of the long side (TSM's GroupFullResSample), centred across it; for 1, the centre, or
+    with ``single="first"`` the first of those three (left or top: PySlowFast's ssv2.py tests
+    spatial index 0 when it takes one crop)."""
     if crop > h or crop > w:
         raise ValueError(f"crop {crop} is larger than the resized frame {h}x{w}; lower the crop "
                          "size or raise the resize")
     top, left = (h - crop) // 2, (w - crop) // 2
+    three = [(top, 0), (top, left), (top, w - crop)] if w >= h else [(0, left), (top, left), (h - crop, left)]
     if crops == 1:
-        return [(top, left)]
-    if w >= h:
-        return [(top, 0), (top, left), (top, w - crop)]
-    return [(0, left), (top, left), (h - crop, left)]
+        return [three[0]] if single == "first" else [(top, left)]
+    return three

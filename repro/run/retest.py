@@ -101,7 +101,8 @@ def score_model(model, cfg: dict, dirs: Dirs, progress: bool, desc: str, announc
 
     ev = cfg["eval"]
     root, info, train_ds, val_ds = load_datasets(cfg, dirs, progress)
-    test_ds = with_eval_views(val_ds, ev["clips"], ev["crops"], ev["resize"], ev["crop_size"], ev["clip_layout"])
+    test_ds = with_eval_views(val_ds, ev["clips"], ev["crops"], ev["resize"], ev["crop_size"], ev["clip_layout"],
+                              ev["single_crop"])
     device = D.device()
     model.to(device)
     views = "{}x{}".format(*getattr(test_ds, "views", (1, 1)))

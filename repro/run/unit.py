@@ -212,7 +212,7 @@ def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,
     ev = cfg["eval"]
     try:  # the row's test protocol; the prepared dataset is shared by rows and stays as it is
         test_ds = with_eval_views(val_ds, ev["clips"], ev["crops"], ev["resize"], ev["crop_size"],
-                                  ev["clip_layout"])
+                                  ev["clip_layout"], ev["single_crop"])
         val_ds = with_eval_views(val_ds, 1, 1, ev["resize"], ev["crop_size"])  # per epoch
     except ValueError as e:
         raise SpecError(spec.path, [f"row {unit.row!r} eval: {e}"]) from e

@@ -96,7 +96,10 @@ TRAIN = {"epochs": int, "batch_size": int, "lr": NUM, "momentum": NUM, "nesterov
 # averaged over views and over an ensemble's members, softmax (PySlowFast) or logits (TSM's
 # test_models.py without --softmax); with one view and one model both rank classes alike.
 EVAL = {"clips": int, "crops": int, "batch_size": int, "resize": SIZE, "crop_size": int,
-        "clip_layout": str, "checkpoint": str, "average": str}
+        "clip_layout": str, "checkpoint": str, "average": str,
+        # Where a 1-crop test takes its crop: centre, or first (left/top, the first of the three
+        # crops; PySlowFast's ssv2.py tests spatial index 0).
+        "single_crop": str}
 CONFIG = {"model": MODEL, "data": DATA, "train": TRAIN, "eval": EVAL}
 
 # Every default of a run config, in one place. resolve() merges them under the recipe before
@@ -120,7 +123,8 @@ DEFAULTS = {
               "lr_mult": {}, "seed": 0, "max_iters": None,
               "label_smoothing": 0.0, "grad_clip": None, "lr_scale_batch": None, "amp": "none",
               "channels_last": False, "threads": None, "precise_bn": 0},
-    "eval": {"clips": 1, "crops": 1, "clip_layout": "spread", "checkpoint": "last", "average": "softmax"},
+    "eval": {"clips": 1, "crops": 1, "clip_layout": "spread", "checkpoint": "last", "average": "softmax",
+             "single_crop": "centre"},
 }
 REQUIRED = ("data.resize", "data.crop", "train.epochs", "train.batch_size", "train.lr")
 DERIVED = {"eval.batch_size": "train.batch_size", "eval.resize": "data.resize",
@@ -221,6 +225,7 @@ RANGES = {
     "eval.clip_layout": (lambda v: v in CLIP_LAYOUTS, f"one of {', '.join(CLIP_LAYOUTS)}"),
     "eval.checkpoint": (lambda v: v in CHECKPOINTS, f"one of {', '.join(CHECKPOINTS)}"),
     "eval.average": (lambda v: v in AVERAGES, f"one of {', '.join(AVERAGES)}"),
+    "eval.single_crop": (lambda v: v in ("centre", "first"), "centre or first (left/top)"),
     "train.lr_step": (lambda v: v in LR_STEPS, f"one of {', '.join(LR_STEPS)}"),
     "train.final_lr_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "train.warmup_start_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
