@@ -78,6 +78,15 @@ def amp_mode(train: dict, device: torch.device) -> str:
     return train["amp"] if device.type == "cuda" else "none"
 
 
+def to_channels_last(model: torch.nn.Module) -> torch.nn.Module:
+    """2D convolution weights in channels_last (``train.channels_last``, CUDA runs): the layout is
+    defined for 4D tensors (the TSN backbones fold frames into the batch); 3D kernels stay."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            m.weight.data = m.weight.data.contiguous(memory_format=torch.channels_last)
+    return model
+
+
 def _autocast(amp: str, device: torch.device):
     if amp == "bf16" and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -289,11 +298,7 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
     device = D.device()
     amp = amp_mode(tr, device)
     if device.type == "cuda" and tr["channels_last"]:
-        # Only 2D convolutions: channels_last is defined for 4D tensors (frames are folded into
-        # the batch by the TSN backbones); 3D kernels stay as they are.
-        for m in model.modules():
-            if isinstance(m, torch.nn.Conv2d):
-                m.weight.data = m.weight.data.contiguous(memory_format=torch.channels_last)
+        to_channels_last(model)
     model.to(device)
     net = model  # what is trained: DDP around a sync-BN model under torchrun
     if W.enabled:
