@@ -54,13 +54,14 @@ def fingerprint(root: Path, train_ds, val_ds, sample: int = SAMPLE) -> dict:
     root = Path(root)
     annotations = {p.name: sha256(p)[:16] for p in sorted(root.iterdir())
                    if p.is_file() and p.suffix in ANNOTATION_SUFFIXES and p.stat().st_size <= MAX_ANNOTATION_BYTES}
-    listed = {"train": list(train_ds.records), "val": list(val_ds.records)}
-    videos = {}
-    for split, recs in listed.items():
-        missing = [str(r.path) for r in recs if not Path(r.path).exists()]
-        videos[split] = {"listed": len(recs), "found": len(recs) - len(missing), "missing": len(missing),
-                         "missing_examples": missing[:3]}
-    val = [r for r in listed["val"] if Path(r.path).exists()]
+    videos, found = {}, {}
+    for split, ds in (("train", train_ds), ("val", val_ds)):
+        found[split], missing = [], []
+        for r in ds.records:  # one lookup per listed video
+            (found[split] if Path(r.path).exists() else missing).append(r)
+        videos[split] = {"listed": len(found[split]) + len(missing), "found": len(found[split]),
+                         "missing": len(missing), "missing_examples": [str(r.path) for r in missing[:3]]}
+    val = found["val"]
     step = max(1, len(val) // sample)
     seen = [m for m in (_length_and_size(Path(r.path)) for r in val[::step][:sample]) if m]
     mean = (lambda i: round(sum(m[i] for m in seen) / len(seen), 1)) if seen else (lambda i: None)

@@ -49,6 +49,10 @@ def atomic_save(obj, path: Path) -> None:
             os.remove(tmp)
 
 
+# A run folder's checkpoints: the end of the last finished epoch, and the best validation epoch.
+LAST, BEST = "last.pt", "best.pt"
+
+
 def load_if_matching(path: Path, config_hash: str) -> dict | None:
     """The checkpoint at ``path`` if it was written for the same config, else None."""
     path = Path(path)

@@ -39,7 +39,7 @@ from tqdm import tqdm
 from repro.data.dataset import collate_clips
 from repro.data.ssv2 import DatasetError
 from repro.engine import distributed as D
-from repro.engine.checkpoint import atomic_save, load_if_matching, rng_state, set_rng_state
+from repro.engine.checkpoint import BEST, LAST, atomic_save, load_if_matching, rng_state, set_rng_state
 from repro.engine.metrics import summarize, topk
 from repro.engine.optim import LRSchedule, build_optimizer, set_lr
 from repro.errors import TrainingError
@@ -329,7 +329,7 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
     tr_eff = {**tr, "lr": lr}
     opt = build_optimizer(net, tr_eff)
     sched = LRSchedule(tr_eff, ipe)
-    ckpt_path, best_path = Path(run_dir) / "last.pt", Path(run_dir) / "best.pt"
+    ckpt_path, best_path = Path(run_dir) / LAST, Path(run_dir) / BEST
     start_epoch, bad_train, train_time, bad_names = 0, 0, 0.0, []
     history: list[dict] = []
     best = {"epoch": 0, "top1": -1.0}

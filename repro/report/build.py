@@ -40,8 +40,9 @@ def build_report(table: str | Spec, results_dir: Path, reports_dir: Path) -> Bui
                   "Per epoch, from each result's history (TensorBoard event files are in its run "
                   "folder, runs/.../tb). Where the official code publishes a training log of the same "
                   "dataset and frame count, it is drawn dashed.", "", f"![learning curves]({curves.name})"]
-    extra += published_section(spec, Path(results_dir))
-    extra += dataset_section(sel.current + read_checkpoint_results(Path(results_dir), spec.key))
+    evaluated = read_checkpoint_results(Path(results_dir), spec.key)
+    extra += published_section(spec, evaluated)
+    extra += dataset_section(sel.current + evaluated)
     extra += fidelity_section(spec)
     md.write_text(markdown(spec, df, sel.current, png.name, sel.other, Path(results_dir), extra))
     paths = [md, csv, png] + ([curves] if curves.exists() else [])

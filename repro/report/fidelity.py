@@ -88,13 +88,12 @@ def row_lines(spec, row_id: str, overrides: dict | None = None, profile: str = "
     An ensemble row has one line: its first member's config under the ensemble's protocol
     (``member_eval``), judged by the row's ``ensemble`` entry.
     """
-    from repro.spec.loader import fidelity_entries, resolve
+    from repro.spec.loader import deep_merge, fidelity_entries, resolve
 
     row = spec.row(row_id)
     if row.is_ensemble:
-        over = dict(overrides or {})
-        over["eval"] = {**(over.get("eval") or {}), **(row.member_eval or {})}
-        cfg = resolve(spec, row.ensemble[0], profile, over)
+        cfg = resolve(spec, row.ensemble[0], profile,
+                      deep_merge(overrides or {}, {"eval": row.member_eval or {}}))
         return [judge(s, row.fidelity.get(s), cfg) for s in ENSEMBLE_SETTINGS]
     cfg = resolve(spec, row_id, profile, overrides)
     entries = fidelity_entries(spec, row_id)

@@ -10,11 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def published_section(spec, results_dir: Path) -> list[str]:
-    """Markdown lines (none when the spec lists no checkpoint and none was evaluated)."""
-    from repro.run.weights import read_checkpoint_results
-
-    found = read_checkpoint_results(results_dir, spec.key)
+def published_section(spec, found: list[dict]) -> list[str]:
+    """Markdown lines (none when the spec lists no checkpoint and none was evaluated);
+    ``found``: the table's evaluated-checkpoint results
+    (:func:`repro.run.weights.read_checkpoint_results`)."""
     listed = [(r, c) for r in spec.rows for c in r.checkpoints]
     if not found and not listed:
         return []
@@ -31,14 +30,13 @@ def published_section(spec, results_dir: Path) -> list[str]:
             for n in c.get("reported") or [{}]:
                 groups.setdefault((n.get("dataset", spec.dataset), n.get("views", "")), {})[n.get("metric")] = n.get("value")
             for (ds, views), vals in groups.items():
-                paper = [v.value for v in row.reported if v.metric == "top1" and v.dataset == ds]
                 # The same file name can be published per dataset (RSA): match on both.
                 ours = [f"{r['metrics']['top1']:.1f} ({r['provenance']['profile']})" for r in found
                         if r["row"] == row.id and r["provenance"].get("dataset") == ds
                         and Path((r["provenance"].get("weights") or {}).get("file", "")).name == c["file"]]
                 pub = " / ".join(f"{vals[m]:.1f}" if vals.get(m) is not None else "-" for m in ("top1", "top5"))
                 out.append(f"| {row.label} | [{c['publisher']}]({c['page']}) | `{c['file']}` | {ds} | "
-                           f"{views} | {pub} | {paper[0] if paper else '-'} | {', '.join(ours) or '-'} |")
+                           f"{views} | {pub} | {_paper_top1(row, ds)} | {', '.join(ours) or '-'} |")
         out.append("")
     if found:
         out += ["### Evaluated here", "",
@@ -53,8 +51,13 @@ def published_section(spec, results_dir: Path) -> list[str]:
                 row = spec.row(r["row"])
             except KeyError:
                 continue  # a row since removed from the spec
-            paper = [v.value for v in row.reported if v.metric == "top1" and v.dataset == p.get("dataset")]
             out.append(f"| {row.label} | {p['profile']} | {p.get('dataset', '')} | {p.get('views', '')} | "
-                       f"{m['top1']:.1f} | {m['top5']:.1f} | {paper[0] if paper else '-'} | "
+                       f"{m['top1']:.1f} | {m['top5']:.1f} | {_paper_top1(row, p.get('dataset'))} | "
                        f"{Path(w.get('file', '')).name} | {w.get('source', '')} | {str(w.get('sha256', ''))[:12]} |")
     return out
+
+
+def _paper_top1(row, dataset: str | None) -> str:
+    """The row's top-1 as its paper reports it for ``dataset``, or '-'."""
+    paper = [v.value for v in row.reported if v.metric == "top1" and v.dataset == dataset]
+    return str(paper[0]) if paper else "-"

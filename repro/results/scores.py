@@ -6,7 +6,6 @@ and the spec hash of the config that produced them.
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
@@ -49,4 +48,6 @@ def load_scores(path: Path, row: str = "", expected_hash: str | None = None, hin
 
 
 def file_hash(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    from repro.data.fingerprint import sha256
+
+    return sha256(Path(path))[:16]

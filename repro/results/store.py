@@ -76,8 +76,14 @@ def read_results(results_dir: Path, table: str) -> list[dict]:
     and skipped: it breaks nothing else.
     """
     base = Path(results_dir) / table
+    return read_files([*base.glob("*/*.json"), *base.glob(f"*/{VARIANTS}/*/*.json")])
+
+
+def read_files(paths) -> list[dict]:
+    """The readable results among ``paths``, sorted by path, each with its ``_path``; an
+    unreadable file is named once on stderr and skipped."""
     out = []
-    for p in sorted([*base.glob("*/*.json"), *base.glob(f"*/{VARIANTS}/*/*.json")]):
+    for p in sorted(paths):
         try:
             r = read_result(p)
         except ValueError as e:

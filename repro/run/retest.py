@@ -11,20 +11,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from repro.engine.checkpoint import BEST, LAST
 from repro.errors import EnsembleError
 from repro.run.unit import Dirs, Unit, load_datasets, run_folder
 
-CHECKPOINT_FILES = {"best": "best.pt", "last": "last.pt"}
+CHECKPOINT_FILES = {"best": BEST, "last": LAST}
 
 
 def protocol_config(unit: Unit, eval_over: dict) -> tuple[object, dict, dict]:
     """``(spec, own config, protocol config)``: the unit's config and the same with the keys of
     ``eval_over`` replaced in its ``eval`` (checked like any config)."""
-    from repro.spec.loader import resolve, seed_override
+    from repro.spec.loader import deep_merge, resolve, seed_override
 
     spec, cfg = unit.config()
-    over = seed_override(unit.seed, unit.overrides)
-    over = {**over, "eval": {**(over.get("eval") or {}), **eval_over}}
+    over = deep_merge(seed_override(unit.seed, unit.overrides), {"eval": eval_over})
     return spec, cfg, resolve(spec, unit.row, unit.profile, over)
 
 
@@ -90,14 +90,12 @@ def score_model(model, cfg: dict, dirs: Dirs, progress: bool, desc: str, announc
 
     Returns ``scores``, ``labels``, ``video_ids``, ``views`` ("CxK"), ``loss``, ``skipped``,
     ``bad_videos``, ``info`` (class families and reversal pairs, for the metrics), ``device`` and
-    the dataset's ``fingerprint`` (:mod:`repro.data.fingerprint`).
+    ``data`` (the dataset root and the train and validation datasets).
     ``announce(views)`` is called once the views are known, before the pass.
     """
     from repro.data.dataset import with_eval_views
     from repro.engine import distributed as D
     from repro.engine.train import amp_mode, eval_loader, evaluate
-
-    from repro.data.fingerprint import fingerprint
 
     ev = cfg["eval"]
     root, info, train_ds, val_ds = load_datasets(cfg, dirs, progress)
@@ -115,6 +113,6 @@ def score_model(model, cfg: dict, dirs: Dirs, progress: bool, desc: str, announc
                                              amp=amp_mode(cfg["train"], device), video_index=index,
                                              average=ev["average"])
     return {"scores": scores, "labels": labels, "views": views, "loss": loss, "skipped": skipped,
-            "bad_videos": bad, "device": str(device), "fingerprint": fingerprint(root, train_ds, val_ds),
+            "bad_videos": bad, "device": str(device), "data": (root, train_ds, val_ds),
             "video_ids": [getattr(val_ds.records[i], "video_id", str(i)) for i in index],
             "info": {k: info[k] for k in ("families", "reversal_pairs") if info.get(k)}}

@@ -49,6 +49,7 @@ def checkpoint_result_path(dirs: Dirs, table: str, profile: str, row: str, diges
 def evaluate_checkpoint(unit: Unit, dirs: Dirs, progress: bool = True, say=print) -> dict:
     """Test the checkpoint of ``unit``'s ``model.weights`` with the row's test protocol and
     write its result (nothing is trained)."""
+    from repro.data.fingerprint import fingerprint
     from repro.data.registry import num_classes
     from repro.engine import distributed as D
     from repro.engine.metrics import summarize
@@ -73,7 +74,7 @@ def evaluate_checkpoint(unit: Unit, dirs: Dirs, progress: bool = True, say=print
         wall_time_s=round(time.time() - t0, 1), overrides=list(unit.set_args),
         extra={"kind": "published checkpoint, evaluated here", "weights": weights,
                "val_videos": int(len(t["labels"])), "videos_skipped": t["skipped"],
-               "bad_videos": t["bad_videos"][:20], "dataset_fingerprint": t["fingerprint"]})
+               "bad_videos": t["bad_videos"][:20], "dataset_fingerprint": fingerprint(*t["data"])})
     result = {"table": spec.key, "row": unit.row, "seed": None, "metrics": metrics,
               "provenance": prov.to_dict(), "config": cfg}
     out = checkpoint_result_path(dirs, spec.key, unit.profile, unit.row, weights["sha256"])
@@ -86,14 +87,6 @@ def evaluate_checkpoint(unit: Unit, dirs: Dirs, progress: bool = True, say=print
 
 def read_checkpoint_results(results_dir: Path, table: str) -> list[dict]:
     """Every evaluated-checkpoint result of ``table`` (all profiles), each with its ``_path``."""
-    from repro.results.store import read_result
+    from repro.results.store import read_files
 
-    out = []
-    for p in sorted((Path(results_dir) / table).glob(f"*/{CHECKPOINTS}/*.json")):
-        try:
-            r = read_result(p)
-        except ValueError:
-            continue  # read_results names unreadable files; a report is still written
-        if r:
-            out.append({**r, "_path": str(p)})
-    return out
+    return read_files((Path(results_dir) / table).glob(f"*/{CHECKPOINTS}/*.json"))
