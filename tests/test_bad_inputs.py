@@ -67,6 +67,10 @@ BAD_VALUES = [
     ("train.no_decay=[conv]", "train.no_decay"), ("train.lr_mult={fc: 5}", "train.lr_mult.fc"),
     ("model.fc_init=normal:-1", "model.fc_init"), ("model.drop_path=1", "model.drop_path"),
     ("train.final_lr_ratio=1", "train.final_lr_ratio"),
+    # Ensembles, published checkpoints and PySlowFast parity (issues 10 and 11).
+    ("eval.average=mean", "eval.average"), ("eval.single_crop=left", "eval.single_crop"),
+    ("train.precise_bn=-1", "train.precise_bn"), ("model.weights_source=caffe", "model.weights_source"),
+    ("data.crop_mode=jitter_inverse", "data.jitter"),
 ]
 
 
@@ -125,12 +129,16 @@ SPEC_FILES = [
     ({"id": "other"}, ["id", "file name"]),
     ({"fidelity": {"flip": {"expect": {"data.flipp": "none"}}}}, ["fidelity.flip", "data.flipp", "not a config key"]),
     ({"rows__0__fidelity": {"colour": {"paper": "x"}}}, ["rows[0].fidelity.colour", "unknown key"]),
+    ({"rows__0__member_eval": {"clips": 2}}, ["rows[0]", "member_eval", "ensemble"]),
+    ({"rows__0__checkpoints": [{"publisher": "x", "file": "f.pth", "page": "p", "source": "caffe"}]},
+     ["rows[0].checkpoints[0].source", "caffe"]),
 ]
 
 
 @pytest.mark.parametrize("change,names", SPEC_FILES, ids=["row-args", "defaults-crop", "row-epochs",
                                                           "defaults-places", "unknown-key", "dataset", "id",
-                                                          "fidelity-key", "fidelity-setting"])
+                                                          "fidelity-key", "fidelity-setting", "member-eval",
+                                                          "checkpoint-source"])
 def test_bad_spec_files_name_file_and_key(capsys, dirs, tmp_path, change, names):
     path = _spec(tmp_path, **change)
     rows = "ssa" if "rows__4" in str(change) or "rows__0" not in str(change) else "nl3d"
@@ -160,6 +168,8 @@ FLAGS = [
     (["--report-only", "--seeds", "0"], ["--seeds", "--report-only"]),
     (["--report-only", "--set", "train.epochs=1"], ["--set", "--report-only"]),
     (["--cost", "--jobs", "2"], ["--jobs", "--cost"]),
+    (["--eval-only"], ["--eval-only", "--weights"]),
+    (["--eval-only", "--weights", "/nonexistent/TSM.pth"], ["/nonexistent/TSM.pth", "--weights"]),
 ]
 
 
