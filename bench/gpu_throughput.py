@@ -87,6 +87,7 @@ def on_device(shape, classes: int, device, n: int):
 def from_loader(cfg: dict, device, batch: int, n: int, workers: int):
     from repro.data.dataset import collate_clips
     from repro.data.registry import build_datasets, prepare
+    from repro.engine.train import to_input
 
     cfg = {**cfg, "data": {**cfg["data"], "smoke": True, "num_workers": workers, "cache_decoded": False}}
     root, info = prepare(cfg, {}, None, False)
@@ -99,7 +100,7 @@ def from_loader(cfg: dict, device, batch: int, n: int, workers: int):
         for b in loader:
             if "video" not in b:
                 continue
-            yield b["video"].to(device, non_blocking=True), b["label"].to(device, non_blocking=True)
+            yield to_input(b["video"], device), b["label"].to(device, non_blocking=True)
             done += 1
             if done >= n:
                 return

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from _record import write_record  # noqa: E402  (bench/ is on sys.path when run as a script)
 OUT = REPO / "bench" / "results" / "probe_tier.json"
 
 
@@ -80,9 +82,8 @@ def _write(a: argparse.Namespace, rc: int, total_s: float, tables: dict) -> None
                       "runs share one pool, so a table's finished_after_minutes is when its last "
                       "run ended, not its own cost; runs copied from an identical config of "
                       "another table cost ~0 s"}
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(record, indent=2) + "\n")
-    print(json.dumps(record, indent=2))
+    record = write_record(a.out, record)
+    print(json.dumps({k: v for k, v in record.items() if k != "previous"}, indent=2))
 
 
 if __name__ == "__main__":

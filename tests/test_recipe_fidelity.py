@@ -44,7 +44,7 @@ def test_multiscale_offsets_are_the_13_point_quarter_grid():
 
 def test_multiscale_train_view_has_the_crop_size_and_comes_from_the_grid():
     frames = np.random.default_rng(0).integers(0, 255, (4, 60, 80, 3), dtype=np.uint8)
-    tf = ClipTransform([48, 64], 40, True, crop_mode="multiscale", mean=(0, 0, 0), std=(1, 1, 1))
+    tf = ClipTransform([48, 64], 40, True, crop_mode="multiscale")
     for seed in range(5):
         v, _ = tf(frames, 0, np.random.default_rng(seed))
         assert v.shape == (3, 4, 40, 40)
@@ -52,7 +52,7 @@ def test_multiscale_train_view_has_the_crop_size_and_comes_from_the_grid():
 
 def test_fixed_resize_is_height_by_width():
     frames = np.zeros((2, 100, 100, 3), dtype=np.uint8)
-    tf = ClipTransform([24, 32], 24, False, mean=(0, 0, 0), std=(1, 1, 1))
+    tf = ClipTransform([24, 32], 24, False)
     assert crop_offsets(24, 32, 24, 1) == [(0, 4)]
     v, _ = tf(frames, 0)
     assert v.shape == (3, 2, 24, 24)
@@ -66,9 +66,9 @@ def test_skip_flip_keeps_the_listed_classes_and_swaps_nothing():
     assert flip_rule({"flip": "swap", "flip_keep": None}, info) == {"flip_swap": info["flip_swap"]}
     assert flip_rule({"flip": "none", "flip_keep": None}, info) == {"flip_swap": None}
     frames = np.arange(2 * 8 * 8 * 3, dtype=np.uint8).reshape(2, 8, 8, 3)
-    tf = ClipTransform(8, 8, True, flip_p=1.0, mean=(0, 0, 0), std=(1, 1, 1), **rule)
+    tf = ClipTransform(8, 8, True, flip_p=1.0, **rule)
     kept, label = tf(frames, 86, np.random.default_rng(0))
-    assert label == 86 and torch.equal(kept, ClipTransform(8, 8, False, mean=(0, 0, 0), std=(1, 1, 1))(frames, 0)[0])
+    assert label == 86 and torch.equal(kept, ClipTransform(8, 8, False)(frames, 0)[0])
     flipped, label = tf(frames, 5, np.random.default_rng(0))
     assert label == 5 and torch.equal(flipped, kept.flip(-1))
 

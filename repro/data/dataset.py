@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from repro.data.sampling import dense_indices, tsn_indices
-from repro.data.transforms import ClipTransform
+from repro.data.transforms import ClipTransform, stack_clips
 from repro.data.video import DecodeError, decode
 
 
@@ -163,7 +163,8 @@ class VideoClipDataset(Dataset):
         for part in np.split(frames, self.clips):
             v, _ = self.transform(part, label, rng)
             views.append(v if v.dim() == 5 else v[None])  # (crops, 3, T, h, w)
-        return Clip(torch.cat(views), label, i)  # clip-major: view = clip * crops + crop
+        # clip-major: view = clip * crops + crop
+        return Clip(stack_clips([u for v in views for u in v]), label, i)
 
 
 def with_eval_views(ds: VideoClipDataset, clips: int = 1, crops: int = 1,
@@ -188,8 +189,7 @@ def with_eval_views(ds: VideoClipDataset, clips: int = 1, crops: int = 1,
         return ds
     out = copy.copy(ds)
     out.clips, out.layout = clips, layout
-    out.transform = ClipTransform(resize, crop, False, crops=crops, single_crop=single,
-                                  mean=t.mean.flatten().tolist(), std=t.std.flatten().tolist())
+    out.transform = ClipTransform(resize, crop, False, crops=crops, single_crop=single)
     return out
 
 
@@ -202,7 +202,7 @@ def collate_clips(items: list[Clip | BadVideo | None]) -> dict:
                  "bad_videos": [c.reason if c.path in c.reason else f"{c.path}: {c.reason}"
                                 for c in items if isinstance(c, BadVideo)]}
     if good:
-        out["video"] = torch.stack([c.video for c in good])
+        out["video"] = stack_clips([c.video for c in good])  # uint8: normalize() on the device
         out["label"] = torch.tensor([c.label for c in good])
         out["index"] = torch.tensor([c.index for c in good])
     return out

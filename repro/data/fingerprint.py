@@ -33,7 +33,7 @@ def _length_and_size(path: Path) -> tuple[int, int, int] | None:
 
     try:
         if path.is_dir():
-            from PIL import Image
+            from PIL import Image  # the header alone: no need to decode the frame
 
             frames = sorted(path.glob("*.jpg"))
             if not frames:
@@ -50,6 +50,7 @@ def _length_and_size(path: Path) -> tuple[int, int, int] | None:
 def fingerprint(root: Path, train_ds, val_ds, sample: int = SAMPLE) -> dict:
     """The fingerprint of the dataset at ``root`` as the run's datasets list it."""
     import decord
+    import torchvision
 
     root = Path(root)
     annotations = {p.name: sha256(p)[:16] for p in sorted(root.iterdir())
@@ -65,8 +66,10 @@ def fingerprint(root: Path, train_ds, val_ds, sample: int = SAMPLE) -> dict:
     step = max(1, len(val) // sample)
     seen = [m for m in (_length_and_size(Path(r.path)) for r in val[::step][:sample]) if m]
     mean = (lambda i: round(sum(m[i] for m in seen) / len(seen), 1)) if seen else (lambda i: None)
+    folders = bool(val) and Path(val[0].path).is_dir()
     return {"root": str(root), "annotations": annotations, "videos": videos,
-            "decoder": f"decord {decord.__version__}",
+            "decoder": f"torchvision {torchvision.__version__} (JPEG frames)" if folders
+            else f"decord {decord.__version__}",
             "sample": {"videos": len(seen), "mean_frames": mean(0), "mean_height": mean(1), "mean_width": mean(2)}}
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
 from repro.data.ssv2 import DatasetError
 from repro.data.video import DecodeError
@@ -133,7 +134,7 @@ def decode_frames(path: Path, pick: Callable[[int], np.ndarray] | None = None) -
     ``pick(num_frames)`` chooses the frame indices once the count is known (only those JPEGs
     are opened); all frames when None.
     """
-    from PIL import Image
+    from torchvision.io import ImageReadMode, decode_jpeg
 
     p = Path(path)
     if not p.is_dir():
@@ -146,10 +147,12 @@ def decode_frames(path: Path, pick: Callable[[int], np.ndarray] | None = None) -
     for i in idx:
         f = files[int(i)]
         try:
-            with Image.open(f) as im:
-                out.append(np.asarray(im.convert("RGB")))
-        except Exception as e:  # PIL raises several types for truncated/corrupt JPEGs
-            raise DecodeError(f"cannot read frame {f}: {e}") from e
+            # torchvision's libjpeg-turbo: the same pixels as PIL, ~1.3x faster (bench/decoders.py)
+            data = torch.frombuffer(bytearray(f.read_bytes()), dtype=torch.uint8)
+            out.append(decode_jpeg(data, mode=ImageReadMode.RGB).permute(1, 2, 0).numpy())
+        except Exception as e:  # missing, truncated or not a JPEG
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise DecodeError(f"cannot read frame {f}: {msg}") from e
     if len({a.shape for a in out}) != 1:
         raise DecodeError(f"frame folder {p} mixes frame sizes {sorted({a.shape for a in out})}")
     return np.stack(out)

@@ -1,9 +1,16 @@
-"""Clip transforms on uint8 frames: resize, train crops (random, multi-scale, scale jitter),
-flip rules (swap or skip the left/right classes), evaluation crops, normalise.
+"""Clip transforms on uint8 frames: train crops (random, multi-scale, scale jitter), flip rules
+(swap or skip the left/right classes), evaluation crops; and :func:`normalize`, which the engine
+applies on the device.
 
 Geometry follows the reference code: TSN/TSM/RSA's ``GroupMultiScaleCrop`` (scales 1, .875,
 .75, .66, max distortion 1, a fixed grid of 13 offsets, then a resize to the crop size) and
-PySlowFast's short-side scale jitter followed by a random crop.
+PySlowFast's short-side scale jitter followed by a random crop. The reference code resizes
+whole frames and then crops; here every crop is drawn in the coordinates of the resized frame
+(the same draws, from the same random stream), mapped back to the decoded frame, cut there and
+resized once, on uint8. That resizes only the pixels that are kept, in a quarter of the bytes,
+and leaves the float conversion and normalisation to the device (``normalize``): a clip stays
+uint8 from the decoder to the GPU. tests/test_transforms.py bounds the difference from the
+resize-then-crop float path.
 """
 from __future__ import annotations
 
@@ -20,19 +27,51 @@ MULTISCALE_SCALES = (1.0, 0.875, 0.75, 0.66)
 CROP_MODES = ("random", "multiscale", "jitter", "jitter_inverse")
 JITTER_MODES = ("jitter", "jitter_inverse")
 
+Box = tuple[int, int, int, int]  # (top, left, height, width)
 
-def resize_to(x: torch.Tensor, size: int | Sequence[int]) -> torch.Tensor:
-    """``(T, 3, H, W)`` resized: ``size`` int = the short side (aspect kept), ``[H, W]`` = fixed."""
-    h, w = x.shape[-2:]
+
+def resized_shape(h: int, w: int, size: int | Sequence[int]) -> tuple[int, int]:
+    """``(H, W)`` of an ``h x w`` frame resized to ``size``: an int is the short side (aspect
+    kept, as TSN's GroupScale and PySlowFast round it), ``[H, W]`` a fixed size."""
     if isinstance(size, (list, tuple)):
-        out = (int(size[0]), int(size[1]))
-    else:
-        scale = size / min(h, w)
-        out = (round(h * scale), round(w * scale))
-    if out == (h, w):
-        return x
-    return F.interpolate(x, size=out, mode="bilinear", align_corners=False,
-                         antialias=out[0] * out[1] < h * w)
+        return int(size[0]), int(size[1])
+    scale = size / min(h, w)
+    return round(h * scale), round(w * scale)
+
+
+def source_box(box: Box, src: tuple[int, int], resized: tuple[int, int]) -> Box:
+    """``box`` of the resized frame in the pixels of the ``src`` frame it was resized from,
+    rounded to whole pixels (at most half a source pixel off on each side)."""
+    top, left, bh, bw = box
+    sy, sx = src[0] / resized[0], src[1] / resized[1]
+    y0, x0 = round(top * sy), round(left * sx)
+    y1 = min(src[0], max(y0 + 1, round((top + bh) * sy)))
+    x1 = min(src[1], max(x0 + 1, round((left + bw) * sx)))
+    return y0, x0, y1 - y0, x1 - x0
+
+
+def cut_and_resize(x: torch.Tensor, box: Box, out: tuple[int, int]) -> torch.Tensor:
+    """``(T, 3, H, W)`` uint8 -> the ``box`` resized to ``out`` (bilinear, antialiased when it
+    shrinks), uint8; a box already of size ``out`` is returned as a view."""
+    top, left, h, w = box
+    v = x[..., top:top + h, left:left + w]
+    if (h, w) == tuple(out):
+        return v
+    # torch's uint8 bilinear kernel (channels-last input, as decoded frames are) rounds once.
+    return F.interpolate(v, size=out, mode="bilinear", align_corners=False, antialias=True)
+
+
+def normalize(x: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN,
+              std: Sequence[float] = IMAGENET_STD) -> torch.Tensor:
+    """uint8 clips ``(..., 3, T, H, W)`` -> float, scaled to [0, 1] and normalised per channel,
+    on ``x``'s device (call it after the copy to the GPU: a quarter of the bytes cross the bus).
+    Float input is taken as already normalised. Either way the result is contiguous: batches
+    arrive in the decoders' channels-last memory order (:func:`stack_clips`)."""
+    if x.dtype != torch.uint8:
+        return x.contiguous()
+    m = torch.tensor(mean, device=x.device).view(3, 1, 1, 1)
+    s = torch.tensor(std, device=x.device).view(3, 1, 1, 1)
+    return x.float().div_(255).sub_(m).div_(s).contiguous()
 
 
 def multiscale_sizes(h: int, w: int, crop: int, scales: Sequence[float] = MULTISCALE_SCALES,
@@ -65,23 +104,25 @@ def jitter_side(bounds: Sequence[int], inverse: bool, rng: np.random.Generator) 
 
 
 class ClipTransform:
-    """``(T, H, W, 3)`` uint8 -> ``(3, T, crop, crop)`` float, plus the (possibly swapped) label.
+    """``(T, H, W, 3)`` uint8 -> ``(3, T, crop, crop)`` uint8, plus the (possibly swapped) label;
+    :func:`normalize` turns it into the network's input on the device.
 
     ``resize``: the short side (int) or a fixed ``[H, W]``. Training crops by ``crop_mode``:
     ``random`` (a random ``crop`` square), ``multiscale`` (TSN's, resized to ``crop``) or
     ``jitter`` (short side drawn uniformly from ``jitter = [lo, hi]``, then a random crop; the
     resize is not used) or ``jitter_inverse`` (its inverse drawn uniformly from [1/hi, 1/lo],
-    PySlowFast's INV_UNIFORM_SAMPLE, which favours the small sides). Flip, with probability ``flip_p``, only where ``flip_swap`` is given:
-    the label becomes its partner in ``flip_swap`` (``swap``), and labels in ``flip_keep`` are
-    never flipped (``skip``). Evaluation: resize and centre crop; with ``crops=3`` the three
-    crops along the long side of TSM's 'accurate' protocol, stacked as ``(3, 3, T, crop, crop)``.
+    PySlowFast's INV_UNIFORM_SAMPLE, which favours the small sides). Flip, with probability
+    ``flip_p``, only where ``flip_swap`` is given: the label becomes its partner in ``flip_swap``
+    (``swap``), and labels in ``flip_keep`` are never flipped (``skip``). Evaluation: resize and
+    centre crop; with ``crops=3`` the three crops along the long side of TSM's 'accurate'
+    protocol, stacked as ``(3, 3, T, crop, crop)``. Every crop is cut from the decoded frame and
+    resized once (see the module docstring).
     """
 
     def __init__(self, resize: int | Sequence[int], crop: int, train: bool,
-                 flip_swap: dict[int, int] | None = None, flip_p: float = 0.5, mean=IMAGENET_MEAN,
-                 std=IMAGENET_STD, crops: int = 1, crop_mode: str = "random",
-                 jitter: Sequence[int] | None = None, flip_keep: Sequence[int] = (),
-                 single_crop: str = "centre") -> None:
+                 flip_swap: dict[int, int] | None = None, flip_p: float = 0.5, crops: int = 1,
+                 crop_mode: str = "random", jitter: Sequence[int] | None = None,
+                 flip_keep: Sequence[int] = (), single_crop: str = "centre") -> None:
         if crops not in (1, 3):
             raise ValueError(f"eval.crops={crops}: use 1 (centre crop) or 3 (three crops along the "
                              "long side)")
@@ -95,49 +136,58 @@ class ClipTransform:
         self.crop_mode, self.jitter, self.single_crop = crop_mode, jitter, single_crop
         self.flip_swap, self.flip_keep = flip_swap, frozenset(flip_keep)
         self.flip_p = flip_p if flip_swap is not None else 0.0
-        self.mean = torch.tensor(mean).view(3, 1, 1, 1)
-        self.std = torch.tensor(std).view(3, 1, 1, 1)
 
-    def _train_view(self, x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    def _train_box(self, h: int, w: int, rng: np.random.Generator) -> tuple[Box, tuple[int, int]]:
+        """The training crop as the reference code draws it on the resized frame: the box in
+        that frame's pixels, and the resized frame's shape."""
         c = self.crop
-        if self.crop_mode in JITTER_MODES:
-            x = resize_to(x, jitter_side(self.jitter, self.crop_mode == "jitter_inverse", rng))
-        else:
-            x = resize_to(x, self.resize)
-        h, w = x.shape[-2:]
+        side = (jitter_side(self.jitter, self.crop_mode == "jitter_inverse", rng)
+                if self.crop_mode in JITTER_MODES else self.resize)
+        rh, rw = resized_shape(h, w, side)
         if self.crop_mode != "multiscale":
-            top, left = int(rng.integers(0, h - c + 1)), int(rng.integers(0, w - c + 1))
-            return x[..., top:top + c, left:left + c]
-        sizes = multiscale_sizes(h, w, c)
+            top, left = int(rng.integers(0, rh - c + 1)), int(rng.integers(0, rw - c + 1))
+            return (top, left, c, c), (rh, rw)
+        sizes = multiscale_sizes(rh, rw, c)
         ch, cw = sizes[int(rng.integers(len(sizes)))]
-        offsets = multiscale_offsets(h, w, ch, cw)
+        offsets = multiscale_offsets(rh, rw, ch, cw)
         top, left = offsets[int(rng.integers(len(offsets)))]
-        v = x[..., top:top + ch, left:left + cw]
-        return v if (ch, cw) == (c, c) else F.interpolate(v, size=(c, c), mode="bilinear",
-                                                          align_corners=False)
+        return (top, left, ch, cw), (rh, rw)
 
     def __call__(self, frames: np.ndarray, label: int,
                  rng: np.random.Generator | None = None) -> tuple[torch.Tensor, int]:
-        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()  # T,3,H,W
+        # (T, 3, H, W) over the decoder's (T, H, W, 3) memory: channels-last, what the uint8
+        # resize kernel is fastest on.
+        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+        h, w = x.shape[-2:]
         rng = rng or np.random.default_rng()
+        c = self.crop
         if self.train:
-            views = [self._train_view(x, rng)]
+            box, resized = self._train_box(h, w, rng)
+            boxes = [box]
         else:
-            x = resize_to(x, self.resize)
-            views = [x[..., t:t + self.crop, l:l + self.crop]
-                     for t, l in crop_offsets(*x.shape[-2:], self.crop, self.crops, self.single_crop)]
+            resized = resized_shape(h, w, self.resize)
+            boxes = [(t, l, c, c) for t, l in crop_offsets(*resized, c, self.crops, self.single_crop)]
         out = []
-        for v in views:
+        for box in boxes:
+            v = cut_and_resize(x, source_box(box, (h, w), resized), (c, c))
+            # Compact, so that a worker sends the crop and not the decoded frames it may view.
+            v = v.contiguous(memory_format=torch.channels_last)
             # The draw comes first, as it always did, so that a flip rule that keeps a class
             # leaves every other clip's random stream unchanged.
             if self.train and self.flip_p > 0 and rng.random() < self.flip_p \
                     and label not in self.flip_keep:
                 v = v.flip(-1)
                 label = self.flip_swap.get(label, label)
-            v = v.permute(1, 0, 2, 3) / 255.0  # 3,T,h,w
-            out.append((v - self.mean) / self.std)
+            out.append(v.permute(1, 0, 2, 3))  # 3,T,h,w over (T, h, w, 3) memory
         # One crop keeps the (3, T, h, w) shape that training and 1-view evaluation always had.
-        return (out[0] if len(out) == 1 else torch.stack(out)), label
+        return (out[0] if len(out) == 1 else stack_clips(out)), label
+
+
+def stack_clips(clips: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Clips ``(..., 3, T, H, W)`` stacked along a new first dimension, in the decoders'
+    ``(T, H, W, 3)`` memory order: copying them into the usual contiguous order is a transpose
+    that costs as much as the resize, and :func:`normalize` does it on the device instead."""
+    return torch.stack([c.movedim(-4, -1) for c in clips]).movedim(-1, -4)
 
 
 def crop_offsets(h: int, w: int, crop: int, crops: int, single: str = "centre") -> list[tuple[int, int]]:

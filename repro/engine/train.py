@@ -19,8 +19,9 @@ decision at the same step (bad-video budgets and the loss check use all-reduced 
 error stops all ranks instead of leaving the others waiting in a collective.
 
 ``train.lr_scale_batch``: ``train.lr`` is the lr at that global batch; another batch trains at
-``lr * batch_size / lr_scale_batch`` (linear scaling). ``train.amp: bf16`` and
-``train.channels_last`` apply on CUDA only; CPU runs stay float32.
+``lr * batch_size / lr_scale_batch`` (linear scaling). ``train.amp: bf16`` applies on CUDA only
+(CPU runs stay float32); ``train.channels_last`` on any device (oneDNN's CPU convolutions are
+faster channels-last too: bench/README.md).
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ from tqdm import tqdm
 
 from repro.data.dataset import collate_clips
 from repro.data.ssv2 import DatasetError
+from repro.data.transforms import normalize
 from repro.engine import distributed as D
 from repro.engine.checkpoint import BEST, LAST, atomic_save, load_if_matching, rng_state, set_rng_state
 from repro.engine.metrics import summarize, topk
@@ -59,11 +61,19 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 
 def _loader(ds, batch: int, train: bool, workers: int, seed: int, sampler=None) -> DataLoader:
+    # Workers persist across epochs and prefetch (two batches each, the default); batches are
+    # pinned for an asynchronous copy when they go to a GPU.
     g = torch.Generator()
     g.manual_seed(seed)
     return DataLoader(ds, batch_size=batch, shuffle=train and sampler is None, drop_last=train,
                       num_workers=workers, collate_fn=collate_clips, generator=g, sampler=sampler,
-                      persistent_workers=workers > 0)
+                      persistent_workers=workers > 0, pin_memory=D.device().type == "cuda")
+
+
+def to_input(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A batch of uint8 clips as the network's input: copied to ``device`` as uint8 (a quarter
+    of the bytes of float), then normalised there (:func:`repro.data.transforms.normalize`)."""
+    return normalize(x.to(device, non_blocking=True))
 
 
 def effective_lr(train: dict) -> float:
@@ -79,8 +89,9 @@ def amp_mode(train: dict, device: torch.device) -> str:
 
 
 def to_channels_last(model: torch.nn.Module) -> torch.nn.Module:
-    """2D convolution weights in channels_last (``train.channels_last``, CUDA runs): the layout is
-    defined for 4D tensors (the TSN backbones fold frames into the batch); 3D kernels stay."""
+    """2D convolution weights in channels_last (``train.channels_last``): the layout is defined for
+    4D tensors (the TSN backbones fold frames into the batch); 3D kernels stay. A convolution's
+    output takes its weight's layout, so the activations follow."""
     for m in model.modules():
         if isinstance(m, torch.nn.Conv2d):
             m.weight.data = m.weight.data.contiguous(memory_format=torch.channels_last)
@@ -153,7 +164,7 @@ def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device,
                           else F.nll_loss(score.clamp_min(1e-12).log(), b["label"], reduction="none"))
         else:
             with _autocast(amp, device):
-                logits = model(x.to(device))
+                logits = model(to_input(x, device))
             logits = logits.float().cpu()
             losses.append(F.cross_entropy(logits, b["label"], reduction="none"))
             score = logits if average == "logits" else logits.softmax(1)
@@ -194,7 +205,7 @@ def _multi_view_scores(model: torch.nn.Module, x: torch.Tensor, device: torch.de
     probs = []
     for chunk in flat.split(max(1, n)):
         with _autocast(amp, device):
-            logits = model(chunk.to(device))
+            logits = model(to_input(chunk, device))
         logits = logits.float().cpu()
         probs.append(logits if average == "logits" else logits.softmax(1))
     return torch.cat(probs).view(n, v, -1).mean(1)
@@ -233,7 +244,7 @@ def precise_bn(model: torch.nn.Module, loader: DataLoader, batches: int, device:
         if "video" not in b:
             continue
         with _autocast(amp, device):
-            model(b["video"].to(device))
+            model(to_input(b["video"], device))
         used += 1
     for m, mom in zip(bns, momenta):
         m.momentum = mom
@@ -297,7 +308,7 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
     seed_everything(seed + W.rank)
     device = D.device()
     amp = amp_mode(tr, device)
-    if device.type == "cuda" and tr["channels_last"]:
+    if tr["channels_last"]:
         to_channels_last(model)
     model.to(device)
     net = model  # what is trained: DDP around a sync-BN model under torchrun
@@ -388,7 +399,7 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
                 continue
             it = epoch * ipe + i
             set_lr(opt, sched.lr(it))
-            x, y = b["video"].to(device), b["label"].to(device)
+            x, y = to_input(b["video"], device), b["label"].to(device, non_blocking=True)
             with _autocast(amp, device):
                 logits = net(x)
             loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
@@ -492,4 +503,4 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
             # (clips, crops) actually used, from the dataset that was tested
             "views": tuple(getattr(test_ds, "views", (1, 1))),
             "world_size": W.world, "global_batch": gbatch, "lr": lr, "amp": amp,
-            "channels_last": bool(device.type == "cuda" and tr["channels_last"])}
+            "channels_last": bool(tr["channels_last"])}

@@ -77,7 +77,8 @@ TRAIN = {"epochs": int, "batch_size": int, "lr": NUM, "momentum": NUM, "nesterov
          "label_smoothing": NUM, "grad_clip": (NUM, type(None)),
          # train.lr is the lr at this global batch; another batch_size scales it linearly.
          "lr_scale_batch": (int, type(None)),
-         # CUDA only (CPU stays float32): bf16 autocast ("bf16" | "none"), channels_last convs.
+         # bf16 autocast ("bf16" | "none"; CUDA only, CPU stays float32); channels_last 2D
+         # convolutions (any device).
          "amp": (str, type(None)), "channels_last": bool,
          # torch CPU threads for this run (null: torch's default). CPU kernels sum in an order
          # that depends on the thread count, so a fixed count keeps a seed's result the same
