@@ -170,3 +170,39 @@ def test_synthetic_captions_are_deterministic_and_name_order_only_where_a_revers
     assert len(seeds) == 2  # the seed draws among the phrasings
     with pytest.raises(ValueError, match="no captions"):
         captions_for({"id": "1", "template": "Juggling [something]", "placeholders": ["ball"]})
+
+
+def test_features_are_the_classifier_input_averaged_over_frames_and_resume(tmp_path):
+    import repro
+    from repro.data.transforms import normalize
+    from repro.retrieval.features import clip_features, extract
+
+    torch.manual_seed(0)
+    model = repro.build_model("probe_modules", "tsn", "synthetic").eval()
+    clips = torch.randint(0, 256, (6, 3, 8, 28, 28), dtype=torch.uint8)
+    x = normalize(clips)
+    with torch.no_grad():
+        frames = x.transpose(1, 2).reshape(48, 3, 28, 28)
+        expect = model.features(frames).view(6, 8, -1).mean(1)
+    assert torch.allclose(clip_features(model, clips), expect, atol=1e-5)
+
+    calls = []
+    model.fc.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0] // 8))
+
+    def batches(stop_after=None):
+        for k, start in enumerate(range(0, 6, 2)):
+            if stop_after is not None and k == stop_after:
+                raise KeyboardInterrupt  # the run is stopped after two batches
+            yield clips[start:start + 2]
+
+    with pytest.raises(KeyboardInterrupt):
+        extract(model, batches(stop_after=2), 6, tmp_path / "f", progress=False)
+    assert sum(calls) == 4
+    feats = extract(model, batches(), 6, tmp_path / "f", progress=False)
+    assert sum(calls) == 6  # only the last batch ran again
+    assert feats.shape == (6, expect.shape[1]) and feats.dtype == np.float16
+    assert np.allclose(feats.astype(np.float32), expect.numpy(), atol=2e-3, rtol=2e-3)
+    extract(model, batches(), 6, tmp_path / "f", progress=False)
+    assert sum(calls) == 6  # finished: read back without the model
+    with pytest.raises(ValueError, match="not 7"):
+        extract(model, batches(), 7, tmp_path / "f", progress=False)
