@@ -206,3 +206,41 @@ def test_features_are_the_classifier_input_averaged_over_frames_and_resume(tmp_p
     assert sum(calls) == 6  # finished: read back without the model
     with pytest.raises(ValueError, match="not 7"):
         extract(model, batches(), 7, tmp_path / "f", progress=False)
+
+
+def test_probe_scoring_by_hand():
+    from repro.retrieval.captions import Caption
+    from repro.retrieval.probe import best_ranks, matching_videos, order_only_r1, reverse_partners
+
+    entries = [{"id": "1", "template": "Moving [something] from left to right", "placeholders": ["red circle"]},
+               {"id": "2", "template": "Moving [something] from left to right", "placeholders": ["blue square"]},
+               {"id": "3", "template": "Moving [something] from right to left", "placeholders": ["red circle"]},
+               {"id": "4", "template": "Moving [something] from right to left", "placeholders": ["blue square"]}]
+    assert reverse_partners(entries) == {0: 2, 2: 0, 1: 3, 3: 1}
+    caps = [Caption("1", "order", "a red circle moving from left to right"),
+            Caption("4", "order", "a blue square moving from right to left"),
+            Caption("3", "appearance", "a red circle")]
+    pos = matching_videos(entries, caps)
+    assert pos == [[0], [3], [0, 2]]
+    sim = torch.tensor([[0.9, 0.1, 0.9, 0.0],    # ties with its reverse: rank 2, half a win
+                        [0.2, 0.8, 0.1, 0.7],    # its video 0.7 below the reverse 0.8: rank 2, a loss
+                        [0.5, 0.6, 0.4, 0.1]])   # best match (0.5) behind one other: rank 2
+    assert best_ranks(sim, pos).tolist() == [2, 2, 2]
+    assert order_only_r1(sim, caps, entries) == 25.0
+    entries[2] = {**entries[2], "placeholders": ["green circle"]}
+    with pytest.raises(ValueError, match="reverse"):
+        reverse_partners(entries)
+
+
+def test_reverse_partners_of_the_generated_split_are_the_reversed_videos(tiny_root):
+    import json
+
+    from repro.data.video import decode
+    from repro.retrieval.probe import reverse_partners
+
+    entries = json.loads((tiny_root / "labels" / "something-something-v2-validation.json").read_text())
+    pairs = reverse_partners(entries)
+    assert len(pairs) == 8  # four reversal pairs, one validation video per class
+    a, b = next(iter(pairs.items()))
+    clip = lambda e: decode(tiny_root / "20bn-something-something-v2" / f"{e['id']}.webm")  # noqa: E731
+    assert np.abs(clip(entries[a])[::-1].astype(int) - clip(entries[b])).mean() < 1.0
