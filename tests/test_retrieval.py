@@ -166,6 +166,10 @@ def test_synthetic_captions_are_deterministic_and_name_order_only_where_a_revers
                          "placeholders": ["things (green circle and yellow square)"]})
     assert meet[0].kind == "event" and "green circle and yellow square" in meet[0].text
     assert not meet[1].text.startswith("a green circle and")
+    for c in CLASSES:  # a bag of words tells a class from its reverse, as max-pooling sees it
+        if c.partner_of:
+            for mine in PHRASES[c.template]:
+                assert all(set(tokenize(mine)) != set(tokenize(theirs)) for theirs in PHRASES[c.partner_of])
     seeds = {captions_for(right, seed=s)[0].text for s in range(20)}
     assert len(seeds) == 2  # the seed draws among the phrasings
     with pytest.raises(ValueError, match="no captions"):
@@ -244,3 +248,38 @@ def test_reverse_partners_of_the_generated_split_are_the_reversed_videos(tiny_ro
     a, b = next(iter(pairs.items()))
     clip = lambda e: decode(tiny_root / "20bn-something-something-v2" / f"{e['id']}.webm")  # noqa: E731
     assert np.abs(clip(entries[a])[::-1].astype(int) - clip(entries[b])).mean() < 1.0
+
+
+def test_only_order_aware_features_retrieve_by_direction():
+    """SSAN's claim in mechanism: features that keep frame order let captions that name the
+    direction find their video over its time reverse; order-blind ones cannot (exactly 50)."""
+    from repro.retrieval.probe import caption_probe
+    from repro.retrieval.train import RetrievalRecipe
+
+    looks = [f"{c} {s}" for c in ("red", "blue", "green") for s in ("circle", "square")]
+    right, left = "Moving [something] from left to right", "Moving [something] from right to left"
+
+    def split(start):
+        base = [{"id": str(start + i), "template": right, "placeholders": [look]} for i, look in enumerate(looks)]
+        rev = [{"id": str(start + 100 + i), "template": left, "placeholders": [look]} for i, look in enumerate(looks)]
+        return base + rev
+
+    train, val = split(1000), split(2000)
+    rng = torch.Generator().manual_seed(0)
+
+    def features(entries, aware):
+        out = []
+        for e in entries:
+            f = torch.zeros(len(looks) + 2)
+            f[looks.index(e["placeholders"][0])] = 1.0
+            if aware:  # the direction is in the feature; a blind one has the same for both
+                f[len(looks) + (e["template"] == left)] = 1.0
+            out.append(f + 0.01 * torch.randn(len(f), generator=rng))
+        return torch.stack(out)
+
+    recipe = RetrievalRecipe(epochs=150, batch_size=12, lr=1e-2, seed=0)
+    blind_val = features(val[:6], False)
+    blind = caption_probe(features(train, False), train, torch.cat([blind_val, blind_val]), val, recipe)
+    aware = caption_probe(features(train, True), train, features(val, True), val, recipe)
+    assert blind["order_only_r1"] == 50.0  # every video ties with its reverse
+    assert aware["order_only_r1"] >= 90.0 and aware["r1"] > blind["r1"]

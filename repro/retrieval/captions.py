@@ -28,19 +28,22 @@ from repro.data.synthetic import CLASSES
 
 KINDS = ("order", "event", "appearance")
 # Phrasings per class template; {thing} is "green circle", or "green circle and yellow square".
+# A class and its reverse differ in their words, not only in word order: HowTo100M's sentence
+# encoder max-pools over words, so "from left to right" and "from right to left" would be the
+# same bag of words to it, and no video feature could help it tell them apart.
 PHRASES: dict[str, tuple[str, ...]] = {
-    "Moving [something] from left to right": ("a {thing} moving from left to right",
-                                             "the {thing} goes from the left to the right"),
-    "Moving [something] from right to left": ("a {thing} moving from right to left",
-                                             "the {thing} goes from the right to the left"),
-    "Moving [something] down": ("a {thing} moving down", "the {thing} goes from the top to the bottom"),
-    "Moving [something] up": ("a {thing} moving up", "the {thing} goes from the bottom to the top"),
-    "[Something] disappearing": ("a {thing} disappearing", "the {thing} is there and then it is gone"),
-    "[Something] appearing": ("a {thing} appearing", "at first nothing, then a {thing} shows up"),
+    "Moving [something] from left to right": ("a {thing} moving rightwards",
+                                             "the {thing} goes towards the right"),
+    "Moving [something] from right to left": ("a {thing} moving leftwards",
+                                             "the {thing} goes towards the left"),
+    "Moving [something] down": ("a {thing} moving downwards", "the {thing} sinks towards the bottom"),
+    "Moving [something] up": ("a {thing} moving upwards", "the {thing} rises towards the top"),
+    "[Something] disappearing": ("a {thing} disappearing", "the {thing} vanishes"),
+    "[Something] appearing": ("a {thing} appearing", "a {thing} shows up"),
     "Moving [something] away from the camera": ("a {thing} moving away from the camera",
-                                               "the {thing} gets smaller as it moves away"),
+                                               "the {thing} shrinks"),
     "Moving [something] towards the camera": ("a {thing} moving towards the camera",
-                                             "the {thing} gets bigger as it comes closer"),
+                                             "the {thing} grows"),
     "Pretending to move [something]": ("pretending to move a {thing}",
                                        "a {thing} that starts to move and stops"),
     "Holding [something red] still": ("holding a {thing} still", "a {thing} that does not move"),

@@ -77,3 +77,39 @@ def order_only_r1(sim: torch.Tensor, captions: list[Caption], entries: list[dict
         a, b = float(row[v]), float(row[partner[v]])
         wins.append(1.0 if a > b else 0.5 if a == b else 0.0)
     return 100.0 * sum(wins) / len(wins) if wins else None
+
+
+def caption_probe(train_feats: torch.Tensor, train_entries: list[dict], val_feats: torch.Tensor,
+                  val_entries: list[dict], recipe, text_encoder: str = "maxpool", embed_dim: int = 64,
+                  word_dim: int = 32, seed: int = 0) -> dict:
+    """Train the retrieval network on the training videos' features and captions (learned word
+    embeddings over the training captions' words) and score it on the validation split:
+    ``r1``/``r5`` of the captions that say what happens (``order`` and ``event``), ``r1`` of
+    ``appearance`` captions, and ``order_only_r1``."""
+    from repro.retrieval.captions import captions_for
+    from repro.retrieval.model import RetrievalNet
+    from repro.retrieval.text import Vocabulary
+    from repro.retrieval.train import fit_retrieval
+
+    import numpy as np
+
+    train_caps = [captions_for(e, seed) for e in train_entries]
+    vocab = Vocabulary.from_captions(c.text for caps in train_caps for c in caps)
+    tokens = [np.stack([vocab.encode(c.text) for c in caps]) for caps in train_caps]
+    torch.manual_seed(seed)
+    net = RetrievalNet(train_feats.shape[1], embed_dim, vocab_size=len(vocab), word_dim=word_dim,
+                       text_encoder=text_encoder)
+    history = fit_retrieval(net, train_feats.float(), tokens, recipe)
+    val_caps = [c for e in val_entries for c in captions_for(e, seed)]
+    net.eval()
+    with torch.no_grad():
+        sim = net(torch.from_numpy(np.stack([vocab.encode(c.text) for c in val_caps])), val_feats.float())
+    ranks = best_ranks(sim, matching_videos(val_entries, val_caps))
+    said = torch.tensor([c.kind != "appearance" for c in val_caps])
+
+    def recall(sel: torch.Tensor, k: int) -> float:
+        return 100.0 * (ranks[sel] <= k).float().mean().item()
+
+    return {"r1": recall(said, 1), "r5": recall(said, 5), "appearance_r1": recall(~said, 1),
+            "order_only_r1": order_only_r1(sim, val_caps, val_entries), "captions": len(val_caps),
+            "final_loss": history[-1]["loss"]}
