@@ -11,3 +11,37 @@ def find_file(base: Path, table: str, profile: str, name: str) -> Path:
     """
     hits = sorted((Path(base) / table / profile).glob(f"**/{name}"))
     return hits[0] if hits else Path(base) / table / profile / name
+
+
+# A row trained for two iterations on two videos per class: enough to write every file a run writes.
+TINY_SETS = ["train.epochs=1", "train.max_iters=2", "data.train_per_class=2", "data.val_per_class=1",
+             "train.batch_size=4"]
+_TINY_HEAD = """\
+id: {id}
+title: {title}
+paper: ssan
+table: Table 2
+dataset: ssv2
+split: val
+recipe: ssan_ss
+defaults:
+  model:
+    backbone: {{depth: 50, width: 64, pretrained: imagenet}}
+    frames: 8
+rows:
+"""
+
+
+def tiny_spec(table_id: str, title: str, rows: str) -> str:
+    """A spec of SSAN's Table 2 recipe at a small ResNet width, with ``rows`` (YAML list items)."""
+    return _TINY_HEAD.format(id=table_id, title=title) + rows
+
+
+def tiny_run(spec: Path, base: Path, cache: Path) -> tuple[dict, list[str]]:
+    """Output folders under ``base`` and the ``run_all.py`` arguments that train ``spec``'s rows
+    quickly on the dataset cached in ``cache`` (seeds left to the caller)."""
+    dirs = {k: base / k for k in ("results", "reports", "runs")}
+    args = ["--table", str(spec), "--results-dir", str(dirs["results"]), "--reports-dir", str(dirs["reports"]),
+            "--runs-dir", str(dirs["runs"]), "--cache-dir", str(cache), "--no-progress",
+            *[a for s in TINY_SETS for a in ("--set", s)]]
+    return dirs, args

@@ -18,11 +18,8 @@ from repro.run.ensemble import average
 from repro.engine.train import evaluate
 from repro.spec.loader import load_spec
 from repro.spec.schema import SpecError
-from helpers import find_file
+from helpers import TINY_SETS, find_file, tiny_run, tiny_spec
 
-TINY_SETS = ["train.epochs=1", "train.max_iters=2", "data.train_per_class=2", "data.val_per_class=1",
-             "train.batch_size=4"]
-TINY = [a for x in TINY_SETS for a in ("--set", x)] + ["--no-progress", "--seeds", "0"]
 
 
 def _tiny_overrides() -> dict:
@@ -160,44 +157,34 @@ def test_scores_file_round_trip_and_average(tmp_path):
         average({"a": data, "b": other})
 
 
-SPEC = """\
-id: {id}
-title: tiny ensemble spec
-paper: ssan
-table: Table 2
-dataset: ssv2
-split: val
-recipe: ssan_ss
-defaults:
-  model:
-    backbone: {{depth: 50, width: 64, pretrained: imagenet}}
-    frames: 8
-rows:
+ROWS = """\
   - id: tsn
-    reported: {{top1: 50.0}}
+    reported: {top1: 50.0}
   - id: tsn_4f
-    model: {{frames: 4}}
-    eval: {{clips: 2, crops: 3}}
-    reported: {{top1: 50.0}}
+    model: {frames: 4}
+    eval: {clips: 2, crops: 3}
+    reported: {top1: 50.0}
   - id: en
     ensemble: [tsn, tsn_4f]
-    reported: {{top1: 55.0}}
+    reported: {top1: 55.0}
   - id: en_views
     ensemble: [tsn, tsn_4f]
-    member_eval: {{clips: 2, crops: 3, average: logits}}
-    reported: {{top1: 55.0}}
+    member_eval: {clips: 2, crops: 3, average: logits}
+    reported: {top1: 55.0}
 """
+
+
+def _spec(table_id: str) -> str:
+    return tiny_spec(table_id, "tiny ensemble spec", ROWS)
 
 
 @pytest.fixture(scope="module")
 def ensemble_run(tmp_path_factory, tiny_root):
     base = tmp_path_factory.mktemp("ens")
     spec = base / "tiny_ens.yaml"
-    spec.write_text(SPEC.format(id="tiny_ens"))
-    dirs = {k: base / k for k in ("results", "reports", "runs")}
-    args = ["--table", str(spec), "--results-dir", str(dirs["results"]), "--reports-dir",
-            str(dirs["reports"]), "--runs-dir", str(dirs["runs"]), "--cache-dir",
-            str(tiny_root.parents[1]), *TINY]
+    spec.write_text(_spec("tiny_ens"))
+    dirs, args = tiny_run(spec, base, tiny_root.parents[1])
+    args += ["--seeds", "0"]
     return spec, dirs, args
 
 
@@ -298,7 +285,7 @@ def test_ensemble_with_missing_member_scores_names_the_file(ensemble_run, capsys
     ("    ensemble: [tsn, tsn_4f]\n    member_eval: {clips: two}", "member_eval.clips"),
 ])
 def test_ensemble_rows_are_validated(tmp_path, bad, match):
-    text = SPEC.format(id="bad").replace("    ensemble: [tsn, tsn_4f]", bad)
+    text = _spec("bad").replace("    ensemble: [tsn, tsn_4f]", bad)
     p = tmp_path / "bad.yaml"
     p.write_text(text)
     with pytest.raises(SpecError, match=match):
@@ -306,7 +293,7 @@ def test_ensemble_rows_are_validated(tmp_path, bad, match):
 
 
 def test_member_eval_belongs_to_ensemble_rows(tmp_path):
-    text = SPEC.format(id="bad").replace("  - id: tsn_4f\n", "  - id: tsn_4f\n    member_eval: {clips: 2}\n")
+    text = _spec("bad").replace("  - id: tsn_4f\n", "  - id: tsn_4f\n    member_eval: {clips: 2}\n")
     p = tmp_path / "bad.yaml"
     p.write_text(text)
     with pytest.raises(SpecError, match="only an ensemble row"):

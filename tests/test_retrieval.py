@@ -214,7 +214,7 @@ def test_features_are_the_classifier_input_averaged_over_frames_and_resume(tmp_p
 
 def test_probe_scoring_by_hand():
     from repro.retrieval.captions import Caption
-    from repro.retrieval.probe import best_ranks, matching_videos, order_only_r1, reverse_partners
+    from repro.retrieval.probe import matching_videos, order_only_r1, reverse_partners
 
     entries = [{"id": "1", "template": "Moving [something] from left to right", "placeholders": ["red circle"]},
                {"id": "2", "template": "Moving [something] from left to right", "placeholders": ["blue square"]},
@@ -229,7 +229,7 @@ def test_probe_scoring_by_hand():
     sim = torch.tensor([[0.9, 0.1, 0.9, 0.0],    # ties with its reverse: rank 2, half a win
                         [0.2, 0.8, 0.1, 0.7],    # its video 0.7 below the reverse 0.8: rank 2, a loss
                         [0.5, 0.6, 0.4, 0.1]])   # best match (0.5) behind one other: rank 2
-    assert best_ranks(sim, pos).tolist() == [2, 2, 2]
+    assert ranks(sim, positives=pos).tolist() == [2, 2, 2]
     assert order_only_r1(sim, caps, entries) == 25.0
     entries[2] = {**entries[2], "placeholders": ["green circle"]}
     with pytest.raises(ValueError, match="reverse"):

@@ -11,26 +11,16 @@ import torch
 
 from repro.cli import main
 from repro.spec.loader import load_spec
-from helpers import find_file
+from helpers import find_file, tiny_run, tiny_spec
 
-SETS = ["train.epochs=1", "train.max_iters=2", "data.train_per_class=2", "data.val_per_class=1",
-        "train.batch_size=4"]
-SPEC = """\
-id: {id}
-title: tiny checkpoint spec
-paper: ssan
-table: Table 2
-dataset: ssv2
-split: val
-recipe: ssan_ss
-defaults:
-  model:
-    backbone: {{depth: 50, width: 64, pretrained: imagenet}}
-    frames: 8
-rows:
+ROWS = """\
   - id: tsn
-    reported: {{top1: 50.0}}
+    reported: {top1: 50.0}
 """
+
+
+def _spec(table_id: str) -> str:
+    return tiny_spec(table_id, "tiny checkpoint spec", ROWS)
 
 
 def _tsm_layout(state: dict) -> dict:
@@ -45,11 +35,8 @@ def trained(tmp_path_factory, tiny_root):
     """The tiny row trained once, and its last weights written as a TSM checkpoint file."""
     base = tmp_path_factory.mktemp("weights")
     spec = base / "tiny_ckpt.yaml"
-    spec.write_text(SPEC.format(id="tiny_ckpt"))
-    dirs = {k: base / k for k in ("results", "reports", "runs")}
-    args = ["--table", str(spec), "--results-dir", str(dirs["results"]), "--reports-dir", str(dirs["reports"]),
-            "--runs-dir", str(dirs["runs"]), "--cache-dir", str(tiny_root.parents[1]), "--no-progress",
-            *[a for s in SETS for a in ("--set", s)]]
+    spec.write_text(_spec("tiny_ckpt"))
+    dirs, args = tiny_run(spec, base, tiny_root.parents[1])
     assert main([*args, "--seeds", "0"]) == 0
     key = load_spec(str(spec)).key
     last = torch.load(find_file(dirs["runs"], key, "synthetic", "tsn.seed0/last.pt"), weights_only=False)
@@ -117,11 +104,11 @@ def test_checkpoint_entries_are_listed_in_the_report_and_checked(tmp_path):
              "page: 'https://example.org', source: tsm, where: 'README.md:1',\n"
              "         reported: [{metric: top1, value: 61.2, dataset: ssv2, split: val, views: 8x1x1}]}\n")
     good = tmp_path / "ck.yaml"
-    good.write_text(SPEC.format(id="ck") + entry)
+    good.write_text(_spec("ck") + entry)
     md = "\n".join(published_section(load_spec(str(good)), []))
     assert "`TSM_x.pth`" in md and "| 61.2 / - | 50.0 | - |" in md  # publisher, paper, not evaluated yet
     bad = tmp_path / "bad.yaml"
-    bad.write_text(SPEC.format(id="bad") + entry.replace("source: tsm", "source: caffe"))
+    bad.write_text(_spec("bad") + entry.replace("source: tsm", "source: caffe"))
     with pytest.raises(SpecError, match=r"checkpoints\[0\].source"):
         load_spec(str(bad))
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
+
 ANNOTATION_SUFFIXES = (".json", ".csv", ".txt", ".list")
 MAX_ANNOTATION_BYTES = 256 << 20
 SAMPLE = 16
@@ -27,24 +29,16 @@ def sha256(path: Path) -> str:
 
 
 def _length_and_size(path: Path) -> tuple[int, int, int] | None:
-    """``(frames, height, width)`` of a video file or frame folder, None if unreadable."""
-    import av  # noqa: F401 -- before decord, as repro.data.video explains
-    import decord
+    """``(frames, height, width)`` of a video file or frame folder, None if unreadable: its
+    first frame, read as a run reads it (:func:`repro.data.video.decode`)."""
+    from repro.data.video import DecodeError, decode
 
+    counted: list[int] = []
     try:
-        if path.is_dir():
-            from PIL import Image  # the header alone: no need to decode the frame
-
-            frames = sorted(path.glob("*.jpg"))
-            if not frames:
-                return None
-            with Image.open(frames[0]) as im:
-                return len(frames), im.height, im.width
-        vr = decord.VideoReader(str(path), num_threads=1)
-        h, w = vr[0].shape[:2]
-        return len(vr), int(h), int(w)
-    except Exception:  # noqa: BLE001 -- an unreadable video is counted by the run, not here
+        first = decode(path, lambda n: (counted.append(n), np.zeros(1, dtype=int))[1])
+    except DecodeError:  # an unreadable video is counted by the run, not here
         return None
+    return counted[0], int(first.shape[1]), int(first.shape[2])
 
 
 def fingerprint(root: Path, train_ds, val_ds, sample: int = SAMPLE) -> dict:

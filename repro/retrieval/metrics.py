@@ -11,22 +11,29 @@ import torch
 KS = (1, 5, 10)
 
 
-def ranks(sim: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+def ranks(sim: torch.Tensor, target: torch.Tensor | None = None,
+          positives: list[list[int]] | None = None) -> torch.Tensor:
     """1-based rank of each caption's true video. ``sim`` is ``(captions, videos)``; ``target``
-    holds each caption's video column (default: the diagonal, caption i describes video i).
+    holds each caption's video column (default: the diagonal, caption i describes video i), or
+    ``positives`` every video a caption describes, ranked by the best-scored one of them.
 
-    Ties count against the caption (a video scored equal to the true one ranks ahead of it), so
-    a constant similarity gives the worst rank rather than a lucky one.
+    Ties count against the caption (a non-matching video scored equal to the true one ranks
+    ahead of it), so a constant similarity gives the worst rank rather than a lucky one.
     """
     n_cap, n_vid = sim.shape
-    if target is None:
-        if n_cap != n_vid:
-            raise ValueError(f"a {n_cap} x {n_vid} similarity matrix has no diagonal: give the "
-                             "true video of every caption")
-        target = torch.arange(n_cap)
-    true = sim.gather(1, target.view(-1, 1))
-    ahead = (sim > true).sum(1) + ((sim == true).sum(1) - 1)
-    return ahead + 1
+    mask = torch.zeros_like(sim, dtype=torch.bool)
+    if positives is not None:
+        for row, pos in enumerate(positives):
+            mask[row, pos] = True
+    else:
+        if target is None:
+            if n_cap != n_vid:
+                raise ValueError(f"a {n_cap} x {n_vid} similarity matrix has no diagonal: give the "
+                                 "true video of every caption")
+            target = torch.arange(n_cap)
+        mask[torch.arange(n_cap), target] = True
+    best = sim.masked_fill(~mask, float("-inf")).max(1, keepdim=True).values
+    return ((sim >= best) & ~mask).sum(1) + 1
 
 
 def retrieval_metrics(sim: torch.Tensor, target: torch.Tensor | None = None) -> dict[str, float]:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import numpy as np
 import torch
 
 from repro.data.synthetic import CLASSES
 from repro.retrieval.captions import Caption
+from repro.retrieval.metrics import ranks
 
 _PARTNER = {c.template: c.partner_of for c in CLASSES if c.partner_of}
 
@@ -34,18 +36,6 @@ def matching_videos(entries: list[dict], captions: list[Caption]) -> list[list[i
         key = e["placeholders"][0]
         out.append(by_look[key] if c.kind == "appearance" else by_class[(e["template"], key)])
     return out
-
-
-def best_ranks(sim: torch.Tensor, positives: list[list[int]]) -> torch.Tensor:
-    """1-based rank of each caption's best-scored matching video among the non-matching ones;
-    a non-matching video scored equal to it ranks ahead (as in repro.retrieval.metrics.ranks)."""
-    out = []
-    for row, pos in zip(sim, positives):
-        mask = torch.zeros_like(row, dtype=torch.bool)
-        mask[pos] = True
-        best = row[mask].max()
-        out.append(int((row[~mask] >= best).sum()) + 1)
-    return torch.tensor(out)
 
 
 def reverse_partners(entries: list[dict]) -> dict[int, int]:
@@ -91,8 +81,6 @@ def caption_probe(train_feats: torch.Tensor, train_entries: list[dict], val_feat
     from repro.retrieval.text import Vocabulary
     from repro.retrieval.train import fit_retrieval
 
-    import numpy as np
-
     train_caps = [captions_for(e, seed) for e in train_entries]
     vocab = Vocabulary.from_captions(c.text for caps in train_caps for c in caps)
     tokens = [np.stack([vocab.encode(c.text) for c in caps]) for caps in train_caps]
@@ -104,11 +92,11 @@ def caption_probe(train_feats: torch.Tensor, train_entries: list[dict], val_feat
     net.eval()
     with torch.no_grad():
         sim = net(torch.from_numpy(np.stack([vocab.encode(c.text) for c in val_caps])), val_feats.float())
-    ranks = best_ranks(sim, matching_videos(val_entries, val_caps))
+    rank = ranks(sim, positives=matching_videos(val_entries, val_caps))
     said = torch.tensor([c.kind != "appearance" for c in val_caps])
 
     def recall(sel: torch.Tensor, k: int) -> float:
-        return 100.0 * (ranks[sel] <= k).float().mean().item()
+        return 100.0 * (rank[sel] <= k).float().mean().item()
 
     return {"r1": recall(said, 1), "r5": recall(said, 5), "appearance_r1": recall(~said, 1),
             "order_only_r1": order_only_r1(sim, val_caps, val_entries), "captions": len(val_caps),
