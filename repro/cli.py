@@ -43,6 +43,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "inserted modules left at their init); same as --set model.weights=PATH")
     p.add_argument("--eval-only", action="store_true", help="with --weights: test the checkpoint with "
                    "each row's test protocol, train nothing (results/<table>/<profile>/checkpoints/)")
+    p.add_argument("--extract-features", action="store_true", help="retrieval tables (ssa_table7, "
+                   "ssa_table8): train each retrieval row's classifier where needed and extract its clip "
+                   "features into the cache (<cache>/features/), without training the retrieval network")
     p.add_argument("--data-root", action="append", default=[], metavar="NAME=PATH",
                    help="dataset root, e.g. ssv2=/data/ssv2 (or set REPRO_SSV2_ROOT)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -84,10 +87,11 @@ def targets(args: argparse.Namespace) -> list[str]:
     if args.probe and args.profile not in ("auto", "synthetic"):
         raise UsageError(f"--probe is the synthetic tier; --profile {args.profile} does not apply")
     modes = [m for m, on in (("--report-only", args.report_only), ("--cost", args.cost),
-                             ("--fidelity", args.fidelity), ("--eval-only", args.eval_only)) if on]
+                             ("--fidelity", args.fidelity), ("--eval-only", args.eval_only),
+                             ("--extract-features", args.extract_features)) if on]
     if len(modes) > 1:
         raise UsageError(f"{' and '.join(modes)}: give one of them")
-    if modes and not args.eval_only:  # they train nothing: a flag about runs would be ignored
+    if modes and not (args.eval_only or args.extract_features):  # they train nothing: a flag about runs would be ignored
         given = [f for f, on in (("--rows", args.rows is not None), ("--seeds", args.seeds is not None),
                                  ("--jobs", args.jobs != "auto"), ("--force", args.force),
                                  ("--set", bool(args.set) and args.report_only)) if on]
@@ -132,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         from repro.run.command import run_command
 
         return run_command(tables, opts, cost=args.cost, report_only=args.report_only, probe=args.probe,
-                           all_tables=not args.table, fidelity=args.fidelity, eval_only=args.eval_only)
+                           all_tables=not args.table, fidelity=args.fidelity, eval_only=args.eval_only,
+                           extract=args.extract_features)
     except (SpecError, DatasetError, DecodeError, WeightsError, TrainingError, UsageError, EnsembleError) as e:
         rank = f"[rank {W.rank}] " if W.rank else ""
         for line in str(e).splitlines() or [type(e).__name__]:

@@ -14,8 +14,8 @@ def main() -> None:
     lines = [HEADER, "|---|---|---|---|---|"]
     for t in list_tables():
         s = load_spec(t)
-        runs = [r.label + (" (ensemble)" if r.is_ensemble else "") for r in s.rows
-                if r.built or r.is_ensemble]
+        runs = [r.label + (" (ensemble)" if r.is_ensemble else " (retrieval)" if r.is_retrieval else "")
+                for r in s.rows if r.runnable]
         lines.append(f"| [`{t}`](reports/{t}.md) | {s.paper.upper()} {s.table} ({s.dataset} {s.split}) "
                      f"| {len(s.rows)} | {'; '.join(runs) if runs else '-'} | {len(s.rows) - len(runs)} |")
     text = README.read_text()

@@ -278,3 +278,30 @@ def test_zero_training_steps_is_an_error_not_a_result(capsys, dirs, tiny_root):
     err = capsys.readouterr().err
     assert rc == 2 and "0 training steps" in err and "train.batch_size" in err, err
     assert not list(dirs[0]["results"].rglob("*.json"))
+
+
+# Retrieval rows (issue 13): their settings, word vectors, dataset roots and --extract-features.
+RETRIEVAL = ["--table", "ssa_table7", "--rows", "gru_ssa", "--seeds", "0", "--no-progress"]
+BAD_RETRIEVAL = [
+    (["--set", "retrieval.text_encoder=lstm"], ["retrieval.text_encoder", "lstm", "--set"]),
+    (["--set", "retrieval.epochs=0"], ["retrieval.epochs", "--set"]),
+    (["--set", "retrieval.margins=0.2"], ["retrieval.margins", "unknown key"]),
+    (["--set", "retrieval.word_vectors=glove"], ["retrieval.word_vectors", "glove"]),
+    (["--profile", "paper", "--data-root", "msrvtt={tmp}"], ["retrieval.word2vec", "gru_ssa"]),
+    (["--profile", "paper", "--data-root", "msrvtt={tmp}", "--set", "retrieval.word2vec={tmp}/none.bin"],
+     ["retrieval.word2vec", "none.bin", "no such file"]),
+    (["--data-root", "msrvtt={tmp}/nowhere"], ["--data-root", "not a folder"]),
+]
+
+
+@pytest.mark.parametrize("extra,names", BAD_RETRIEVAL, ids=["encoder", "epochs", "unknown", "word-vectors",
+                                                           "no-word2vec", "word2vec-missing", "root"])
+def test_bad_retrieval_inputs(capsys, dirs, tmp_path, monkeypatch, extra, names):
+    monkeypatch.delenv("REPRO_WORD2VEC", raising=False)
+    extra = [a.replace("{tmp}", str(tmp_path)) for a in extra]
+    expect_error(capsys, [*RETRIEVAL, *dirs[1], *extra], *names)
+
+
+def test_extract_features_needs_a_retrieval_table(capsys, dirs):
+    expect_error(capsys, ["--table", "ssa_table2", "--extract-features", *dirs[1]], "--extract-features",
+                 "ssa_table7")

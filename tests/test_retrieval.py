@@ -23,14 +23,14 @@ SIM = torch.tensor([[0.9, 0.1, 0.2, 0.0],    # true 0.9 is the highest: rank 1
 def test_ranks_and_metrics_of_a_hand_computed_matrix():
     assert ranks(SIM).tolist() == [1, 3, 2, 4]
     m = retrieval_metrics(SIM)
-    assert m["r1"] == 25.0 and m["r5"] == 100.0 and m["r10"] == 100.0
+    assert m["r@1"] == 25.0 and m["r@5"] == 100.0 and m["r@10"] == 100.0
     assert m["median_rank"] == 2.5  # the mean of the middle ranks 2 and 3, as numpy's median
 
 
 def test_a_caption_can_name_any_column_and_ties_count_against_it():
     sim = torch.tensor([[0.3, 0.3, 0.1], [0.2, 0.9, 0.9]])
     assert ranks(sim, torch.tensor([0, 2])).tolist() == [2, 2]
-    assert retrieval_metrics(torch.zeros(3, 3))["r1"] == 0.0  # a constant score retrieves nothing
+    assert retrieval_metrics(torch.zeros(3, 3))["r@1"] == 0.0  # a constant score retrieves nothing
     with pytest.raises(ValueError, match="diagonal"):
         ranks(torch.zeros(2, 3))
 
@@ -104,7 +104,7 @@ def test_retrieval_net_learns_a_toy_pairing(encoder):
     before, _ = test_retrieval(net, feats, test_tokens)
     history = fit_retrieval(net, feats, caps, RetrievalRecipe(epochs=60, batch_size=4, lr=2e-2))
     after, sim = test_retrieval(net, feats, test_tokens)
-    assert before["r1"] < 100.0 and after["r1"] == 100.0 and sim.shape == (4, 4)
+    assert before["r@1"] < 100.0 and after["r@1"] == 100.0 and sim.shape == (4, 4)
     assert history[-1]["loss"] < history[0]["loss"] and len(history) == 60
 
 
@@ -197,19 +197,27 @@ def test_features_are_the_classifier_input_averaged_over_frames_and_resume(tmp_p
         for k, start in enumerate(range(0, 6, 2)):
             if stop_after is not None and k == stop_after:
                 raise KeyboardInterrupt  # the run is stopped after two batches
-            yield clips[start:start + 2]
+            yield {"video": clips[start:start + 2], "index": torch.arange(start, start + 2), "bad": 0,
+                   "bad_videos": []}
 
     with pytest.raises(KeyboardInterrupt):
         extract(model, batches(stop_after=2), 6, tmp_path / "f", progress=False)
     assert sum(calls) == 4
-    feats = extract(model, batches(), 6, tmp_path / "f", progress=False)
-    assert sum(calls) == 6  # only the last batch ran again
+    feats, bad = extract(model, batches(), 6, tmp_path / "f", progress=False)
+    assert sum(calls) == 6 and bad == []  # only the last batch ran again
     assert feats.shape == (6, expect.shape[1]) and feats.dtype == np.float16
     assert np.allclose(feats.astype(np.float32), expect.numpy(), atol=2e-3, rtol=2e-3)
     extract(model, batches(), 6, tmp_path / "f", progress=False)
     assert sum(calls) == 6  # finished: read back without the model
     with pytest.raises(ValueError, match="not 7"):
         extract(model, batches(), 7, tmp_path / "f", progress=False)
+
+    # An unreadable video: a zero row, named, and the others still extracted.
+    def with_bad():
+        yield {"video": clips[:1], "index": torch.tensor([0]), "bad": 1, "bad_videos": ["v1.mp4: broken"]}
+        yield {"video": clips[2:4], "index": torch.tensor([2, 3]), "bad": 0, "bad_videos": []}
+    feats, bad = extract(model, with_bad(), 4, tmp_path / "g", progress=False)
+    assert bad == ["v1.mp4: broken"] and not feats[1].any() and feats[3].any()
 
 
 def test_probe_scoring_by_hand():
@@ -281,5 +289,5 @@ def test_only_order_aware_features_retrieve_by_direction():
     blind_val = features(val[:6], False)
     blind = caption_probe(features(train, False), train, torch.cat([blind_val, blind_val]), val, recipe)
     aware = caption_probe(features(train, True), train, features(val, True), val, recipe)
-    assert blind["order_only_r1"] == 50.0  # every video ties with its reverse
-    assert aware["order_only_r1"] >= 90.0 and aware["r1"] > blind["r1"]
+    assert blind["order_only_r@1"] == 50.0  # every video ties with its reverse
+    assert aware["order_only_r@1"] >= 90.0 and aware["r@1"] > blind["r@1"]

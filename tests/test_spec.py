@@ -39,6 +39,14 @@ def test_every_spec_in_experiments_loads(table):
     spec = load_spec(table)
     assert spec.rows
     for row in spec.rows:
+        if row.is_retrieval:  # no model of its own: its settings and its classifier's config
+            from repro.retrieval.config import resolve_retrieval
+
+            with pytest.raises(SpecError, match="retrieval row"):
+                resolve(spec, row.id, "paper")
+            for profile in ("paper", "synthetic"):
+                assert resolve_retrieval(spec, row.id, profile, 0)["classifier"]["train"]["epochs"] > 0
+            continue
         if not row.built:
             with pytest.raises(SpecError, match="reported-only"):
                 resolve(spec, row.id, "paper")

@@ -8,6 +8,7 @@ from repro.report.curves import checkpoint_lines, plot_curves
 from repro.report.plots import paired_bars
 from repro.report.datasets import dataset_section
 from repro.report.published import published_section
+from repro.report.retrieval import retrieval_section, settings_section
 from repro.run.weights import read_checkpoint_results
 from repro.report.tables import long_table, markdown, write_csv
 from repro.results.select import select_results
@@ -34,7 +35,8 @@ def build_report(table: str | Spec, results_dir: Path, reports_dir: Path) -> Bui
     write_csv(df, csv)
     paired_bars(df, f"{spec.id}: {spec.table} ({spec.dataset} {spec.split})", png)
     curves = reports_dir / f"{spec.key}.curves.png"
-    extra = checkpoint_lines(sel.current)
+    retrieval_png = reports_dir / f"{spec.key}.retrieval.png"
+    extra = retrieval_section(spec, sel.current, retrieval_png) + checkpoint_lines(sel.current)
     if plot_curves(spec, sel.current, curves):
         extra += ["", "## Learning curves", "",
                   "Per epoch, from each result's history (TensorBoard event files are in its run "
@@ -43,9 +45,9 @@ def build_report(table: str | Spec, results_dir: Path, reports_dir: Path) -> Bui
     evaluated = read_checkpoint_results(Path(results_dir), spec.key)
     extra += published_section(spec, evaluated)
     extra += dataset_section(sel.current + evaluated)
-    extra += fidelity_section(spec)
+    extra += fidelity_section(spec) + settings_section(spec)
     md.write_text(markdown(spec, df, sel.current, png.name, sel.other, Path(results_dir), extra))
-    paths = [md, csv, png] + ([curves] if curves.exists() else [])
+    paths = [md, csv, png] + [p for p in (curves, retrieval_png) if p.exists()]
     return Built(paths, len(sel.current), len(sel.other))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from repro.report.plots import save_panels
 from repro.spec.loader import EXPERIMENTS
 
 REFERENCE_LOGS = EXPERIMENTS / "reference_logs"
@@ -53,14 +54,8 @@ def plot_curves(spec, results: list[dict], path: Path) -> bool:
             ax_acc.plot(*zip(*val), "ko--", markersize=3, label=name)
     ax_loss.set(xlabel="epoch", ylabel="train loss", title="Training loss")
     ax_acc.set(xlabel="epoch", ylabel="top-1 (%)", title="Validation top-1 (1 view, after each epoch)")
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
     ax_acc.legend(fontsize=7, loc="lower right")
-    fig.suptitle(f"{spec.id}: learning curves")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_panels(fig, (ax_loss, ax_acc), f"{spec.id}: learning curves", path)
     return True
 
 

@@ -135,7 +135,9 @@ def table_markdown(spec, overrides: dict | None = None) -> list[str]:
         out += [f"| {ln.setting} | {_cell(ln.harness)} | {_cell(ln.reference)} | {_cell(ln.source)} | "
                 f"{_cell(ln.text)} |" for ln in lines]
         out.append("")
-    return out or ["No built rows: nothing is trained for this table."]
+    retrieval = any(r.is_retrieval for r in spec.rows)
+    return out or ["No built rows: nothing is trained for this table"
+                   + (" but its retrieval networks (see below)." if retrieval else ".")]
 
 
 def _cell(s: str) -> str:

@@ -17,7 +17,7 @@ def table_counts(table: str, results_dir: Path) -> dict:
     profiles_by_row: dict[str, set[str]] = {}
     for r in results:
         profiles_by_row.setdefault(r["row"], set()).add(r["provenance"]["profile"])
-    built = [r for r in spec.rows if r.built or r.is_ensemble]
+    built = [r for r in spec.rows if r.runnable]
     cost = df[df["profile"] == "cost"]
     within = {row for row, sub in cost.groupby("row")
               if (sub["status"] == "within tolerance").any() and not (sub["status"] == "differs").any()}

@@ -87,3 +87,14 @@ def family_bars(probe: pd.DataFrame, labels: dict[str, str], title: str, path: P
     fig.tight_layout()
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
+
+
+def save_panels(fig, axes, title: str, path: Path) -> None:
+    """Grid every panel, title the figure, write it to ``path`` and free it."""
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

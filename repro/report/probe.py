@@ -19,6 +19,7 @@ from repro.results.select import select_results
 from repro.spec.loader import list_tables, load_spec
 
 MODULES_TABLE = "probe_modules"
+CAPTIONS_TABLE = "probe_captions"  # caption retrieval on the same modules' features
 
 
 def _natural(name: str) -> list:
@@ -29,7 +30,7 @@ def probe_tables() -> list[str]:
     """Tables with a ``probe:`` block: the module comparison first, then SSAN's, then GTA's."""
     tier = [t for t in list_tables() if load_spec(t).probe is not None]
     rank = {"probe": 0, "ssa": 1, "gta": 2}
-    return sorted(tier, key=lambda t: (rank.get(t.split("_")[0], 3), _natural(t)))
+    return sorted(tier, key=lambda t: (rank.get(t.split("_")[0], 3), t != MODULES_TABLE, _natural(t)))
 
 
 def _families_text() -> list[str]:
@@ -84,6 +85,17 @@ def _wall_time(tables: list[str], results_dir: Path) -> list[list[str]]:
     return rows
 
 
+def _captions_section(results_dir: Path, reports_dir: Path) -> list[str]:
+    """Caption retrieval on every module's features (experiments/probe_captions.yaml)."""
+    from repro.report.retrieval import retrieval_section
+
+    spec = load_spec(CAPTIONS_TABLE)
+    current = [r for r in select_results(spec, results_dir).current if r["provenance"]["profile"] == "synthetic"]
+    lines = retrieval_section(spec, current, reports_dir / "probe_captions.retrieval.png",
+                              "Caption retrieval on every module's features")
+    return lines + ["", f"Full report: [{CAPTIONS_TABLE}]({CAPTIONS_TABLE}.md)."] if lines else []
+
+
 def write_probe_report(results_dir: Path, reports_dir: Path) -> Path:
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
@@ -115,6 +127,7 @@ def write_probe_report(results_dir: Path, reports_dir: Path) -> Path:
                 "points of 50.", "",
                 tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), "",
                 f"![per-module accuracy per family]({png.name})"]
+    out += _captions_section(results_dir, reports_dir)
     order = _order_rows(tables, results_dir)
     if order:
         blind = [r for r in order if r[-1] == "blind"]

@@ -50,6 +50,14 @@ class CurrentConfigs:
                     return None, None, why
                 hashes[m] = h
             return None, ensemble_hash(hashes, row.member_eval), ""
+        if row.is_retrieval:
+            from repro.retrieval.config import resolve_retrieval
+
+            try:
+                cfg = resolve_retrieval(self.spec, row_id, profile, seed, self.overrides)
+            except SpecError as e:
+                return None, None, f"the row does not resolve now ({e.problems[0]})"
+            return cfg, config_hash(cfg), ""
         try:
             cfg = resolve(self.spec, row_id, "paper" if profile == COST else profile,
                           seed_override(None if profile == COST else seed, self.overrides))

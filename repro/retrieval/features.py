@@ -55,43 +55,52 @@ def clip_features(model: torch.nn.Module, clips: torch.Tensor) -> torch.Tensor:
     return f.cpu()
 
 
-def extract(model: torch.nn.Module, batches: Iterable[torch.Tensor], total: int, folder: Path,
-            progress: bool = True) -> np.ndarray:
-    """Features of ``total`` clips, arriving in order as ``batches`` of clip tensors, stored in
-    ``folder`` (``features.npy`` + ``progress.json``); resumes after the rows already final and
-    returns the read-only memory-mapped ``(total, D)`` array."""
+def extract(model: torch.nn.Module, batches: Iterable[dict], total: int, folder: Path,
+            progress: bool = True) -> tuple[np.ndarray, list[str]]:
+    """Features of ``total`` clips stored in ``folder`` (``features.npy`` + ``progress.json``).
+
+    ``batches`` are :func:`repro.data.dataset.collate_clips` dicts of consecutive clips, in
+    order: ``video`` and ``index`` of the readable ones, ``bad`` and ``bad_videos`` of the others.
+    An unreadable video gets a zero feature and is named in the returned list, so one corrupt
+    file does not stop an extraction. Resumes after the rows already final; returns the
+    read-only memory-mapped ``(total, D)`` array and the unreadable videos.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path, state_path = folder / "features.npy", folder / "progress.json"
     state = json.loads(state_path.read_text()) if state_path.is_file() else {"done": 0, "total": total}
     if state["total"] != total:
         raise ValueError(f"{folder} holds features of {state['total']} clips, not {total}; delete it")
-    done, out = state["done"], None
+    done, bad, out = state["done"], list(state.get("bad", [])), None
     if done and path.is_file():
         out = np.load(path, mmap_mode="r+")
     elif done:  # progress without its array: nothing is final
-        done = 0
+        done, bad = 0, []
     bar = tqdm(total=total, initial=done, desc="features", unit="clip", disable=not progress,
                dynamic_ncols=True)
     seen = 0
-    for clips in batches:
-        n = clips.shape[0]
+    for batch in batches:
+        n = len(batch.get("index", ())) + batch["bad"]
         if seen + n <= done:  # final already: skip without running the model
             seen += n
             continue
-        f = clip_features(model, clips).numpy().astype(np.float16)
-        if out is None:
-            out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=(total, f.shape[1]))
-        keep = slice(max(0, done - seen), n)
-        out[seen + keep.start:seen + n] = f[keep]
-        out.flush()  # the rows reach the file before progress.json says they are final
+        if "video" in batch:
+            f = clip_features(model, batch["video"]).numpy().astype(np.float16)
+            if out is None:
+                out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=(total, f.shape[1]))
+            out[batch["index"].numpy()] = f
+        if out is not None:
+            out.flush()  # the rows reach the file before progress.json says they are final
+        bad += batch["bad_videos"] or ([f"{batch['bad']} unnamed"] if batch["bad"] else [])
         seen += n
         done = seen
         tmp = state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"done": done, "total": total}))
+        tmp.write_text(json.dumps({"done": done, "total": total, "bad": bad}))
         os.replace(tmp, state_path)
-        bar.update(n - keep.start)
+        bar.update(n)
     bar.close()
     if done != total:
         raise RuntimeError(f"{folder}: {done} of {total} clips have features; the batches ran out")
-    return np.load(path, mmap_mode="r")
+    if out is None:
+        raise RuntimeError(f"{folder}: none of the {total} videos could be read")
+    return np.load(path, mmap_mode="r"), bad

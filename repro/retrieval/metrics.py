@@ -37,10 +37,10 @@ def ranks(sim: torch.Tensor, target: torch.Tensor | None = None,
 
 
 def retrieval_metrics(sim: torch.Tensor, target: torch.Tensor | None = None) -> dict[str, float]:
-    """``r1``, ``r5``, ``r10`` (percent of captions whose video ranks within K) and
+    """``r@1``, ``r@5``, ``r@10`` (percent of captions whose video ranks within K) and
     ``median_rank``, text-to-video."""
     r = ranks(sim.float(), target).float()
-    out = {f"r{k}": 100.0 * (r <= k).float().mean().item() for k in KS}
+    out = {f"r@{k}": 100.0 * (r <= k).float().mean().item() for k in KS}
     # torch.median returns the lower middle for an even count; numpy's (and HowTo100M's) mean of
     # the two middles is the usual median rank.
     out["median_rank"] = float(r.sort().values[(len(r) - 1) // 2: len(r) // 2 + 1].mean())

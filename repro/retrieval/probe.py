@@ -69,13 +69,26 @@ def order_only_r1(sim: torch.Tensor, captions: list[Caption], entries: list[dict
     return 100.0 * sum(wins) / len(wins) if wins else None
 
 
+def score_probe(sim: torch.Tensor, captions: list[Caption], entries: list[dict]) -> dict:
+    """Metrics of the caption probe from a (captions, videos) similarity matrix: ``r@1``,
+    ``r@5``, ``r@10`` and ``median_rank`` of the captions that say what happens (``order`` and
+    ``event``), ``appearance_r@1`` of the ``appearance`` ones, and ``order_only_r@1``."""
+    rank = ranks(sim, positives=matching_videos(entries, captions)).float()
+    said = torch.tensor([c.kind != "appearance" for c in captions])
+    out = {f"r@{k}": 100.0 * (rank[said] <= k).float().mean().item() for k in (1, 5, 10)}
+    r = rank[said].sort().values
+    out["median_rank"] = float(r[(len(r) - 1) // 2: len(r) // 2 + 1].mean())
+    out["appearance_r@1"] = 100.0 * (rank[~said] <= 1).float().mean().item() if (~said).any() else None
+    out["order_only_r@1"] = order_only_r1(sim, captions, entries)
+    return out
+
+
 def caption_probe(train_feats: torch.Tensor, train_entries: list[dict], val_feats: torch.Tensor,
                   val_entries: list[dict], recipe, text_encoder: str = "maxpool", embed_dim: int = 64,
                   word_dim: int = 32, seed: int = 0) -> dict:
     """Train the retrieval network on the training videos' features and captions (learned word
-    embeddings over the training captions' words) and score it on the validation split:
-    ``r1``/``r5`` of the captions that say what happens (``order`` and ``event``), ``r1`` of
-    ``appearance`` captions, and ``order_only_r1``."""
+    embeddings over the training captions' words) and score it on the validation split
+    (:func:`score_probe`, plus ``captions`` and ``final_loss``)."""
     from repro.retrieval.captions import captions_for
     from repro.retrieval.model import RetrievalNet
     from repro.retrieval.text import Vocabulary
@@ -92,12 +105,5 @@ def caption_probe(train_feats: torch.Tensor, train_entries: list[dict], val_feat
     net.eval()
     with torch.no_grad():
         sim = net(torch.from_numpy(np.stack([vocab.encode(c.text) for c in val_caps])), val_feats.float())
-    rank = ranks(sim, positives=matching_videos(val_entries, val_caps))
-    said = torch.tensor([c.kind != "appearance" for c in val_caps])
-
-    def recall(sel: torch.Tensor, k: int) -> float:
-        return 100.0 * (rank[sel] <= k).float().mean().item()
-
-    return {"r1": recall(said, 1), "r5": recall(said, 5), "appearance_r1": recall(~said, 1),
-            "order_only_r1": order_only_r1(sim, val_caps, val_entries), "captions": len(val_caps),
+    return {**score_probe(sim, val_caps, val_entries), "captions": len(val_caps),
             "final_loss": history[-1]["loss"]}

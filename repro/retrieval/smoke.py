@@ -69,3 +69,16 @@ def write_youcook(root: Path, videos: int = 4, segments: int = 2) -> Path:
                    "video_url": f"https://www.youtube.com/watch?v={vid}", "annotations": notes}
     (root / D.YOUCOOK_ANNOTATIONS).write_text(json.dumps({"database": db}))
     return root
+
+
+def write_word2vec(path: Path, words: list[str], dim: int = 16, seed: int = 0) -> Path:
+    """A word2vec binary of random unit vectors for ``words`` (the smoke profile's stand-in for
+    GoogleNews, read by the paper profile's :func:`repro.retrieval.text.read_word2vec`)."""
+    rng = np.random.default_rng(seed)
+    vecs = rng.standard_normal((len(words), dim)).astype("<f4")
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    with open(path, "wb") as f:
+        f.write(f"{len(words)} {dim}\n".encode())
+        for w, v in zip(words, vecs):
+            f.write(w.encode("utf-8") + b" " + v.tobytes() + b"\n")
+    return Path(path)

@@ -9,6 +9,7 @@ to video. Sources: docs/retrieval-facts.md sections 5 and 6.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -69,3 +70,58 @@ def test_retrieval(net: RetrievalNet, features: torch.Tensor, tokens: torch.Tens
     net.eval()
     sim = net(tokens, features)
     return retrieval_metrics(sim, target), sim
+
+
+def run_network(settings: dict, data, train_feats: torch.Tensor, test_feats: torch.Tensor,
+                word2vec: str | None, seed: int, synthetic: bool) -> tuple[dict, list[dict], dict]:
+    """Train the retrieval network of ``settings`` (a resolved ``retrieval`` config) on the
+    training clips' features and captions of ``data`` and test it text to video.
+
+    Returns the metrics, the per-epoch history and facts for the provenance. Synthetic data is
+    scored as the caption probe (:func:`repro.retrieval.probe.score_probe`); MSR-VTT and YouCook2
+    with their one query caption per test clip, ground truth on the diagonal (HowTo100M).
+    """
+    from repro.retrieval.text import Vocabulary, read_word2vec, tokenize
+
+    train_caps, test_caps = data.train.captions, _queries(data, seed, synthetic)
+    words = {w for caps in train_caps for c in caps for w in tokenize(c)}
+    kw: dict = {}
+    if settings["word_vectors"] == "word2vec":
+        vocab, table = read_word2vec(Path(word2vec), keep=words | {w for c in test_caps for w in tokenize(c)})
+        kw["word_vectors"] = torch.from_numpy(table)
+    else:
+        vocab = Vocabulary(words)
+        kw.update(vocab_size=len(vocab), word_dim=settings["word_dim"])
+    n = settings["max_words"]
+    tokens = [np.stack([vocab.encode(c, n) for c in caps]) for caps in train_caps]
+    torch.manual_seed(seed)
+    net = RetrievalNet(train_feats.shape[1], settings["embed_dim"], text_encoder=settings["text_encoder"], **kw)
+    recipe = RetrievalRecipe(settings["epochs"], settings["batch_size"], settings["lr"], settings["lr_decay"],
+                             settings["margin"], seed)
+    history = fit_retrieval(net, train_feats, tokens, recipe)
+    query = torch.from_numpy(np.stack([vocab.encode(c, n) for c in test_caps]))
+    if not synthetic:
+        metrics, _ = test_retrieval(net, test_feats, query)
+    else:
+        net.eval()
+        with torch.no_grad():
+            sim = net(query, test_feats)
+        from repro.retrieval.captions import captions_for
+        from repro.retrieval.probe import score_probe
+
+        caps = [c for e in data.test.entries for c in captions_for(e, seed)]
+        metrics = score_probe(sim, caps, data.test.entries)
+    known = sum(w in vocab.index for c in test_caps for w in tokenize(c))
+    total = sum(len(tokenize(c)) for c in test_caps)
+    info = {"vocabulary": len(vocab) - 1, "train_captions": sum(len(c) for c in train_caps),
+            "test_queries": len(test_caps), "test_words_known": round(100.0 * known / max(total, 1), 1),
+            "final_loss": history[-1]["loss"] if history else None}
+    return metrics, history, info
+
+
+def _queries(data, seed: int, synthetic: bool) -> list[str]:
+    """Test queries: every caption of every synthetic validation video (scored against all of
+    them), or the one caption of each MSR-VTT / YouCook2 test clip (the diagonal)."""
+    if synthetic:
+        return [c for caps in data.test.captions for c in caps]
+    return [caps[0] for caps in data.test.captions]

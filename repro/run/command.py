@@ -12,7 +12,7 @@ from repro.run.schedule import run_plans, say
 
 def run_command(tables: list[str], opts: Options, cost: bool = False, report_only: bool = False,
                 probe: bool = False, all_tables: bool = False, fidelity: bool = False,
-                eval_only: bool = False) -> int:
+                eval_only: bool = False, extract: bool = False) -> int:
     from repro.engine import distributed as D
     from repro.report.build import build_report
     from repro.report.index import write_index
@@ -38,6 +38,11 @@ def run_command(tables: list[str], opts: Options, cost: bool = False, report_onl
             for row in p.rows:  # one test per row: a checkpoint has no seeds
                 evaluate_checkpoint(Unit(str(p.spec.path), row, p.profile, None, opts.overrides, opts.set_args),
                                     opts.dirs, opts.progress, say)
+    elif extract:
+        from repro.run.schedule import extract_features
+
+        plans = [plan_table(t, opts) for t in tables]
+        extract_features(plans, opts)
     elif not report_only:
         plans = [plan_table(t, opts) for t in tables]  # all checked before anything runs
         failures = run_plans(plans, opts)

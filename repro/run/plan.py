@@ -57,14 +57,16 @@ def parse_jobs(text: str) -> int | None:
 
 def parse_data_roots(items: list[str]) -> dict[str, str]:
     from repro.data.registry import NUM_CLASSES
+    from repro.retrieval.videos import RETRIEVAL_DATASETS
 
+    known = (*NUM_CLASSES, *RETRIEVAL_DATASETS)
     out = {}
     for item in items:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise UsageError(f"--data-root {item!r}: expected NAME=PATH, e.g. ssv2=/data/ssv2")
-        if name not in NUM_CLASSES:
-            raise UsageError(f"--data-root {item!r}: unknown dataset {name!r} (known: {', '.join(NUM_CLASSES)})")
+        if name not in known:
+            raise UsageError(f"--data-root {item!r}: unknown dataset {name!r} (known: {', '.join(known)})")
         if not Path(path).is_dir():
             raise UsageError(f"--data-root {item!r}: {path} is not a folder; give the dataset's root folder")
         out[name] = path
@@ -117,6 +119,7 @@ class Plan:
     rows: list[str]
     ensembles: list[str]
     seeds: list
+    retrievals: list[str] = field(default_factory=list)  # retrieval rows, run after the units
     units: list[Unit] = field(default_factory=list)
     notes: dict[str, list[str]] = field(default_factory=dict)  # places moved to fit the backbone -> rows
 
@@ -130,9 +133,9 @@ def plan_table(table: str, opts: Options) -> Plan:
     if profile not in load_profiles():
         raise UsageError(f"--profile {profile!r}: unknown (known: auto, {', '.join(load_profiles())})")
     # The synthetic profile runs the table's probe tier (all built rows unless the spec says).
-    tier = spec.probe_rows if profile == "synthetic" else [r.id for r in spec.rows if r.built or r.is_ensemble]
+    tier = spec.probe_rows if profile == "synthetic" else [r.id for r in spec.rows if r.runnable]
     if opts.rows is not None:
-        known = [r.id for r in spec.rows if r.built or r.is_ensemble]
+        known = [r.id for r in spec.rows if r.runnable]
         unknown = [r for r in opts.rows if r not in known]
         if unknown or not opts.rows:
             raise UsageError(f"--rows: {spec.path} has no row(s) {', '.join(unknown) or '(empty)'}; "
@@ -144,11 +147,16 @@ def plan_table(table: str, opts: Options) -> Plan:
     if seeds != [None] and "seed" in (opts.overrides.get("train") or {}):
         raise UsageError(f"--set train.seed: each run takes its seed from --seeds (or the {profile} "
                          f"profile's seeds {', '.join(map(str, seeds))}); give the seeds with --seeds")
-    plan = Plan(spec, profile, why, rows, ensembles, seeds)
+    retrievals = [r for r in tier if spec.row(r).is_retrieval]
+    plan = Plan(spec, profile, why, rows, ensembles, seeds, retrievals)
     plan.units = [Unit(str(spec.path), r, profile, s, opts.overrides, opts.set_args) for r in rows for s in seeds]
     for r in rows:  # validation before anything runs (module arguments need the module's file)
         _, cfg = Unit(str(spec.path), r, profile, seeds[0], opts.overrides).config(check_modules=True)
         note = fitted_note(cfg)
         if note:
             plan.notes.setdefault(note, []).append(r)
+    for r in retrievals:  # the retrieval settings, word vectors and classifier config, checked now
+        from repro.run.retrieval import check_word_vectors, retrieval_config
+
+        check_word_vectors(spec, r, retrieval_config(spec, r, profile, seeds[0], opts.overrides, check_modules=True))
     return plan

@@ -22,8 +22,9 @@ def say(*a, **kw) -> None:
         print(*a, **kw)
 
 
-def run_plans(plans: list[Plan], opts: Options) -> list[str]:
-    """Run every unit and ensemble of ``plans``; returns the failures as messages."""
+def run_plans(plans: list[Plan], opts: Options, retrieval: bool = True) -> list[str]:
+    """Run every unit, ensemble and (``retrieval``) retrieval row of ``plans``; returns the
+    failures as messages. Classifiers that retrieval rows need are trained with the units."""
     from repro.engine import distributed as D
     from repro.errors import UsageError
     from repro.run.ensemble import run_ensemble
@@ -32,14 +33,15 @@ def run_plans(plans: list[Plan], opts: Options) -> list[str]:
     W = D.world()
     for p in plans:
         seed_txt = f"; seeds: {', '.join(map(str, p.seeds))}" if p.seeds != [None] else ""
-        say(f"[{p.spec.key}] profile: {p.profile} ({p.why}); rows: {', '.join(p.rows + p.ensembles)}"
+        say(f"[{p.spec.key}] profile: {p.profile} ({p.why}); rows: {', '.join(p.rows + p.ensembles + p.retrievals)}"
             f"{seed_txt}", flush=True)
         for note, rows in p.notes.items():
             say(f"[{p.spec.key}] places fitted to the {p.profile} backbone ({', '.join(rows)}): {note}", flush=True)
     units = []
+    extra = _classifiers(plans, opts)
     for p in plans:  # finished units are said here, so that no data is made and no worker started for them
-        for u in p.units:
-            if finished(u, opts.dirs, opts.force):
+        for u in p.units + extra.pop(p.spec.key, []):
+            if finished(u, opts.dirs, opts.force or u.retrain):
                 say(f"[{p.spec.key}] {u.key}: result exists for its current config, skipped (--force to re-run)",
                     flush=True)
             else:
@@ -60,15 +62,81 @@ def run_plans(plans: list[Plan], opts: Options) -> list[str]:
                     run_ensemble(p.spec, row_id, p.profile, s, opts.overrides, opts.set_args, opts.dirs,
                                  opts.force, say, progress)
             rebuild(p.spec, opts)
+    for p in plans:
+        if p.retrievals and retrieval:
+            failures += _retrievals(p, opts, progress)
+    return failures
+
+
+def extract_features(plans: list[Plan], opts: Options) -> None:
+    """``--extract-features``: the retrieval rows' classifiers (trained where needed), then their
+    clip features in the cache; no retrieval network is trained."""
+    from repro.errors import UsageError
+    from repro.run.retrieval import run_retrieval
+
+    with_rows = [p for p in plans if p.retrievals]
+    if not with_rows:
+        raise UsageError(f"--extract-features: {', '.join(p.spec.key for p in plans)} has no retrieval row "
+                         "(rows with features:); the retrieval tables are ssa_table7 and ssa_table8")
+    for p in with_rows:
+        p.units, p.ensembles, p.rows = [], [], []
+    failures = run_plans(with_rows, opts, retrieval=False)
+    if failures:
+        raise TrainingError(f"{len(failures)} classifier run(s) failed:\n  " + "\n  ".join(failures))
+    for p in with_rows:
+        for row_id in p.retrievals:
+            for s in p.seeds:
+                done = run_retrieval(p.spec, row_id, p.profile, s, opts.overrides, opts.set_args, opts.dirs,
+                                     opts.force, say, opts.progress, extract_only=True)
+                say(f"[{p.spec.key}] {row_id}{'' if s is None else f'.seed{s}'}: features in "
+                    + ", ".join(f"{k}: {v}" for k, v in done["features"].items()), flush=True)
+
+
+def _classifiers(plans: list[Plan], opts: Options) -> dict[str, list]:
+    """Classifier units of retrieval rows that must be trained first, by the plan whose units
+    they join (their own table's where it is planned, else the retrieval table's)."""
+    from repro.run.retrieval import classifier_units
+
+    planned = {(str(u.spec), u.row, u.seed): p for p in plans for u in p.units}
+    out: dict[str, list] = {}
+    for u in classifier_units([p for p in plans if p.retrievals], opts, say):
+        own = planned.get((u.spec, u.row, u.seed))
+        if own is not None and not u.retrain:
+            continue  # trained anyway as a unit of its own table
+        key = next(p.spec.key for p in plans if p.retrievals) if own is None else own.spec.key
+        if own is not None:  # the planned unit would be skipped (result, no checkpoint): retrain it
+            own.units = [v for v in own.units if (str(v.spec), v.row, v.seed) != (u.spec, u.row, u.seed)]
+        out.setdefault(key, []).append(u)
+    return out
+
+
+def _retrievals(plan: Plan, opts: Options, progress: bool) -> list[str]:
+    """Every retrieval row x seed of ``plan``, one after the other, after the classifiers."""
+    from repro.errors import WeightsError
+    from repro.run.retrieval import run_retrieval, summary_line as retrieval_line
+
+    failures = []
+    for row_id in plan.retrievals:
+        for s in plan.seeds:
+            try:
+                done = run_retrieval(plan.spec, row_id, plan.profile, s, opts.overrides, opts.set_args,
+                                     opts.dirs, opts.force, say, progress)
+            except (TrainingError, WeightsError) as e:
+                failures.append(f"[{plan.spec.key}] {row_id} seed {s}: {e}")
+                say(f"[{plan.spec.key}] {row_id} seed {s}: FAILED: {e}", flush=True)
+                continue
+            if done["status"] == "trained":
+                say(retrieval_line(plan.spec.key, done["result"], done["path"]), flush=True)
+                rebuild(plan.spec, opts)
     return failures
 
 
 def _sequential(units: list, opts: Options, progress: bool) -> list[str]:
     failures = []
     for i, (plan, unit) in enumerate(units, 1):
-        table, pos = plan.spec.key, f"{i}/{len(units)} "
+        table, pos = _table_of(plan, unit), f"{i}/{len(units)} "
         try:
-            done = run_unit(unit, opts.dirs, opts.force, progress, say=say, position=pos)
+            done = run_unit(unit, opts.dirs, opts.force or unit.retrain, progress, say=say, position=pos)
         except TrainingError as e:
             failures.append(f"[{table}] {unit.key}: {e}")
             say(f"[{table}] {pos}{unit.key}: FAILED: {e}", flush=True)
@@ -111,7 +179,7 @@ def _parallel(units: list, opts: Options, jobs: int, progress: bool) -> list[str
         for fut in as_completed(futures):
             group = futures[fut]
             (plan, u), done = group[0], fut.result()
-            table = plan.spec.key
+            table = _table_of(plan, u)
             bar.update(1)
             if done["status"] == "failed":
                 failures.append(f"[{table}] {u.key}: {done['error']}")
@@ -140,6 +208,15 @@ def _parallel(units: list, opts: Options, jobs: int, progress: bool) -> list[str
         raise
     pool.close()
     return failures
+
+
+def _table_of(plan: Plan, unit) -> str:
+    """The table a unit belongs to: its plan's, or for a retrieval row's classifier its own."""
+    if unit.spec == str(plan.spec.path):
+        return plan.spec.key
+    from repro.spec.loader import load_spec
+
+    return load_spec(unit.spec).key
 
 
 def rebuild(spec, opts: Options) -> None:

@@ -37,6 +37,8 @@ class Unit:
     seed: int | None = None
     overrides: dict = field(default_factory=dict)  # parsed --set
     set_args: tuple = ()  # the --set strings, recorded in provenance
+    # Train even if its result exists: a retrieval row needs the checkpoint, which is missing.
+    retrain: bool = False
 
     @property
     def key(self) -> str:
@@ -187,6 +189,7 @@ def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,
     spec, cfg, h, variant, out = where(unit, dirs)
     table = spec.key
     W = D.world()
+    force = force or unit.retrain
     old = up_to_date(out, h, force)
     if old:
         say(f"[{table}] {position}{unit.key}: result exists for spec hash {h}, skipped "

@@ -50,15 +50,27 @@ class Row:
     fidelity: dict = field(default_factory=dict)  # per-setting references over the recipe's
     member_eval: dict | None = None  # an ensemble's test protocol for its members, if not theirs
     checkpoints: list[dict] = field(default_factory=list)  # published checkpoints (schema.CHECKPOINT)
+    features: dict | None = None  # retrieval rows: {table, row} of the classifier giving the features
+    retrieval: dict = field(default_factory=dict)  # retrieval rows: their settings over the spec's
 
     @property
     def built(self) -> bool:
-        """A model is built and trained for this row (not reported-only, not an ensemble)."""
-        return self.reported_only is None and self.ensemble is None
+        """A model is built and trained for this row (not reported-only, an ensemble or retrieval)."""
+        return self.reported_only is None and self.ensemble is None and self.features is None
 
     @property
     def is_ensemble(self) -> bool:
         return self.ensemble is not None
+
+    @property
+    def is_retrieval(self) -> bool:
+        """Trained as a text-video retrieval network on a classifier row's clip features."""
+        return self.features is not None and self.reported_only is None
+
+    @property
+    def runnable(self) -> bool:
+        """The harness produces a result for this row (by training, averaging or retrieval)."""
+        return self.built or self.is_ensemble or self.is_retrieval
 
 
 @dataclass
@@ -92,6 +104,7 @@ class Spec:
     fidelity: dict = field(default_factory=dict)  # per-setting references over the recipe's
     member_eval: dict | None = None  # an ensemble's test protocol for its members, if not theirs
     checkpoints: list[dict] = field(default_factory=list)  # published checkpoints (schema.CHECKPOINT)
+    retrieval: dict = field(default_factory=dict)  # settings of its retrieval rows (schema.RETRIEVAL)
 
     @property
     def key(self) -> str:
@@ -109,7 +122,7 @@ class Spec:
     def probe_rows(self) -> list[str]:
         """Built rows of the synthetic probe tier: ``probe.rows``, or every built row."""
         rows = (self.probe or {}).get("rows")
-        return list(rows) if rows else [r.id for r in self.rows if r.built or r.is_ensemble]
+        return list(rows) if rows else [r.id for r in self.rows if r.runnable]
 
     def row(self, row_id: str) -> Row:
         for r in self.rows:
@@ -266,24 +279,57 @@ def load_spec(table: str, root: Path = EXPERIMENTS) -> Spec:
         overrides = {k: r[k] for k in ("model", "data", "train", "eval") if k in r}
         rows.append(Row(r["id"], r.get("label", r["id"]), overrides, reported, r.get("note", ""),
                         r.get("reported_only"), r.get("ensemble"), r.get("recipe"),
-                        r.get("fidelity") or {}, r.get("member_eval"), r.get("checkpoints") or []))
+                        r.get("fidelity") or {}, r.get("member_eval"), r.get("checkpoints") or [],
+                        r.get("features"), r.get("retrieval") or {}))
         for j, c in enumerate(r.get("checkpoints") or []):
             if isinstance(c, dict) and c.get("source") not in S.WEIGHT_SOURCES:
                 problems.append(f"{rp}.checkpoints[{j}].source: {c.get('source')!r} is not one of "
                                 f"{', '.join(S.WEIGHT_SOURCES)}")
     _check_ensembles(rows, problems)
+    _check_retrieval_rows(rows, root, problems)
     claims = _claims(data.get("claims") or [], seen, problems)
     by_id = {r.id: r for r in rows}
     for rid in (data.get("probe") or {}).get("rows") or []:
         if rid not in by_id:
             problems.append(f"probe.rows: no row {rid!r}")
-        elif not (by_id[rid].built or by_id[rid].is_ensemble):
+        elif not by_id[rid].runnable:
             problems.append(f"probe.rows: row {rid!r} is reported-only; the probe can only run built rows")
     if problems:
         raise SpecError(path, problems)
     return Spec(data["id"], data["title"], path, data["paper"], data["table"], data["dataset"],
                 data["split"], data.get("recipe"), data.get("defaults") or {}, rows, data.get("note", ""),
-                claims, data.get("probe"), data.get("fidelity") or {})
+                claims, data.get("probe"), data.get("fidelity") or {}, retrieval=data.get("retrieval") or {})
+
+
+def _check_retrieval_rows(rows: list[Row], root: Path, problems: list[str]) -> None:
+    """A retrieval row names a built row of a spec as its classifier and trains nothing else."""
+    for i, r in enumerate(rows):
+        rp = f"rows[{i}] ({r.id})"
+        if r.features is None:
+            if r.retrieval:
+                problems.append(f"{rp}.retrieval: only a retrieval row (one with features:) has "
+                                "retrieval settings")
+            continue
+        if r.ensemble is not None or r.overrides:
+            what = "ensemble" if r.ensemble is not None else "/".join(r.overrides)
+            problems.append(f"{rp}: a retrieval row's model is the classifier named by features; "
+                            f"{what} does not apply (set it on that row)")
+        missing = [k for k in ("table", "row") if k not in r.features]
+        if missing:
+            problems.append(f"{rp}.features: needs {' and '.join(missing)} (a built row of a spec)")
+            continue
+        try:
+            src = load_spec(r.features["table"], root)
+            built = src.row(r.features["row"]).built
+        except SpecError as e:
+            problems.append(f"{rp}.features.table: {r.features['table']!r}: {e.problems[0]}")
+            continue
+        except KeyError:
+            problems.append(f"{rp}.features.row: {r.features['table']} has no row {r.features['row']!r}")
+            continue
+        if not built:
+            problems.append(f"{rp}.features.row: {r.features['table']}/{r.features['row']} is not a "
+                            "built row; features come from a trained classifier")
 
 
 def _check_ensembles(rows: list[Row], problems: list[str]) -> None:
@@ -388,7 +434,7 @@ def parse_set(items: list[str]) -> dict:
 def check_overrides(over: dict) -> None:
     """Keys and types of ``--set`` overrides (values are range-checked once resolved)."""
     problems: list[str] = []
-    S.check(over, S.CONFIG, "", problems)
+    S.check(over, S.SET, "", problems)
     if not problems:  # value checks need the right shapes
         _check_config_values(over, "", problems)
     if problems:
@@ -449,6 +495,10 @@ def resolve(spec: Spec, row_id: str, profile: str, overrides: dict | None = None
     arguments against its constructor (which imports it).
     """
     row = spec.row(row_id)
+    if row.is_retrieval:
+        raise SpecError(spec.path, [f"row {row_id!r} is a retrieval row on the features of "
+                                    f"{row.features['table']}/{row.features['row']}; resolve it with "
+                                    "repro.retrieval.config.resolve_retrieval"])
     if row.is_ensemble:
         raise SpecError(spec.path, [f"row {row_id!r} is neither trained nor reported-only: it is an "
                                     f"ensemble of {', '.join(row.ensemble)}, computed from their saved "
@@ -463,6 +513,8 @@ def resolve(spec: Spec, row_id: str, profile: str, overrides: dict | None = None
     recipe_name = prof.pop("recipe", None) or row.recipe or spec.recipe
     prof.pop("description", None)
     prof.pop("seeds", None)  # how many runs, not how one run is configured
+    prof.pop("retrieval", None)  # retrieval rows' settings (repro/retrieval/config.py)
+    overrides = {k: v for k, v in (overrides or {}).items() if k != "retrieval"}
     dataset = prof.pop("dataset", "paper")
     if overrides:
         check_overrides(overrides)

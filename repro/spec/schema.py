@@ -331,7 +331,19 @@ ENSEMBLE_SETTINGS = ("ensemble",)
 FIDELITY = {s: FIDELITY_ENTRY for s in SETTINGS + ENSEMBLE_SETTINGS}
 RECIPE = {"description": str, "fidelity": FIDELITY, **CONFIG}
 # seeds: every row runs once per seed (train.seed), and reports give mean +- std over them.
-PROFILE = {"description": str, "dataset": str, "recipe": str, "seeds": ("list", int), **CONFIG}
+# Retrieval rows (SSAN Tables 7-8): the text-video network of Miech et al. trained on frozen clip
+# features of a classifier row. Every key is documented once, with its default, in
+# repro/retrieval/config.py (DEFAULTS); a spec, a row, a profile or --set retrieval.KEY=V sets it.
+RETRIEVAL = {"text_encoder": str, "embed_dim": int, "word_vectors": str, "word2vec": (str, type(None)),
+             "word_dim": int, "max_words": int, "epochs": int, "batch_size": int, "lr": NUM,
+             "lr_decay": NUM, "margin": NUM, "batch_clips": int}
+# Where a retrieval row's video features come from: a built row of a spec (the classifier),
+# trained under the same profile and seed, or given by --weights.
+FEATURES = {"table": str, "row": str}
+# What --set may name: a run's config, and the retrieval settings of retrieval rows.
+SET = {**CONFIG, "retrieval": RETRIEVAL}
+PROFILE = {"description": str, "dataset": str, "recipe": str, "seeds": ("list", int), **CONFIG,
+           "retrieval": RETRIEVAL}
 SOURCE = {"paper": str, "table": str, "dataset": str, "split": str, "note": str}
 # One reported number; keys absent here come from the row's ``source`` and the spec header.
 REPORTED_ENTRY = {"metric": str, "value": NUM, **SOURCE}
@@ -359,7 +371,10 @@ ROW = {"id": str, "label": str, "note": str, "model": MODEL, "data": DATA, "trai
        # Ensemble rows only: the test protocol of the members for this ensemble, where it is not
        # their own (e.g. GTA_En's 3 crops x 2 clips of members reported at 1x1). Each member's
        # checkpoint (its eval.checkpoint) is tested again under its eval with these keys replaced.
-       "member_eval": EVAL}
+       "member_eval": EVAL,
+       # Retrieval rows only: the classifier whose clip features the retrieval network is
+       # trained on (nothing else of the row is a model), and the row's retrieval settings.
+       "features": FEATURES, "retrieval": RETRIEVAL}
 CLAIM = {"id": str, "text": str, "kind": str, "rows": ("list", str), "among": ("list", str),
          "metric": str, "dataset": str}
 SPEC = {"id": str, "title": str, "paper": str, "table": str, "dataset": str, "split": str,
@@ -367,14 +382,16 @@ SPEC = {"id": str, "title": str, "paper": str, "table": str, "dataset": str, "sp
         "claims": ("list", CLAIM),
         # The synthetic probe tier of this table: which built rows it runs (default all) and why
         # the others are left out. run_all.py --probe runs every spec that has this block.
-        "probe": {"rows": ("list", str), "note": str}}
+        "probe": {"rows": ("list", str), "note": str},
+        # The retrieval settings of every retrieval row of this spec (rows may override keys).
+        "retrieval": RETRIEVAL}
 CLAIM_KINDS = ("greater", "best", "order")
 
 SCHEDULES = ("plateau", "step", "cosine")
 # Keys whose form changed: what an old value means now.
 HINTS = {"data.flip": " (flip is a mode now: true was swap, false none; or skip, see the schema)"}
 POSITIONS = ("in_block", "after_block", "replace_conv2")
-METRICS = ("top1", "top5", "gflops", "params_m", "r@1", "r@5")
+METRICS = ("top1", "top5", "gflops", "params_m", "r@1", "r@5", "r@10", "median_rank", "order_only_r@1")
 DATASETS = ("ssv1", "ssv2", "k400", "msrvtt", "youcook2", "diving48", "gym99", "gym288")
 SPLITS = ("val", "test")
 

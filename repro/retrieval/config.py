@@ -1,0 +1,114 @@
+"""Resolved config of a retrieval row (SSAN Tables 7-8): its settings, and the classifier it uses.
+
+A retrieval row trains no video model: its features come from a built row of a spec (the
+``features: {table, row}`` classifier), trained under the same profile and seed, or from
+``--weights``. Its own settings are the retrieval network's and its recipe's, resolved as
+:data:`DEFAULTS` <- the spec's ``retrieval:`` <- the row's <- the profile's <- ``--set
+retrieval.KEY=VALUE``. The config holds the classifier's resolved config, so a result is current
+only while both the retrieval settings and the classifier's config are unchanged.
+"""
+from __future__ import annotations
+
+import copy
+import os
+
+from repro.spec.schema import SpecError
+
+# Every retrieval key, with the paper profile's value. Sources: docs/retrieval-facts.md.
+DEFAULTS: dict = {
+    # Sentence encoder. "maxpool": HowTo100M's code (per-word Linear+ReLU, max over words;
+    # model.py:17-45), the one [22]'s GRU+ResNeXt-101 numbers come from; SSAN's Table 7 caption
+    # says the video representation is the only difference, so its text side is [22]'s. "gru":
+    # SSAN's wording ("GRU based"), which nothing in [22] backs (facts section 3).
+    "text_encoder": "maxpool",
+    # Joint embedding size d: 6144 in [22]'s fine-tuning command (README.md:66), the likeliest
+    # for its MSR-VTT and YouCook2 rows (UNVERIFIED: facts section 6).
+    "embed_dim": 6144,
+    # "word2vec": a user-supplied binary (GoogleNews 300-d in [22]), frozen; "learned": an
+    # embedding table over the training captions' words (the synthetic profile).
+    "word_vectors": "word2vec",
+    # The word2vec binary; also REPRO_WORD2VEC. Required by word_vectors: word2vec.
+    "word2vec": None,
+    "word_dim": 300,  # learned word vectors only; a word2vec file brings its own dimension
+    "max_words": 20,  # words per caption after dropping unknown ones ([22] args.py:64)
+    "epochs": 50,  # [22]'s fine-tuning command, README.md:64-67
+    "batch_size": 256,
+    "lr": 1e-4,  # Adam, no weight decay (train.py:159)
+    "lr_decay": 1.0,  # multiplied into the lr after every epoch
+    "margin": 0.1,  # max-margin ranking loss (args.py:72)
+    "batch_clips": 16,  # clips per forward pass of the feature extraction (speed only)
+}
+# What the sources say of each setting (docs/retrieval-facts.md; [22] = antoine77340/howto100m at
+# 50af0ff). The report prints them beside the paper profile's values.
+SOURCES: dict[str, tuple[str, str]] = {
+    "text_encoder": ("SSAN: \"GRU based\"; [22] paper: shallow 1D-CNN; [22] code: per-word FC+ReLU, max-pool",
+                     "SSAN 4.4; [22] model.py:17-45; facts 3"),
+    "embed_dim": ("[22] paper 4096; fine-tuning command 6144; code default 2048", "[22] README.md:66; args.py:42; facts 4"),
+    "word_vectors": ("GoogleNews word2vec, 300-d, looked up frozen", "[22] paper 4; msrvtt_dataloader.py"),
+    "max_words": ("20 words per caption", "[22] args.py:64"),
+    "epochs": ("50 (fine-tuning command; no-pretraining rows: no command published)", "[22] README.md:64-67; facts 6"),
+    "batch_size": ("256", "[22] README.md:64-67"),
+    "lr": ("Adam 1e-4, no weight decay", "[22] train.py:159; args.py:44"),
+    "lr_decay": ("1.0 in the fine-tuning command (default 0.9)", "[22] README.md:66; args.py:52"),
+    "margin": ("0.1, bidirectional, in-batch negatives", "[22] args.py:72; loss.py:33-39"),
+}
+TEXT_ENCODERS = ("maxpool", "gru")
+WORD_VECTORS = ("word2vec", "learned")
+WORD2VEC_ENV = "REPRO_WORD2VEC"
+
+
+def retrieval_settings(spec, row_id: str, profile: str, overrides: dict | None = None) -> dict:
+    """The row's retrieval settings, every key filled in and range-checked."""
+    from repro.spec.loader import EXPERIMENTS, PROFILES_FILE, deep_merge, load_profiles
+
+    row = spec.row(row_id)
+    prof = load_profiles().get(profile, {}).get("retrieval") or {}
+    layers = [(f"{spec.path} (retrieval)", spec.retrieval), (f"{spec.path} (rows {row_id})", row.retrieval),
+              (f"{EXPERIMENTS / PROFILES_FILE} ({profile})", prof),
+              ("--set", (overrides or {}).get("retrieval") or {})]
+    out = copy.deepcopy(DEFAULTS)
+    for _, layer in layers:
+        out = deep_merge(out, layer)
+    if out["word_vectors"] == "word2vec" and not out["word2vec"] and os.environ.get(WORD2VEC_ENV):
+        out["word2vec"] = os.environ[WORD2VEC_ENV]
+    problems = []
+    if out["text_encoder"] not in TEXT_ENCODERS:
+        problems.append(("text_encoder", f"{out['text_encoder']!r} is not one of {', '.join(TEXT_ENCODERS)}"))
+    if out["word_vectors"] not in WORD_VECTORS:
+        problems.append(("word_vectors", f"{out['word_vectors']!r} is not one of {', '.join(WORD_VECTORS)}"))
+    for key in ("embed_dim", "word_dim", "max_words", "epochs", "batch_size", "batch_clips"):
+        if out[key] < 1:
+            problems.append((key, f"{out[key]} must be >= 1"))
+    for key in ("lr", "lr_decay", "margin"):
+        if out[key] <= 0:
+            problems.append((key, f"{out[key]} must be > 0"))
+    if problems:
+        key = problems[0][0]
+        where = next((name for name, layer in reversed(layers) if key in (layer or {})), str(spec.path))
+        raise SpecError(where, [f"retrieval.{k}: {p}" for k, p in problems])
+    return out
+
+
+def classifier_overrides(overrides: dict | None) -> dict:
+    """``--set`` overrides as the classifier sees them: everything but the retrieval keys."""
+    return {k: v for k, v in (overrides or {}).items() if k != "retrieval"}
+
+
+def resolve_retrieval(spec, row_id: str, profile: str, seed: int | None, overrides: dict | None = None,
+                      check_modules: bool = False) -> dict:
+    """``{"retrieval", "features", "classifier", "data", "meta"}`` of a retrieval row: its settings,
+    the classifier row, the classifier's resolved config and the retrieval dataset."""
+    from repro.spec.loader import load_spec, resolve, seed_override
+
+    row = spec.row(row_id)
+    if not row.is_retrieval:
+        raise SpecError(spec.path, [f"row {row_id!r} is not a retrieval row (it has no features:)"])
+    settings = retrieval_settings(spec, row_id, profile, overrides)
+    src = load_spec(row.features["table"])
+    clf = resolve(src, row.features["row"], profile, seed_override(seed, classifier_overrides(overrides)),
+                  check_modules=check_modules)
+    synthetic = clf["data"]["dataset"] == "synthetic"
+    data = {"dataset": "synthetic" if synthetic else spec.dataset, "smoke": bool(clf["data"].get("smoke"))}
+    return {"retrieval": settings, "features": {"table": src.key, "row": row.features["row"]},
+            "classifier": clf, "data": data, "seed": clf["train"]["seed"],
+            "meta": {"table": spec.id, "row": row_id, "profile": profile, "kind": "retrieval"}}
