@@ -45,3 +45,10 @@ def tiny_run(spec: Path, base: Path, cache: Path) -> tuple[dict, list[str]]:
             "--runs-dir", str(dirs["runs"]), "--cache-dir", str(cache), "--no-progress",
             *[a for s in TINY_SETS for a in ("--set", s)]]
     return dirs, args
+
+
+def tsm_layout(state: dict) -> dict:
+    """A state dict of ours saved the way TSM's main.py saves its DataParallel model."""
+    sd = {("module.new_fc." + k[3:]) if k.startswith("fc.") else "module.base_model." + k: v
+          for k, v in state.items() if not k.endswith("num_batches_tracked")}
+    return {"epoch": 1, "arch": "resnet50", "state_dict": sd, "best_prec1": 0.0}

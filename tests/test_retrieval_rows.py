@@ -135,6 +135,37 @@ def test_synthetic_retrieval_row_end_to_end(tmp_path, tiny_root, capsys):
     assert main([*args, "--extract-features"]) == 0
     assert "features in" in capsys.readouterr().out and (feats / "features.npy").stat().st_mtime_ns == before
 
+    # A classifier row whose run another table already made (its result is a copy, reused_from)
+    # has no checkpoint of its own: the features come from the original run's checkpoint.
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    (twin / "clf2.yaml").write_text((tmp_path / "clf.yaml").read_text().replace("id: clf", "id: clf2"))
+    ret2 = yaml.safe_load(ret.read_text())
+    ret2["rows"][0]["features"]["table"] = str(twin / "clf2.yaml")
+    (twin / "ret.yaml").write_text(yaml.safe_dump(ret2))
+    assert main([a.replace(str(ret), str(twin / "ret.yaml")) for a in args]) == 0
+    out = capsys.readouterr().out
+    assert "training (" not in out and "result copied" in out, out
+    copies = [json.loads(p.read_text()) for p in dirs["results"].glob("ret@*/synthetic/gru_tsn.seed0.json")]
+    assert len(copies) == 2 and {c["provenance"]["classifier"]["checkpoint"] for c in copies} == {clf["checkpoint"]}
+
+    # --weights: the same weights in TSM's file format give the same features, and nothing trains.
+    import numpy as np
+    import torch
+
+    from helpers import tsm_layout
+
+    ckpt = tmp_path / "TSM_tiny_segment8.pth.tar"
+    torch.save(tsm_layout(torch.load(clf["checkpoint"], weights_only=False)["model"]), ckpt)
+    assert main([*args, "--extract-features", "--weights", str(ckpt)]) == 0
+    out = capsys.readouterr().out
+    assert "training (" not in out and "features in" in out
+    import re
+
+    train_dir = Path(re.search(r"features in train: (\S+),", out).group(1))
+    assert train_dir != feats  # keyed by the weights file's hash
+    assert np.allclose(np.load(train_dir / "features.npy"), np.load(feats / "features.npy"), atol=1e-3)
+
 
 @pytest.mark.slow
 def test_smoke_profile_runs_the_official_layouts(tmp_path, capsys):

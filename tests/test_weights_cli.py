@@ -11,7 +11,7 @@ import torch
 
 from repro.cli import main
 from repro.spec.loader import load_spec
-from helpers import find_file, tiny_run, tiny_spec
+from helpers import find_file, tiny_run, tiny_spec, tsm_layout as _tsm_layout
 
 ROWS = """\
   - id: tsn
@@ -21,13 +21,6 @@ ROWS = """\
 
 def _spec(table_id: str) -> str:
     return tiny_spec(table_id, "tiny checkpoint spec", ROWS)
-
-
-def _tsm_layout(state: dict) -> dict:
-    """A state dict of ours saved the way TSM's main.py saves its DataParallel model."""
-    sd = {("module.new_fc." + k[3:]) if k.startswith("fc.") else "module.base_model." + k: v
-          for k, v in state.items() if not k.endswith("num_batches_tracked")}
-    return {"epoch": 1, "arch": "resnet50", "state_dict": sd, "best_prec1": 0.0}
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,30 @@ def checkpoint_of(unit: Unit, dirs: Dirs) -> tuple[Path, dict | None]:
 
     spec, cfg = unit.config()
     ckpt = checkpoint_file(run_folder(dirs.runs, spec.key, unit.profile, unit.key, unit.variant(spec, cfg)), cfg)
-    return ckpt, load_if_matching(ckpt, config_hash(cfg))
+    state = load_if_matching(ckpt, config_hash(cfg))
+    return (ckpt, state) if state is not None else (_twin_checkpoint(unit, dirs, cfg) or (ckpt, None))
+
+
+def _twin_checkpoint(unit: Unit, dirs: Dirs, cfg: dict) -> tuple[Path, dict] | None:
+    """Where the unit's result was copied from another table's identical run (``reused_from``;
+    e.g. ssa_table4's synthetic ssa_8f is probe_modules' ssa), that run's checkpoint, if it is
+    still the one that run's result was made from."""
+    from repro.engine.checkpoint import load_if_matching
+    from repro.results.store import read_result
+    from repro.run.retest import checkpoint_file
+    from repro.run.unit import run_hash, where
+
+    try:
+        own = read_result(where(unit, dirs)[4])
+        src_table, src_key = (own or {}).get("provenance", {}).get("reused_from", "/").split("/", 1)
+        src = read_result(result_path(dirs.results, src_table, unit.profile, src_key)) if src_table else None
+    except ValueError:
+        return None
+    if not src or src["provenance"].get("run_hash") != run_hash(cfg):
+        return None
+    ckpt = checkpoint_file(run_folder(dirs.runs, src_table, unit.profile, src_key), src["config"])
+    state = load_if_matching(ckpt, src["provenance"]["spec_hash"])
+    return (ckpt, state) if state is not None else None
 
 
 def needs_training(unit: Unit, dirs: Dirs) -> bool:
