@@ -190,6 +190,8 @@ def _parallel(units: list, opts: Options, jobs: int, progress: bool) -> list[str
                     bar.update(1)
                 continue
             emit(summary_line(table, u.key, done["result"], done["path"]) if done["status"] == "trained"
+                 else f"[{table}] {u.key}: same config and seed as "
+                      f"{done['result']['provenance']['reused_from']}: result copied" if done["status"] == "reused"
                  else f"[{table}] {u.key}: result exists, skipped (--force to re-run)")
             touched = {table: plan.spec}
             for twin_plan, twin in group[1:]:
