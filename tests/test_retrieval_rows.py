@@ -92,7 +92,8 @@ def _tables(tmp_path: Path, dataset: str) -> Path:
     ret.parent.mkdir()
     clf.exists() or clf.write_text(tiny_spec("clf", "tiny classifier", "  - id: tsn\n    label: TSN\n"
                              "    train: {epochs: 1, max_iters: 2, batch_size: 4}\n"
-                             "    data: {train_per_class: 2, val_per_class: 1}\n"))
+                             "    data: {train_per_class: 2, val_per_class: 1}\n"
+                             "    model: {backbone: {width: 8}}\n"))  # smoke keeps the spec's width
     ret.write_text(yaml.safe_dump({
         "id": "ret", "title": "tiny retrieval", "paper": "ssan", "table": "Table 7", "dataset": dataset,
         "split": "test", "retrieval": {"epochs": 3, "batch_size": 8, "embed_dim": 16}, "rows": [{"id": "gru_tsn", "label": "GRU+TSN", "features": {"table": str(clf), "row": "tsn"},
