@@ -49,7 +49,7 @@ def fit_retrieval(net: RetrievalNet, features: torch.Tensor, captions: list[np.n
         losses = []
         for start in range(0, len(order) - batch + 1, batch):  # drop_last, as train.py:83-90
             idx = order[start:start + batch]
-            tokens = torch.from_numpy(np.stack([pick[i] for i in idx]))
+            tokens = torch.from_numpy(np.stack([pick[i] for i in idx])).to(features.device)
             loss = max_margin_ranking_loss(net(tokens, features[idx]), recipe.margin)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -68,7 +68,7 @@ def test_retrieval(net: RetrievalNet, features: torch.Tensor, tokens: torch.Tens
     """R@1/5/10 and median rank of captions ``tokens`` ``(M, W)`` against videos ``features``
     ``(N, Dv)`` (caption i describes video ``target[i]``, default i), and the similarity matrix."""
     net.eval()
-    sim = net(tokens, features)
+    sim = net(tokens.to(features.device), features).cpu()
     return retrieval_metrics(sim, target), sim
 
 
@@ -94,8 +94,13 @@ def run_network(settings: dict, data, train_feats: torch.Tensor, test_feats: tor
         kw.update(vocab_size=len(vocab), word_dim=settings["word_dim"])
     n = settings["max_words"]
     tokens = [np.stack([vocab.encode(c, n) for c in caps]) for caps in train_caps]
+    from repro.engine.distributed import device
+
     torch.manual_seed(seed)
     net = RetrievalNet(train_feats.shape[1], settings["embed_dim"], text_encoder=settings["text_encoder"], **kw)
+    dev = device()  # the GPU where there is one: d = 6144 is about 90M parameters
+    net.to(dev)
+    train_feats, test_feats = train_feats.to(dev), test_feats.to(dev)
     recipe = RetrievalRecipe(settings["epochs"], settings["batch_size"], settings["lr"], settings["lr_decay"],
                              settings["margin"], seed)
     history = fit_retrieval(net, train_feats, tokens, recipe)
@@ -105,7 +110,7 @@ def run_network(settings: dict, data, train_feats: torch.Tensor, test_feats: tor
     else:
         net.eval()
         with torch.no_grad():
-            sim = net(query, test_feats)
+            sim = net(query.to(dev), test_feats).cpu()
         from repro.retrieval.captions import captions_for
         from repro.retrieval.probe import score_probe
 

@@ -148,8 +148,10 @@ def run_retrieval(spec, row_id: str, profile: str, seed: int | None, overrides: 
     if extract_only:
         return {"status": "extracted", "features": cache, "result": None, "path": None}
     from repro.retrieval.train import run_network
+    from repro.retrieval.videos import SMOKE_WORD2VEC
 
-    word2vec = check_word_vectors(spec, row_id, cfg) or (str(data.root / _smoke_word2vec())
+    # The smoke layouts bring their own tiny word2vec file; the paper profile needs the user's.
+    word2vec = check_word_vectors(spec, row_id, cfg) or (str(data.root / SMOKE_WORD2VEC)
                                                           if settings["word_vectors"] == "word2vec" else None)
     say(f"[{table}] {key}: training the retrieval network ({settings['text_encoder']} text encoder, "
         f"d={settings['embed_dim']}, {settings['epochs']} epochs)", flush=True)
@@ -196,12 +198,6 @@ def summary_line(table: str, result: dict, path: str) -> str:
     order = f", order-only R@1 {m['order_only_r@1']:.1f}" if m.get("order_only_r@1") is not None else ""
     return (f"[{table}] {key}: R@1 {m['r@1']:.1f}, R@5 {m['r@5']:.1f}, R@10 {m['r@10']:.1f}, "
             f"median rank {m['median_rank']:g}{order} ({p['wall_time_s']:.0f} s) -> {path}")
-
-
-def _smoke_word2vec() -> str:
-    from repro.retrieval.videos import SMOKE_WORD2VEC
-
-    return SMOKE_WORD2VEC
 
 
 def load_classifier(unit: Unit, cfg: dict, dirs: Dirs, say=print) -> tuple[torch.nn.Module, dict]:
