@@ -167,6 +167,14 @@ def test_synthetic_retrieval_row_end_to_end(tmp_path, tiny_root, capsys):
     assert train_dir != feats  # keyed by the weights file's hash
     assert np.allclose(np.load(train_dir / "features.npy"), np.load(feats / "features.npy"), atol=1e-3)
 
+    # A fresh clone has the results but no runs/: rows that are done need no classifier.
+    import shutil
+
+    shutil.rmtree(dirs["runs"])
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "result exists" in out and "training (" not in out, out
+
 
 @pytest.mark.slow
 def test_smoke_profile_runs_the_official_layouts(tmp_path, capsys):

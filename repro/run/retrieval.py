@@ -86,10 +86,11 @@ def needs_training(unit: Unit, dirs: Dirs) -> bool:
     return not cfg["model"]["weights"] and checkpoint_of(unit, dirs)[1] is None
 
 
-def classifier_units(plans: list, opts, say=print) -> list[Unit]:
-    """Classifier units that retrieval rows of ``plans`` need trained, once each. One whose
-    result exists without its checkpoint (a fresh clone: runs/ is not committed) is retrained
-    (``retrain``): features need its weights."""
+def classifier_units(plans: list, opts, say=print, all_rows: bool = False) -> list[Unit]:
+    """Classifier units that retrieval rows of ``plans`` need trained, once each: those of rows
+    without an up-to-date result (``all_rows``: of every row, for --extract-features). One
+    whose result exists without its checkpoint (a fresh clone: runs/ is not committed) is
+    retrained (``retrain``): features need its weights."""
     from dataclasses import replace
 
     from repro.run.unit import finished
@@ -98,6 +99,9 @@ def classifier_units(plans: list, opts, say=print) -> list[Unit]:
     for p in plans:
         for row_id in p.retrievals:
             for s in p.seeds:
+                if not all_rows and where_result(p.spec, row_id, p.profile, s, opts.overrides, opts.dirs,
+                                                 opts.force)[3] is not None:
+                    continue  # this row and seed is done: its classifier is not needed
                 u = classifier_unit(p.spec, row_id, p.profile, s, opts.overrides, opts.set_args)
                 k = (u.spec, u.row, u.seed)
                 if k in out or not needs_training(u, opts.dirs):
@@ -110,18 +114,27 @@ def classifier_units(plans: list, opts, say=print) -> list[Unit]:
     return list(out.values())
 
 
+def where_result(spec, row_id: str, profile: str, seed: int | None, overrides: dict, dirs: Dirs,
+                 force: bool = False) -> tuple[dict, str, Path, dict | None]:
+    """``(config, spec hash, result path, up-to-date result or None)`` of a retrieval row and seed;
+    a ``--set`` run that changes the config lives under ``variants/<hash>/``."""
+    from repro.spec.loader import config_hash
+
+    cfg = retrieval_config(spec, row_id, profile, seed, overrides)
+    h = config_hash(cfg)
+    own = config_hash(retrieval_config(spec, row_id, profile, seed, {})) if overrides else h
+    out = result_path(dirs.results, spec.key, profile, Unit(str(spec.path), row_id, profile, seed).key,
+                      None if h == own else h)
+    return cfg, h, out, up_to_date(out, h, force)
+
+
 def run_retrieval(spec, row_id: str, profile: str, seed: int | None, overrides: dict, set_args: tuple,
                   dirs: Dirs, force: bool = False, say=print, progress: bool = True,
                   extract_only: bool = False) -> dict:
     """Extract features and train and test the retrieval network of one row and seed; writes
     its result (``extract_only``: the features only). Returns ``{"status", "result", "path"}``."""
-    from repro.spec.loader import config_hash
-
-    cfg = retrieval_config(spec, row_id, profile, seed, overrides)
-    h, table, key = config_hash(cfg), spec.key, Unit(str(spec.path), row_id, profile, seed).key
-    own = config_hash(retrieval_config(spec, row_id, profile, seed, {})) if overrides else h
-    out = result_path(dirs.results, table, profile, key, None if h == own else h)
-    old = up_to_date(out, h, force)
+    cfg, h, out, old = where_result(spec, row_id, profile, seed, overrides, dirs, force)
+    table, key = spec.key, Unit(str(spec.path), row_id, profile, seed).key
     if old and not extract_only:
         say(f"[{table}] {key}: result exists for spec hash {h}, skipped (--force to re-run)", flush=True)
         return {"status": "skipped", "result": old, "path": str(out)}

@@ -38,7 +38,7 @@ def run_plans(plans: list[Plan], opts: Options, retrieval: bool = True) -> list[
         for note, rows in p.notes.items():
             say(f"[{p.spec.key}] places fitted to the {p.profile} backbone ({', '.join(rows)}): {note}", flush=True)
     units = []
-    extra = _classifiers(plans, opts)
+    extra = _classifiers(plans, opts, all_rows=not retrieval)
     for p in plans:  # finished units are said here, so that no data is made and no worker started for them
         for u in p.units + extra.pop(p.spec.key, []):
             if finished(u, opts.dirs, opts.force or u.retrain):
@@ -80,7 +80,7 @@ def extract_features(plans: list[Plan], opts: Options) -> None:
                          "(rows with features:); the retrieval tables are ssa_table7 and ssa_table8")
     for p in with_rows:
         p.units, p.ensembles, p.rows = [], [], []
-    failures = run_plans(with_rows, opts, retrieval=False)
+    failures = run_plans(with_rows, opts, retrieval=False)  # every row's classifier, done or not
     if failures:
         raise TrainingError(f"{len(failures)} classifier run(s) failed:\n  " + "\n  ".join(failures))
     for p in with_rows:
@@ -92,14 +92,14 @@ def extract_features(plans: list[Plan], opts: Options) -> None:
                     + ", ".join(f"{k}: {v}" for k, v in done["features"].items()), flush=True)
 
 
-def _classifiers(plans: list[Plan], opts: Options) -> dict[str, list]:
+def _classifiers(plans: list[Plan], opts: Options, all_rows: bool = False) -> dict[str, list]:
     """Classifier units of retrieval rows that must be trained first, by the plan whose units
     they join (their own table's where it is planned, else the retrieval table's)."""
     from repro.run.retrieval import classifier_units
 
     planned = {(str(u.spec), u.row, u.seed): p for p in plans for u in p.units}
     out: dict[str, list] = {}
-    for u in classifier_units([p for p in plans if p.retrievals], opts, say):
+    for u in classifier_units([p for p in plans if p.retrievals], opts, say, all_rows):
         own = planned.get((u.spec, u.row, u.seed))
         if own is not None and not u.retrain:
             continue  # trained anyway as a unit of its own table
