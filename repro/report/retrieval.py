@@ -81,7 +81,8 @@ def _plot(spec, results: list[dict], labels: dict[str, str], path: Path) -> bool
     import matplotlib.pyplot as plt
     import numpy as np
 
-    aggs = [a for a in aggregate(results)]
+    order = list(labels)
+    aggs = sorted(aggregate(results), key=lambda a: (order.index(a["row"]), a["provenance"]["profile"]))
     if not aggs:
         return False
     keys = [k for k in ("r@1", "r@5", "order_only_r@1") if any(k in a["mean"] for a in aggs)]
