@@ -157,4 +157,9 @@ def print_fidelity(table: str, overrides: dict | None = None, say=print) -> None
             say(f"  {'':16s}   harness:   {ln.harness}")
             say(f"  {'':16s}   reference: {ln.reference}  [{ln.source}]")
     if not any(r.built for r in spec.rows):
-        say("\nno built rows: nothing is trained for this table")
+        say("\nno built rows: nothing is trained for this table"
+            + (" but its retrieval networks:" if any(r.is_retrieval for r in spec.rows) else ""))
+    from repro.report.retrieval import settings_section
+
+    for line in settings_section(spec)[4:]:  # the retrieval settings beside their sources
+        say(line)
