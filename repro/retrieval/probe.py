@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import numpy as np
 import torch
 
 from repro.data.synthetic import CLASSES
@@ -86,24 +85,23 @@ def score_probe(sim: torch.Tensor, captions: list[Caption], entries: list[dict])
 def caption_probe(train_feats: torch.Tensor, train_entries: list[dict], val_feats: torch.Tensor,
                   val_entries: list[dict], recipe, text_encoder: str = "maxpool", embed_dim: int = 64,
                   word_dim: int = 32, seed: int = 0) -> dict:
-    """Train the retrieval network on the training videos' features and captions (learned word
-    embeddings over the training captions' words) and score it on the validation split
-    (:func:`score_probe`, plus ``captions`` and ``final_loss``)."""
-    from repro.retrieval.captions import captions_for
-    from repro.retrieval.model import RetrievalNet
-    from repro.retrieval.text import Vocabulary
-    from repro.retrieval.train import fit_retrieval
+    """The caption probe on given features: :func:`repro.retrieval.train.run_network` with
+    learned word embeddings, trained on the training videos' captions (``seed`` draws the
+    captions and seeds the network; ``recipe`` gives epochs, batch, lr, its decay and margin)
+    and scored on the validation split (:func:`score_probe`, plus ``captions`` and
+    ``final_loss``)."""
+    from types import SimpleNamespace
 
-    train_caps = [captions_for(e, seed) for e in train_entries]
-    vocab = Vocabulary.from_captions(c.text for caps in train_caps for c in caps)
-    tokens = [np.stack([vocab.encode(c.text) for c in caps]) for caps in train_caps]
-    torch.manual_seed(seed)
-    net = RetrievalNet(train_feats.shape[1], embed_dim, vocab_size=len(vocab), word_dim=word_dim,
-                       text_encoder=text_encoder)
-    history = fit_retrieval(net, train_feats.float(), tokens, recipe)
-    val_caps = [c for e in val_entries for c in captions_for(e, seed)]
-    net.eval()
-    with torch.no_grad():
-        sim = net(torch.from_numpy(np.stack([vocab.encode(c.text) for c in val_caps])), val_feats.float())
-    return {**score_probe(sim, val_caps, val_entries), "captions": len(val_caps),
-            "final_loss": history[-1]["loss"]}
+    from repro.retrieval.captions import captions_for
+    from repro.retrieval.config import DEFAULTS
+    from repro.retrieval.train import run_network
+
+    side = lambda entries: SimpleNamespace(  # noqa: E731 -- what run_network reads of a Split
+        entries=entries, captions=[tuple(c.text for c in captions_for(e, seed)) for e in entries])
+    settings = {**DEFAULTS, "word_vectors": "learned", "text_encoder": text_encoder, "embed_dim": embed_dim,
+                "word_dim": word_dim, "epochs": recipe.epochs, "batch_size": recipe.batch_size, "lr": recipe.lr,
+                "lr_decay": recipe.lr_decay, "margin": recipe.margin}
+    data = SimpleNamespace(train=side(train_entries), test=side(val_entries))
+    metrics, _, info = run_network(settings, data, train_feats.float(), val_feats.float(), None, seed,
+                                   synthetic=True)
+    return {**metrics, "captions": info["test_queries"], "final_loss": info["final_loss"]}

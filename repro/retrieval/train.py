@@ -63,12 +63,18 @@ def fit_retrieval(net: RetrievalNet, features: torch.Tensor, captions: list[np.n
 
 
 @torch.no_grad()
+def similarities(net: RetrievalNet, features: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """``(M, N)`` caption x video similarities (on the CPU) of ``tokens`` ``(M, W)`` and
+    ``features`` ``(N, Dv)``, the network in eval mode."""
+    net.eval()
+    return net(tokens.to(features.device), features).cpu()
+
+
 def test_retrieval(net: RetrievalNet, features: torch.Tensor, tokens: torch.Tensor,
                    target: torch.Tensor | None = None) -> tuple[dict, torch.Tensor]:
     """R@1/5/10 and median rank of captions ``tokens`` ``(M, W)`` against videos ``features``
     ``(N, Dv)`` (caption i describes video ``target[i]``, default i), and the similarity matrix."""
-    net.eval()
-    sim = net(tokens.to(features.device), features).cpu()
+    sim = similarities(net, features, tokens)
     return retrieval_metrics(sim, target), sim
 
 
@@ -81,9 +87,16 @@ def run_network(settings: dict, data, train_feats: torch.Tensor, test_feats: tor
     scored as the caption probe (:func:`repro.retrieval.probe.score_probe`); MSR-VTT and YouCook2
     with their one query caption per test clip, ground truth on the diagonal (HowTo100M).
     """
+    from repro.engine.distributed import device
+    from repro.retrieval.captions import captions_for
+    from repro.retrieval.probe import score_probe
     from repro.retrieval.text import Vocabulary, read_word2vec, tokenize
 
-    train_caps, test_caps = data.train.captions, _queries(data, seed, synthetic)
+    # Test queries: every caption of every synthetic validation video (scored against all of
+    # them), or the one caption of each MSR-VTT / YouCook2 test clip (the diagonal).
+    probe_caps = [c for e in data.test.entries for c in captions_for(e, seed)] if synthetic else None
+    train_caps = data.train.captions
+    test_caps = [c.text for c in probe_caps] if synthetic else [caps[0] for caps in data.test.captions]
     words = {w for caps in train_caps for c in caps for w in tokenize(c)}
     kw: dict = {}
     if settings["word_vectors"] == "word2vec":
@@ -94,8 +107,6 @@ def run_network(settings: dict, data, train_feats: torch.Tensor, test_feats: tor
         kw.update(vocab_size=len(vocab), word_dim=settings["word_dim"])
     n = settings["max_words"]
     tokens = [np.stack([vocab.encode(c, n) for c in caps]) for caps in train_caps]
-    from repro.engine.distributed import device
-
     torch.manual_seed(seed)
     net = RetrievalNet(train_feats.shape[1], settings["embed_dim"], text_encoder=settings["text_encoder"], **kw)
     dev = device()  # the GPU where there is one: d = 6144 is about 90M parameters
@@ -104,29 +115,11 @@ def run_network(settings: dict, data, train_feats: torch.Tensor, test_feats: tor
     recipe = RetrievalRecipe(settings["epochs"], settings["batch_size"], settings["lr"], settings["lr_decay"],
                              settings["margin"], seed)
     history = fit_retrieval(net, train_feats, tokens, recipe)
-    query = torch.from_numpy(np.stack([vocab.encode(c, n) for c in test_caps]))
-    if not synthetic:
-        metrics, _ = test_retrieval(net, test_feats, query)
-    else:
-        net.eval()
-        with torch.no_grad():
-            sim = net(query.to(dev), test_feats).cpu()
-        from repro.retrieval.captions import captions_for
-        from repro.retrieval.probe import score_probe
-
-        caps = [c for e in data.test.entries for c in captions_for(e, seed)]
-        metrics = score_probe(sim, caps, data.test.entries)
+    sim = similarities(net, test_feats, torch.from_numpy(np.stack([vocab.encode(c, n) for c in test_caps])))
+    metrics = score_probe(sim, probe_caps, data.test.entries) if synthetic else retrieval_metrics(sim)
     known = sum(w in vocab.index for c in test_caps for w in tokenize(c))
     total = sum(len(tokenize(c)) for c in test_caps)
     info = {"vocabulary": len(vocab) - 1, "train_captions": sum(len(c) for c in train_caps),
             "test_queries": len(test_caps), "test_words_known": round(100.0 * known / max(total, 1), 1),
             "final_loss": history[-1]["loss"] if history else None}
     return metrics, history, info
-
-
-def _queries(data, seed: int, synthetic: bool) -> list[str]:
-    """Test queries: every caption of every synthetic validation video (scored against all of
-    them), or the one caption of each MSR-VTT / YouCook2 test clip (the diagonal)."""
-    if synthetic:
-        return [c for caps in data.test.captions for c in caps]
-    return [caps[0] for caps in data.test.captions]

@@ -164,13 +164,12 @@ def synthetic_splits(clf: dict, root: Path, train_ds: VideoClipDataset, val_ds: 
     for name in ("train", "validation"):
         for e in json.loads((root / "labels" / f"something-something-v2-{name}.json").read_text()):
             entries[str(e["id"])] = e
-    ev = clf["eval"]
 
-    def side(ds: VideoClipDataset, query: bool) -> Split:
+    def side(ds: VideoClipDataset) -> Split:
         view = copy.copy(ds)
         view.train, view.clips = False, 1  # a copy: the decoded-video cache stays shared
-        view.transform = ClipTransform(ev["resize"], ev["crop_size"], False)
+        view.transform = _eval_transform(clf)
         es = [entries[r.video_id] for r in ds.records]
         caps = [tuple(c.text for c in captions_for(e, seed)) for e in es]
         return Split([r.video_id for r in ds.records], caps, view, es)
-    return side(train_ds, False), side(val_ds, True)
+    return side(train_ds), side(val_ds)

@@ -156,7 +156,8 @@ def plan_table(table: str, opts: Options) -> Plan:
         if note:
             plan.notes.setdefault(note, []).append(r)
     for r in retrievals:  # the retrieval settings, word vectors and classifier config, checked now
-        from repro.run.retrieval import check_word_vectors, retrieval_config
+        from repro.retrieval.config import resolve_retrieval
+        from repro.run.retrieval import check_word_vectors
 
-        check_word_vectors(spec, r, retrieval_config(spec, r, profile, seeds[0], opts.overrides, check_modules=True))
+        check_word_vectors(spec, r, resolve_retrieval(spec, r, profile, seeds[0], opts.overrides, check_modules=True))
     return plan

@@ -26,13 +26,6 @@ from repro.run.provenance import Provenance, cpu_name
 from repro.run.unit import Dirs, Unit, run_folder, up_to_date
 
 
-def retrieval_config(spec, row_id: str, profile: str, seed: int | None, overrides: dict,
-                     check_modules: bool = False) -> dict:
-    from repro.retrieval.config import resolve_retrieval
-
-    return resolve_retrieval(spec, row_id, profile, seed, overrides, check_modules)
-
-
 def classifier_unit(spec, row_id: str, profile: str, seed: int | None, overrides: dict,
                     set_args: tuple) -> Unit:
     """The classifier row's unit under the same profile, seed and (non-retrieval) ``--set``."""
@@ -118,11 +111,12 @@ def where_result(spec, row_id: str, profile: str, seed: int | None, overrides: d
                  force: bool = False) -> tuple[dict, str, Path, dict | None]:
     """``(config, spec hash, result path, up-to-date result or None)`` of a retrieval row and seed;
     a ``--set`` run that changes the config lives under ``variants/<hash>/``."""
+    from repro.retrieval.config import resolve_retrieval
     from repro.spec.loader import config_hash
 
-    cfg = retrieval_config(spec, row_id, profile, seed, overrides)
+    cfg = resolve_retrieval(spec, row_id, profile, seed, overrides)
     h = config_hash(cfg)
-    own = config_hash(retrieval_config(spec, row_id, profile, seed, {})) if overrides else h
+    own = config_hash(resolve_retrieval(spec, row_id, profile, seed, {})) if overrides else h
     out = result_path(dirs.results, spec.key, profile, Unit(str(spec.path), row_id, profile, seed).key,
                       None if h == own else h)
     return cfg, h, out, up_to_date(out, h, force)
@@ -219,11 +213,10 @@ def load_classifier(unit: Unit, cfg: dict, dirs: Dirs, say=print) -> tuple[torch
     from repro.data.registry import num_classes
     from repro.errors import WeightsError
     from repro.models.build import build_from_config
+    from repro.engine.distributed import device
     from repro.results.scores import file_hash
     from repro.results.store import read_result
     from repro.run.unit import where
-
-    from repro.engine.distributed import device
 
     clf = cfg["classifier"]
     model = build_from_config(clf, num_classes(clf["data"]["dataset"]))

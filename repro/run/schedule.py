@@ -41,7 +41,7 @@ def run_plans(plans: list[Plan], opts: Options, retrieval: bool = True) -> list[
     extra = _classifiers(plans, opts, all_rows=not retrieval)
     for p in plans:  # finished units are said here, so that no data is made and no worker started for them
         for u in p.units + extra.pop(p.spec.key, []):
-            if finished(u, opts.dirs, opts.force or u.retrain):
+            if finished(u, opts.dirs, opts.force):
                 say(f"[{p.spec.key}] {u.key}: result exists for its current config, skipped (--force to re-run)",
                     flush=True)
             else:
@@ -136,7 +136,7 @@ def _sequential(units: list, opts: Options, progress: bool) -> list[str]:
     for i, (plan, unit) in enumerate(units, 1):
         table, pos = _table_of(plan, unit), f"{i}/{len(units)} "
         try:
-            done = run_unit(unit, opts.dirs, opts.force or unit.retrain, progress, say=say, position=pos)
+            done = run_unit(unit, opts.dirs, opts.force, progress, say=say, position=pos)
         except TrainingError as e:
             failures.append(f"[{table}] {unit.key}: {e}")
             say(f"[{table}] {pos}{unit.key}: FAILED: {e}", flush=True)

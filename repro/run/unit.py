@@ -165,7 +165,7 @@ def where(unit: Unit, dirs: Dirs) -> tuple:
 def finished(unit: Unit, dirs: Dirs, force: bool) -> dict | None:
     """The unit's up-to-date result, if it has one (and ``force`` is not given)."""
     _, _, h, _, out = where(unit, dirs)
-    return up_to_date(out, h, force)
+    return up_to_date(out, h, force or unit.retrain)
 
 
 def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,

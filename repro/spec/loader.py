@@ -303,6 +303,7 @@ def load_spec(table: str, root: Path = EXPERIMENTS) -> Spec:
 
 def _check_retrieval_rows(rows: list[Row], root: Path, problems: list[str]) -> None:
     """A retrieval row names a built row of a spec as its classifier and trains nothing else."""
+    sources: dict[str, Spec] = {}  # a table's rows usually share one source spec: load it once
     for i, r in enumerate(rows):
         rp = f"rows[{i}] ({r.id})"
         if r.features is None:
@@ -319,7 +320,8 @@ def _check_retrieval_rows(rows: list[Row], root: Path, problems: list[str]) -> N
             problems.append(f"{rp}.features: needs {' and '.join(missing)} (a built row of a spec)")
             continue
         try:
-            src = load_spec(r.features["table"], root)
+            table = r.features["table"]
+            src = sources[table] = sources.get(table) or load_spec(table, root)
             built = src.row(r.features["row"]).built
         except SpecError as e:
             problems.append(f"{rp}.features.table: {r.features['table']!r}: {e.problems[0]}")
