@@ -100,7 +100,7 @@ def from_loader(cfg: dict, device, batch: int, n: int, workers: int):
         for b in loader:
             if "video" not in b:
                 continue
-            yield to_input(b["video"], device), b["label"].to(device, non_blocking=True)
+            yield to_input(b["video"], device, torch.nn.Identity()), b["label"].to(device, non_blocking=True)
             done += 1
             if done >= n:
                 return

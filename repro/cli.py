@@ -29,6 +29,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rows", help="comma-separated row ids (default: all; synthetic: the probe tier)")
     p.add_argument("--probe", action="store_true", help="run the synthetic probe tier of every table "
                    "that has one (profile synthetic, every seed), then reports/probe.md")
+    p.add_argument("--undecided-seeds", type=int, metavar="N", help="with --probe (or --table T on the "
+                   "synthetic profile): run seeds 0..N-1 of every row that a claim undecided by Welch's "
+                   f"test compares, then judge the claims again on all seeds (N is fixed in advance: "
+                   "8 is the documented choice)")
     p.add_argument("--seeds", help="comma-separated seeds >= 0, one run per seed (default: the profile's)")
     p.add_argument("--jobs", default="auto", help="runs at once, each in its own process (default "
                    "auto: on CPU, cores / train.threads; 1 on GPU or without train.threads)")
@@ -86,6 +90,14 @@ def targets(args: argparse.Namespace) -> list[str]:
                          "(or run one table with --table T --profile synthetic)")
     if args.probe and args.profile not in ("auto", "synthetic"):
         raise UsageError(f"--probe is the synthetic tier; --profile {args.profile} does not apply")
+    if args.undecided_seeds is not None:
+        if args.undecided_seeds < 2:
+            raise UsageError(f"--undecided-seeds: {args.undecided_seeds} is too few for a t-test; give at "
+                             "least 2 (the documented choice is 8)")
+        if args.seeds is not None or args.rows is not None:
+            raise UsageError("--undecided-seeds chooses the rows and seeds itself; drop --seeds and --rows")
+        if not args.probe and args.profile not in ("auto", "synthetic"):
+            raise UsageError(f"--undecided-seeds runs the synthetic profile; --profile {args.profile} does not apply")
     modes = [m for m, on in (("--report-only", args.report_only), ("--cost", args.cost),
                              ("--fidelity", args.fidelity), ("--eval-only", args.eval_only),
                              ("--extract-features", args.extract_features)) if on]
@@ -137,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_command(tables, opts, cost=args.cost, report_only=args.report_only, probe=args.probe,
                            all_tables=not args.table, fidelity=args.fidelity, eval_only=args.eval_only,
-                           extract=args.extract_features)
+                           extract=args.extract_features, undecided_seeds=args.undecided_seeds)
     except (SpecError, DatasetError, DecodeError, WeightsError, TrainingError, UsageError, EnsembleError) as e:
         rank = f"[rank {W.rank}] " if W.rank else ""
         for line in str(e).splitlines() or [type(e).__name__]:

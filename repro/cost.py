@@ -1,10 +1,11 @@
 """Model cost in the papers' convention: GFLOPs = 1e9 multiply-accumulates, params in millions.
 
 Counts conv / linear / matmul multiply-adds (torch's FlopCounterMode total / 2, which skips
-batch norm, exactly like fvcore minus its batch_norm entry; facts.md) plus softmax attention,
-which FlopCounterMode does not see through ``F.scaled_dot_product_attention`` on CPU: during
-counting that call is swapped for explicit matmuls. Models are built on the ``meta`` device,
-so counting needs no memory for activations and takes well under a second per model.
+batch norm, exactly like fvcore minus its batch_norm entry; docs/facts.md section 5) plus
+softmax attention, which FlopCounterMode does not see through
+``F.scaled_dot_product_attention`` on CPU: during counting that call is swapped for explicit
+matmuls. Models are built on the ``meta`` device, so counting needs no memory for activations
+and takes well under a second per model.
 """
 from __future__ import annotations
 

@@ -169,6 +169,8 @@ FLAGS = [
     (["--report-only", "--set", "train.epochs=1"], ["--set", "--report-only"]),
     (["--cost", "--jobs", "2"], ["--jobs", "--cost"]),
     (["--eval-only"], ["--eval-only", "--weights"]),
+    (["--undecided-seeds", "1"], ["--undecided-seeds", "at least 2"]),
+    (["--undecided-seeds", "8"], ["--undecided-seeds", "--rows"]),
     (["--eval-only", "--weights", "/nonexistent/TSM.pth"], ["/nonexistent/TSM.pth", "--weights"]),
 ]
 

@@ -80,7 +80,8 @@ def test_ssv1_layout_and_both_label_orders(roots):
 def test_ssv1_flip_swap_translated_by_name(roots):
     root = roots["ssv1"]
     names = ssv1.read_classes(root)
-    # facts.md's map is in file order; with 15 classes only the 2<->4 pair exists here.
+    # The map of docs/facts.md section 8 is in file order; with 15 classes only the 2<->4 pair
+    # exists here.
     assert ssv1.flip_swap(root, "file") == {2: 4, 4: 2}
     a, b = sorted(names).index(names[2]), sorted(names).index(names[4])
     assert ssv1.flip_swap(root, "alphabetical") == {a: b, b: a}

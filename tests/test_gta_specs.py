@@ -1,7 +1,7 @@
 """GTA paper specs (experiments/gta_*.yaml): they load, mirror the paper, resolve and build.
 
-Reported values are checked against /work/shared/papers/gta.md as printed; the row assignment of
-Figures 5 and 11 (check marks lost in the extracted text) against shared/reference/facts.md.
+Reported values are checked against GTA (arXiv 2012.08510) as printed; the row assignment of
+Figures 5 and 11 (check marks lost in the extracted text) against docs/facts.md section 2.
 """
 from __future__ import annotations
 

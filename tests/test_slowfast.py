@@ -1,6 +1,6 @@
 """SlowFast backbone: shapes, insertion API, identity at start, and costs against PySlowFast/GTA.
 
-Cost targets (shared/reference/facts.md, from PySlowFast's builder with the SSv2
+Cost targets (docs/facts.md section 5, from PySlowFast's builder with the SSv2
 SLOWFAST_16x8_R50 config, 174 classes, 64 fast frames): 131.418 GMACs / 34.046 M at 256x256,
 100.6 G at 224; with 5 NL blocks on the Slow pathway 239.865 G / 41.404 M (169.0 G at 224).
 """

@@ -27,8 +27,9 @@ NUM_CLASSES = {"ssv1": 174, "ssv2": 174, "k400": 400, "diving48": 48, "gym99": 9
 ROOT_ENV = {"ssv2": "REPRO_SSV2_ROOT"}
 CONFIG_NAME = "repro.yaml"
 FILELIST_DATASETS = ("diving48", "gym99", "gym288")
-# Left/right label swaps for flip augmentation (facts.md). SSv1's is stated in mmaction2 (file)
-# order and translated by class name (ssv1.flip_swap); {} = flip freely, no class has a side.
+# Left/right label swaps for flip augmentation (docs/facts.md section 8). SSv1's is stated in
+# mmaction2 (file) order and translated by class name (ssv1.flip_swap); {} = flip freely, no
+# class has a side.
 SSV2_FLIP_SWAP = {86: 87, 87: 86, 93: 94, 94: 93, 166: 167, 167: 166}
 NAMES = {"ssv1": "Something-Something V1", "ssv2": "Something-Something V2", "k400": "Kinetics-400",
          "diving48": "Diving-48", "gym99": "FineGym (Gym99)", "gym288": "FineGym (Gym288)"}

@@ -8,7 +8,8 @@ same files)::
     <root>/something-something-v1-train.csv        <id>;<class name>
     <root>/something-something-v1-validation.csv
 
-Class indices depend on ``data.label_order`` and the two are NOT interchangeable (facts.md):
+Class indices depend on ``data.label_order`` and the two are NOT interchangeable
+(docs/facts.md section 8):
 
 - ``alphabetical`` (default, TSM and the papers built on it): index = rank of the class name
   in sorted order;
@@ -38,8 +39,8 @@ SPLIT_FILES = {"train": "something-something-v1-train.csv",
                "validation": "something-something-v1-validation.csv"}
 SPLIT_ALIASES = {"train": "train", "val": "validation", "validation": "validation"}
 LABEL_ORDERS = ("alphabetical", "file")
-# mmaction2 (file-order) indices of the left/right class pairs (facts.md); other orders are
-# translated through the class names, see :func:`flip_swap`.
+# mmaction2 (file-order) indices of the left/right class pairs (docs/facts.md section 8); other
+# orders are translated through the class names, see :func:`flip_swap`.
 FLIP_SWAP_FILE_ORDER = {2: 4, 4: 2, 30: 41, 41: 30, 52: 66, 66: 52}
 HOW_TO_GET = ("Something-Something V1 (20bn-something-something-v1 JPEG frames and the "
               "something-something-v1-*.csv files) is no longer distributed by its authors; use an "
@@ -100,8 +101,9 @@ def read_split(root: Path, split: str, label_order: str = "alphabetical") -> lis
 
 
 def flip_swap(root: Path, label_order: str = "alphabetical") -> dict[int, int]:
-    """The left/right label swap under ``label_order``: facts.md gives it in file order, so the
-    pairs are looked up by class name (indices past the end of a shorter labels file are dropped)."""
+    """The left/right label swap under ``label_order``: docs/facts.md section 8 gives it in file
+    order, so the pairs are looked up by class name (indices past the end of a shorter labels file
+    are dropped)."""
     names = read_classes(root)
     index = class_index(names, label_order)
     return {index[names[a]]: index[names[b]] for a, b in FLIP_SWAP_FILE_ORDER.items()

@@ -1,9 +1,9 @@
 """Video decoding: :func:`decode` with a choice of backend (decord, default; PyAV).
 
 A reader is opened per call, inside the DataLoader worker that needs it: readers created in the
-parent process hang forked workers (facts.md). Every backend returns the same ``(F, H, W, 3)``
-uint8 RGB array for the same picked indices, up to colour-conversion rounding between their
-FFmpeg builds (bench/decoders.py measures both speed and agreement), and raises
+parent process hang forked workers (docs/facts.md section 9). Every backend returns the same
+``(F, H, W, 3)`` uint8 RGB array for the same picked indices, up to colour-conversion rounding
+between their FFmpeg builds (bench/decoders.py measures both speed and agreement), and raises
 :class:`DecodeError` naming the file for a missing or undecodable video.
 """
 from __future__ import annotations

@@ -12,7 +12,8 @@ which does not include the world size) means the same thing whatever the number 
 - :class:`GlobalBatchSampler` draws exactly the permutation the single-process loader draws for
   ``(seed, epoch)`` and deals it out so that global batch ``i`` holds the same videos as
   single-process batch ``i``.
-- BatchNorm is synchronised (statistics over the global batch): torch's SyncBatchNorm on CUDA,
+- BatchNorm is synchronised (statistics over the global batch, or over groups of ranks with
+  ``train.bn_group``, :mod:`repro.engine.bn_groups`): torch's SyncBatchNorm on CUDA,
   :class:`GlooSyncBatchNorm` on CPU (torch's is GPU-only).
 - evaluation shards the validation set by index (:func:`shard_indices`: every video exactly once,
   no padding, unlike DistributedSampler) and :func:`gather_eval` reassembles the per-video scores
@@ -163,9 +164,10 @@ class GlooSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
 
         dims = [0, *range(2, x.dim())]
         shape = [1, -1] + [1] * (x.dim() - 2)
-        count = all_reduce(torch.tensor([x.numel() / x.shape[1]], dtype=x.dtype, device=x.device))
-        mean = all_reduce(x.sum(dims)) / count
-        var = all_reduce(((x - mean.view(shape)) ** 2).sum(dims)) / count
+        g = {"group": self.group} if getattr(self, "group", None) is not None else {}
+        count = all_reduce(torch.tensor([x.numel() / x.shape[1]], dtype=x.dtype, device=x.device), **g)
+        mean = all_reduce(x.sum(dims), **g) / count
+        var = all_reduce(((x - mean.view(shape)) ** 2).sum(dims), **g) / count
         if self.track_running_stats and self.running_mean is not None:
             with torch.no_grad():
                 self.num_batches_tracked += 1
@@ -179,23 +181,25 @@ class GlooSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
         return y
 
 
-def _to_gloo_sync_bn(module: nn.Module) -> nn.Module:
+def _to_gloo_sync_bn(module: nn.Module, group=None) -> nn.Module:
     out = module
     if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, GlooSyncBatchNorm):
         out = GlooSyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
                                 module.track_running_stats)
         out.load_state_dict(module.state_dict())  # same keys: checkpoints stay interchangeable
         out.train(module.training)
+        out.group = group
     for name, child in module.named_children():
-        out.add_module(name, _to_gloo_sync_bn(child))
+        out.add_module(name, _to_gloo_sync_bn(child, group))
     return out
 
 
-def convert_sync_batchnorm(model: nn.Module, dev: torch.device) -> nn.Module:
-    """Every BatchNorm synchronised across ranks (state-dict keys unchanged)."""
+def convert_sync_batchnorm(model: nn.Module, dev: torch.device, group=None) -> nn.Module:
+    """Every BatchNorm synchronised across the ranks of ``group`` (default: all ranks; see
+    :mod:`repro.engine.bn_groups`), state-dict keys unchanged."""
     if dev.type == "cuda":
-        return nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    return _to_gloo_sync_bn(model)
+        return nn.SyncBatchNorm.convert_sync_batchnorm(model, process_group=group)
+    return _to_gloo_sync_bn(model, group)
 
 
 def all_sum(values: list[float], dev: torch.device) -> list[float]:

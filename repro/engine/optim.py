@@ -67,7 +67,9 @@ class LRSchedule:
     a whole epoch and computes it from the 1-based epoch ``E``, as RSA's official code steps its
     warm-up (factor ``s + (1 - s) E / W`` for ``E <= W``) and cosine (``(E - W) / (epochs - W)``
     of the way) once per epoch (main.py, ops/CosineAnnealingLR.py). The cosine ends at
-    ``final_lr_ratio * lr``. ``plateau`` divides by 10 when the validation loss has not
+    ``final_lr_ratio * lr``; ``cosine_span: after_warmup`` starts it where the warm-up ends, and
+    ``whole`` runs it over every epoch with the warm-up climbing to its value at the warm-up's
+    end (PySlowFast's lr_policy.py get_lr_at_epoch with COSINE_AFTER_WARMUP False). ``plateau`` divides by 10 when the validation loss has not
     improved for ``plateau_patience`` epochs (SSAN section 4.2); call :meth:`end_epoch` with it.
     """
 
@@ -81,6 +83,7 @@ class LRSchedule:
         self.start = train["warmup_start_ratio"]
         self.ipe = max(1, iters_per_epoch)
         self.per_epoch = train["lr_step"] == "epoch"
+        self.whole = train["cosine_span"] == "whole"
         # Counted in the schedule's own unit: iterations, or epochs when stepped per epoch.
         unit = 1 if self.per_epoch else self.ipe
         self.warmup = int(train["warmup_epochs"] * unit)
@@ -91,14 +94,19 @@ class LRSchedule:
         # t counts finished units: the iteration's index, or the 1-based epoch minus 1.
         t = it // self.ipe if self.per_epoch else it
         if t < self.warmup:
-            return self.base * (self.start + (1 - self.start) * (t + 1) / self.warmup)
+            top = self._cosine(self.warmup) if self.kind == "cosine" and self.whole else self.base
+            return self.base * self.start + (top - self.base * self.start) * (t + 1) / self.warmup
         if self.kind == "cosine":
-            done = t + 1 if self.per_epoch else t  # the epoch's cosine step is its 1-based index
-            p = (done - self.warmup) / max(1, self.total - self.warmup)
-            return self.floor + (self.base - self.floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, p)))
+            return self._cosine(t + 1 if self.per_epoch else t)  # an epoch's step is its 1-based index
         if self.kind == "step":
             return self.base * 0.1 ** sum(it >= s * self.ipe for s in self.steps)
         return self.base * self.factor
+
+    def _cosine(self, done: int) -> float:
+        """The cosine after ``done`` units: from the warm-up's end, or over the whole run."""
+        start = 0 if self.whole else self.warmup
+        p = (done - start) / max(1, self.total - start)
+        return self.floor + (self.base - self.floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, p)))
 
     def end_epoch(self, val_loss: float | None) -> None:
         if self.kind != "plateau" or val_loss is None:

@@ -39,7 +39,8 @@ from tqdm import tqdm
 
 from repro.data.dataset import collate_clips
 from repro.data.ssv2 import DatasetError
-from repro.data.transforms import normalize
+from repro.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize
+from repro.engine import bn_groups
 from repro.engine import distributed as D
 from repro.engine.checkpoint import BEST, LAST, atomic_save, load_if_matching, rng_state, set_rng_state
 from repro.engine.metrics import summarize, topk
@@ -70,10 +71,13 @@ def _loader(ds, batch: int, train: bool, workers: int, seed: int, sampler=None) 
                       persistent_workers=workers > 0, pin_memory=D.device().type == "cuda")
 
 
-def to_input(x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """A batch of uint8 clips as the network's input: copied to ``device`` as uint8 (a quarter
-    of the bytes of float), then normalised there (:func:`repro.data.transforms.normalize`)."""
-    return normalize(x.to(device, non_blocking=True))
+def to_input(x: torch.Tensor, device: torch.device, model: torch.nn.Module) -> torch.Tensor:
+    """A batch of uint8 clips as ``model``'s input: copied to ``device`` as uint8 (a quarter
+    of the bytes of float), then normalised there (:func:`repro.data.transforms.normalize`)
+    with the model's ``input_stats`` (``data.mean``/``data.std``, set by the model builder;
+    ImageNet's for a model built elsewhere)."""
+    mean, std = getattr(model, "input_stats", (IMAGENET_MEAN, IMAGENET_STD))
+    return normalize(x.to(device, non_blocking=True), mean, std)
 
 
 def effective_lr(train: dict) -> float:
@@ -84,7 +88,8 @@ def effective_lr(train: dict) -> float:
 
 
 def amp_mode(train: dict, device: torch.device) -> str:
-    """``train.amp`` on CUDA (the paper profile sets bf16); CPU runs stay float32 whatever it says."""
+    """``train.amp`` on CUDA (no recipe sets bf16: the references train in float32); CPU runs
+    stay float32 whatever it says."""
     return train["amp"] if device.type == "cuda" else "none"
 
 
@@ -164,7 +169,7 @@ def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device,
                           else F.nll_loss(score.clamp_min(1e-12).log(), b["label"], reduction="none"))
         else:
             with _autocast(amp, device):
-                logits = model(to_input(x, device))
+                logits = model(to_input(x, device, model))
             logits = logits.float().cpu()
             losses.append(F.cross_entropy(logits, b["label"], reduction="none"))
             score = logits if average == "logits" else logits.softmax(1)
@@ -205,7 +210,7 @@ def _multi_view_scores(model: torch.nn.Module, x: torch.Tensor, device: torch.de
     probs = []
     for chunk in flat.split(max(1, n)):
         with _autocast(amp, device):
-            logits = model(to_input(chunk, device))
+            logits = model(to_input(chunk, device, model))
         logits = logits.float().cpu()
         probs.append(logits if average == "logits" else logits.softmax(1))
     return torch.cat(probs).view(n, v, -1).mean(1)
@@ -244,7 +249,7 @@ def precise_bn(model: torch.nn.Module, loader: DataLoader, batches: int, device:
         if "video" not in b:
             continue
         with _autocast(amp, device):
-            model(to_input(b["video"], device))
+            model(to_input(b["video"], device, model))
         used += 1
     for m, mom in zip(bns, momenta):
         m.momentum = mom
@@ -311,12 +316,6 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
     if tr["channels_last"]:
         to_channels_last(model)
     model.to(device)
-    net = model  # what is trained: DDP around a sync-BN model under torchrun
-    if W.enabled:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        model = D.convert_sync_batchnorm(model, device).to(device)
-        net = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
     workers = d["num_workers"]
     max_bad = float(d["max_bad_fraction"])
     gbatch = tr["batch_size"]
@@ -324,6 +323,13 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
         rbatch = D.per_rank_batch(gbatch, W.world)
     except ValueError as e:
         raise TrainingError(str(e)) from e
+    # BatchNorm over train.bn_group clips: split on this device, or synchronised over ranks.
+    model = bn_groups.apply(model, tr["bn_group"], rbatch, device).to(device)
+    net = model  # what is trained: DDP around it under torchrun
+    if W.enabled:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        net = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
     sampler = (D.GlobalBatchSampler(train_ds, gbatch, lambda e: epoch_seed(seed, e), W.rank, W.world)
                if W.enabled else None)
     train_loader = _loader(train_ds, rbatch, True, workers, seed, sampler)
@@ -399,7 +405,7 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
                 continue
             it = epoch * ipe + i
             set_lr(opt, sched.lr(it))
-            x, y = to_input(b["video"], device), b["label"].to(device, non_blocking=True)
+            x, y = to_input(b["video"], device, model), b["label"].to(device, non_blocking=True)
             with _autocast(amp, device):
                 logits = net(x)
             loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)

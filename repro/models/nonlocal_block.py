@@ -1,7 +1,7 @@
 """Non-local blocks (Wang et al. 2018) over space-time (3D), space within a frame (2D), time per
 pixel (1D), and the sequential 2D+1D variant that SSAN Table 2 compares against.
 
-Conventions (shared/reference/facts.md): embedded Gaussian, theta/phi/g 1x1x1 convs to C/2,
+Conventions (docs/facts.md section 4): embedded Gaussian, theta/phi/g 1x1x1 convs to C/2,
 phi and g max-pooled by (1,2,2) where the scope has space, logits scaled by 1/sqrt(C/2),
 output 1x1x1 conv + zero-initialised BN, residual add. None of these blocks has a notion of
 frame order: permuting the input frames permutes the output the same way.

@@ -5,7 +5,7 @@ so ImageNet weights load with ``load_state_dict(strict=False)``; inserted module
 extra names (``layerS.B.mid`` inside a block, ``layerS.B.post`` after it).
 
 Stage names: torchvision's ``layer1..layer4`` are the papers' res2..res5 (GTA, NL). SSAN's
-"Res2/Res3" are torchvision's ``layer2/layer3`` (see shared/reference/facts.md).
+"Res2/Res3" are torchvision's ``layer2/layer3`` (see docs/facts.md section 3).
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ Architecture (PySlowFast ``SlowFast`` with arch "slowfast"):
   dropout, linear. PySlowFast pools with a fixed 7x7 window sized for 224 crops and applies the
   linear layer fully convolutionally at 256 (2x2 positions, averaged after softmax); a global
   pool is the same at 224; at 256 the two differ in cost only by 3 extra linear evaluations
-  (1.2 M MACs, 0.001 G), but they change predictions (facts.md: rel 0.16).
+  (1.2 M MACs, 0.001 G), but they change predictions (docs/facts.md section 10: rel 0.16).
   ``head_pool="fixed"`` is PySlowFast's head (see :class:`SlowFastResNet`).
 
 Options that follow PySlowFast (facebookresearch/SlowFast) where the default keeps the

@@ -11,35 +11,60 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
-def paired_bars(df: pd.DataFrame, title: str, path: Path, metric: str = "top1") -> None:
-    """Left: reported vs reproduced ``metric`` per row. Right (if present): reversal-pair accuracy."""
-    labels = list(dict.fromkeys(df["label"]))
-    main = df[df["metric"] == metric]
-    rev = df[df["metric"] == "reversal_pairs"]
-    panels = 2 if not rev.empty else 1
-    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 3.6), squeeze=False)
-    ax = axes[0, 0]
+# Numbers of the paper's kind (its recipe on its dataset) may share an axis with the paper's;
+# every other profile gets a panel of its own, so that no reader compares across kinds.
+COMPARABLE = ("paper",)
+COLOURS = {"synthetic": "#1f77b4", "paper": "#d62728", "smoke": "#2ca02c"}
+
+
+def _bars(ax, labels: list[str], series: list[tuple[str, list, list, str | None]], metric: str,
+          title: str) -> None:
+    """Grouped bars on ``ax``: ``series`` of (legend label, values, errors, colour) per row label."""
     x = np.arange(len(labels))
-    rep = [main[main["label"] == l]["reported"].max() for l in labels]
-    profiles = sorted(p for p in main["profile"].unique() if p)
-    width = 0.8 / (1 + len(profiles))
-    ax.bar(x - 0.4 + width / 2, np.nan_to_num(rep), width, label="reported (paper)", color="#7f7f7f")
-    colours = {"synthetic": "#1f77b4", "paper": "#d62728", "smoke": "#2ca02c"}
-    for i, prof in enumerate(profiles):
-        sub = [main[(main["label"] == l) & (main["profile"] == prof)] for l in labels]
-        vals = [m["reproduced"].max() for m in sub]
-        err = [m["reproduced_std"].max() if "reproduced_std" in m else np.nan for m in sub]
-        note = ", not comparable" if prof == "synthetic" else ""
-        ax.bar(x - 0.4 + width * (i + 1.5), np.nan_to_num(vals), width,
-               yerr=np.nan_to_num(err), capsize=2, error_kw={"lw": 0.8},
-               label=f"reproduced ({prof}{note})", color=colours.get(prof, None))
+    width = 0.8 / max(1, len(series))
+    for i, (name, vals, err, colour) in enumerate(series):
+        spread = not all(np.isnan(e) for e in err)  # the paper's single numbers have none
+        ax.bar(x - 0.4 + width * (i + 0.5), np.nan_to_num(vals), width,
+               yerr=np.nan_to_num(err) if spread else None, capsize=2, error_kw={"lw": 0.8},
+               label=name, color=colour)
     ax.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
     ax.set_ylabel(f"{metric} (%)")
     ax.set_title(title, fontsize=9)
     ax.set_ylim(0, 125)  # headroom for the legend above 100%
     ax.legend(fontsize=7, loc="upper left", ncol=2)
-    if panels == 2:
-        ax = axes[0, 1]
+
+
+def paired_bars(df: pd.DataFrame, title: str, path: Path, metric: str = "top1") -> None:
+    """Reported vs reproduced ``metric`` per row, one panel per kind of number: the paper's
+    numbers with any paper-profile reproduction; each other profile (synthetic) on its own axis,
+    never beside the paper's; reversal-pair accuracy last when present."""
+    labels = list(dict.fromkeys(df["label"]))
+    main = df[df["metric"] == metric]
+    rev = df[df["metric"] == "reversal_pairs"]
+
+    def series(prof: str) -> tuple[list, list]:
+        sub = [main[(main["label"] == l) & (main["profile"] == prof)] for l in labels]
+        return ([m["reproduced"].max() for m in sub],
+                [m["reproduced_std"].max() if "reproduced_std" in m else np.nan for m in sub])
+
+    rep = [main[main["label"] == l]["reported"].max() for l in labels]
+    profiles = sorted(p for p in main["profile"].unique() if p and main[main["profile"] == p]["reproduced"].notna().any())
+    panels = []
+    if not all(np.isnan(v) for v in rep) or any(p in COMPARABLE for p in profiles):
+        paper = [("reported (paper)", rep, [np.nan] * len(labels), "#7f7f7f")]
+        paper += [(f"reproduced ({p})", *series(p), COLOURS.get(p)) for p in profiles if p in COMPARABLE]
+        panels.append((paper, f"{title}: paper's numbers"))
+    for p in profiles:
+        if p not in COMPARABLE:
+            panels.append(([(f"reproduced ({p})", *series(p), COLOURS.get(p))],
+                           f"{p} profile (not comparable to the paper)"))
+    n = len(panels) + (not rev.empty)
+    fig, axes = plt.subplots(1, max(1, n), figsize=(5.5 * max(1, n), 3.6), squeeze=False)
+    for ax, (ser, sub_title) in zip(axes[0], panels):
+        _bars(ax, labels, ser, metric, sub_title)
+    if not rev.empty:
+        ax = axes[0, len(panels)]
+        x = np.arange(len(labels))
         vals = [rev[rev["label"] == l]["reproduced"].max() for l in labels]
         err = [rev[rev["label"] == l]["reproduced_std"].max() if "reproduced_std" in rev else np.nan
                for l in labels]

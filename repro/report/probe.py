@@ -14,6 +14,7 @@ from tabulate import tabulate
 from repro.report.claims import check_claims
 from repro.report.plots import family_bars
 from repro.report.seeds import AWARE_STDS, BLIND_BAND, fmt_mean_std, order_sensitivity
+from repro.report.stats import RULE, SPLIT_RANGE, UNDECIDED_SEEDS, splits
 from repro.report.tables import TOLERANCE, family_table, long_table, probe_lines
 from repro.results.select import select_results
 from repro.spec.loader import list_tables, load_spec
@@ -42,17 +43,28 @@ def _families_text() -> list[str]:
     return [f"- **{f}**: {'; '.join(names)}" for f, names in fams.items()]
 
 
-def _order_rows(tables: list[str], results_dir: Path) -> list[list[str]]:
-    """Every probe row's reversal-pair accuracy over seeds, with its order verdict."""
-    out = []
+def _synthetic(tables: list[str], results_dir: Path, metric: str):
+    """``(table, line)`` for every probe row's synthetic ``metric`` line of the long table."""
     for t in tables:
         spec = load_spec(t)
         df = long_table(spec, select_results(spec, results_dir).current)
-        rev = df[(df["metric"] == "reversal_pairs") & (df["profile"] == "synthetic") & df["reproduced"].notna()]
-        for r in rev.itertuples():
-            out.append([f"[{t}]({t}.md)", r.label, fmt_mean_std(r.reproduced, r.reproduced_std, int(r.seeds)),
-                        str(r.seeds), order_sensitivity(r.reproduced, r.reproduced_std)])
-    return out
+        sel = df[(df["metric"] == metric) & (df["profile"] == "synthetic") & df["reproduced"].notna()]
+        for r in sel.itertuples():
+            yield t, r
+
+
+def _order_rows(tables: list[str], results_dir: Path) -> list[list[str]]:
+    """Every probe row's reversal-pair accuracy over seeds, with its order verdict."""
+    return [[f"[{t}]({t}.md)", r.label, fmt_mean_std(r.reproduced, r.reproduced_std, int(r.seeds)),
+             str(r.seeds), order_sensitivity(r.reproduced, r.reproduced_std)]
+            for t, r in _synthetic(tables, results_dir, "reversal_pairs")]
+
+
+def _split_rows(tables: list[str], results_dir: Path) -> list[list[str]]:
+    """Every probe row whose top-1 over seeds splits (:func:`repro.report.stats.splits`)."""
+    return [[f"[{t}]({t}.md)", r.label, fmt_mean_std(r.reproduced, r.reproduced_std, int(r.seeds)),
+             " / ".join(f"{v:.1f}" for v in r.per_seed)]
+            for t, r in _synthetic(tables, results_dir, "top1") if splits(list(r.per_seed))]
 
 
 def _claim_rows(tables: list[str], results_dir: Path) -> list[list[str]]:
@@ -144,9 +156,20 @@ def write_probe_report(results_dir: Path, reports_dir: Path) -> Path:
         counts = pd.Series([c[3].split(" (")[0] for c in claims]).value_counts()
         summary = ", ".join(f"{n} {v}" for v, n in counts.items())
         out += ["", "## The papers' claims on the probe", "",
-                f"{len(claims)} claims: {summary}. A difference counts only beyond twice its "
-                "standard error over seeds; the means follow each verdict.", "",
+                f"{len(claims)} claims: {summary}. {RULE} Each verdict shows the means it rests on, "
+                "the deciding test (t, degrees of freedom, p; Holm-adjusted where a claim makes "
+                "several comparisons) and the seeds per row. A *cannot tell* claim can be given more "
+                f"seeds, fixed in advance: `python run_all.py --probe --undecided-seeds {UNDECIDED_SEEDS}`.", "",
                 tabulate(claims, headers=["Table", "Claim", "Paper's numbers", "Synthetic probe"],
+                         tablefmt="github", disable_numparse=True)]
+    split = _split_rows(tables, results_dir)
+    if split:
+        out += ["", "## Rows whose seeds split", "",
+                f"{len(split)} probe rows have seeds that span more than {SPLIT_RANGE:.0f} points of "
+                "top-1: some seeds learn the task and others do not, so their mean ± std describes "
+                "neither group. Claims about them rest on Welch's test over these very values. "
+                "See *Why some seeds do not learn* in the README.", "",
+                tabulate(split, headers=["Table", "Row", "Top-1 (mean ± std)", "Top-1 per seed"],
                          tablefmt="github", disable_numparse=True)]
     wall = _wall_time(tables, results_dir)
     if wall:

@@ -66,18 +66,3 @@ def order_sensitivity(mean: float | None, std: float | None) -> str:
     if abs(mean - 50.0) <= BLIND_BAND:
         return "blind"
     return "unclear"
-
-
-def compare(a: tuple[float, float, int], b: tuple[float, float, int]) -> int:
-    """+1 if a's mean is above b's beyond the seed spread, -1 if below, 0 if the spread cannot tell.
-
-    The spread is the standard error of the difference of the two means,
-    sqrt(s_a^2/n_a + s_b^2/n_b) (Welch); a difference must exceed twice it. Single runs (n = 1,
-    and the paper's numbers) have no spread and compare by sign.
-    """
-    (ma, sa, na), (mb, sb, nb) = a, b
-    d = ma - mb
-    se = math.sqrt((sa * sa / na if na > 1 else 0.0) + (sb * sb / nb if nb > 1 else 0.0))
-    if se == 0.0:
-        return (d > 0) - (d < 0)
-    return 1 if d > 2 * se else -1 if d < -2 * se else 0

@@ -7,13 +7,14 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from repro.report.seeds import AWARE_STDS, BLIND_BAND, aggregate, fmt_mean_std, order_sensitivity
+from repro.report.seeds import AWARE_STDS, BLIND_BAND, aggregate, flat_metrics, fmt_mean_std, order_sensitivity
+from repro.report.stats import RULE, SPLIT_RANGE, splits
 from repro.spec.loader import Spec
 
 PAPER_NAMES = {"ssan": "SSAN", "gta": "GTA", "rsa": "RSA"}
 COLUMNS = ["row", "label", "dataset", "split", "metric", "reported", "reported_source",
-           "reproduced", "reproduced_std", "seeds", "delta", "profile", "run_dataset", "frames",
-           "views", "epochs", "status"]
+           "reproduced", "reproduced_std", "seeds", "per_seed", "delta", "profile", "run_dataset",
+           "frames", "views", "epochs", "status"]
 NOT_COMPARABLE = ("Synthetic-profile numbers are **not comparable** to the paper's: they come from "
                   "a generated temporal-reasoning dataset and a CPU-sized backbone, and only show "
                   "how the rows' modules behave relative to each other. Their Delta column is left "
@@ -68,7 +69,7 @@ def long_table(spec: Spec, results: list[dict]) -> pd.DataFrame:
                     "dataset": rv.dataset if rv else spec.dataset, "split": rv.split if rv else spec.split,
                     "metric": rv.metric if rv else "top1", "reported": rv.value if rv else math.nan,
                     "reported_source": _source(rv) if rv else "", "reproduced": math.nan,
-                    "reproduced_std": math.nan, "seeds": "", "delta": math.nan, "profile": "",
+                    "reproduced_std": math.nan, "seeds": "", "per_seed": (), "delta": math.nan, "profile": "",
                     "run_dataset": "", "frames": "", "views": "",
                     "epochs": "", "status": f"reported only: {row.reported_only}"})
             continue
@@ -88,6 +89,7 @@ def _row_lines(spec: Spec, row, runs: list, reported: list, is_cost: bool) -> li
         prov = run["provenance"] if run else {}
         repro = {m: v for m, v in (run["mean"] if run else {}).items() if (m in TOLERANCE) == is_cost}
         std = run["std"] if run else {}
+        per_seed = [flat_metrics(r) for r in run["runs"]] if run else []
         # A reported metric on another dataset than the run's is still listed, unmatched.
         entries = [(rv.metric, rv) for rv in reported]
         if not entries and not repro:
@@ -108,6 +110,7 @@ def _row_lines(spec: Spec, row, runs: list, reported: list, is_cost: bool) -> li
                 "reproduced": val if val is not None else math.nan,
                 "reproduced_std": std.get(metric, math.nan) if val is not None else math.nan,
                 "seeds": run["n"] if run and val is not None else "",
+                "per_seed": tuple(f[metric] for f in per_seed if metric in f) if val is not None else (),
                 "delta": val - rv.value if comparable else math.nan,
                 "profile": prov.get("profile", ""), "run_dataset": prov.get("dataset", ""),
                 "frames": prov.get("frames", ""), "views": prov.get("views", ""),
@@ -139,8 +142,9 @@ def _cost_section(df: pd.DataFrame) -> list[str]:
     return ["", "## Cost (paper-profile model)", "",
             "GFLOPs are multiply-accumulates of conv, linear and matmul (attention included), counted "
             "with `run_all.py --cost` on the paper-profile model at frames x 224 x 224 and the "
-            "dataset's classes; batch norm is not counted (the papers' convention, facts.md). A count "
-            "is within tolerance inside 1% GFLOPs and 0.1 M parameters of the printed value.", "",
+            "dataset's classes; batch norm is not counted (the papers' convention, docs/facts.md "
+            "section 5). A count is within tolerance inside 1% GFLOPs and 0.1 M parameters of the "
+            "printed value.", "",
             tabulate(rows, headers=["Row", "GFLOPs reported", "GFLOPs counted", "Params (M) reported",
                                     "Params (M) counted", "Status", "Frames"],
                      tablefmt="github", disable_numparse=True)]
@@ -156,10 +160,10 @@ def _claims_section(spec: Spec, df: pd.DataFrame) -> list[str]:
         rows = [[c["text"], c["paper"]] + [c.get(p, "not run") for p in profiles] for c in checked]
         out += ["", "## The paper's claims", "",
                 "Each claim is checked on the paper's own numbers and on each reproduced profile "
-                "(synthetic checks test the mechanism on the probe, not the paper's numbers). Over "
-                "several seeds a difference counts only when it exceeds twice its standard error "
-                "(sqrt(s_a²/n_a + s_b²/n_b) over seeds); otherwise the verdict is *cannot tell within "
-                "the seed spread*. The means it rests on follow in brackets.", "",
+                "(synthetic checks test the mechanism on the probe, not the paper's numbers). "
+                f"{RULE} Each verdict shows the means it rests on, the test that decided it (t, "
+                "degrees of freedom, p, and the Holm-adjusted p where a claim makes several "
+                "comparisons) and the seeds per row.", "",
                 tabulate(rows, headers=["Claim", "Paper's numbers"] + [f"Reproduced ({p})" for p in profiles],
                          tablefmt="github", disable_numparse=True)]
     tau = rank_agreement(df, "top1", spec.dataset, spec.split)
@@ -168,7 +172,9 @@ def _claims_section(spec: Spec, df: pd.DataFrame) -> list[str]:
                  f"- {p}: fewer than two comparable rows" for p, (t, n) in sorted(tau.items())]
         out += ["", "## Rank agreement (top-1)", "",
                 "Kendall tau between the reported and the reproduced ordering of the rows "
-                "(1: same order, -1: reversed).", "", *lines]
+                "(1: same order, -1: reversed), for numbers of the paper's kind only: the paper "
+                "profile on the paper's dataset and split. Synthetic and smoke numbers are never "
+                "ranked against the paper's.", "", *lines]
     return out
 
 
@@ -224,7 +230,10 @@ def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str |
     paper = PAPER_NAMES.get(spec.paper, spec.paper)
     src = f"{paper} {spec.table}, {spec.dataset} {spec.split}"
     out = [f"# {spec.id}: {spec.title}", "",
-           f"Reported numbers: {src} (full text in shared/papers/). Spec: `{_spec_file(spec)}`.",
+           f"Reported numbers: {src}"
+           f"{ {'ssan': ' (arXiv 2105.13033)', 'gta': ' (arXiv 2012.08510)', 'rsa': ' (arXiv 2111.01673)'}.get(spec.paper, '') }"
+           "; the papers and the sources of their numbers: docs/facts.md section 1. "
+           f"Spec: `{_spec_file(spec)}`.",
            f"Regenerate with `python run_all.py --table {_spec_file(spec) if not spec.builtin else spec.id} "
            "--report-only`.", ""]
     profiles = sorted({r["provenance"]["profile"] for r in results})
@@ -260,7 +269,9 @@ def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str |
                 "a pair share one frame distribution, so a model blind to frame order stays at 50. "
                 f"Order: *aware* when reversal pairs exceed 50 by more than {AWARE_STDS:.0f} seed "
                 f"standard deviations and {BLIND_BAND:.0f} points, *blind* within {BLIND_BAND:.0f} "
-                "points of 50, else *unclear*.", "",
+                "points of 50, else *unclear*. Top-1 per seed: every seed's value, in seed order; "
+                f"**split** marks a row whose seeds span more than {SPLIT_RANGE:.0f} points (some "
+                "seeds learn the task and others do not, so the mean describes neither).", "",
                 "Every number in this table: " + _labels(probe) + ".", "",
                 tabulate(prows, headers=headers, tablefmt="github", disable_numparse=True)]
     if spec.probe and spec.probe.get("note"):
@@ -302,19 +313,23 @@ def probe_lines(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def family_table(probe: pd.DataFrame, labels: dict[str, str]) -> tuple[list[str], list[list[str]]]:
-    """Headers and rows (in ``labels`` order) of the per-family table: mean ± std per cell."""
+    """Headers and rows (in ``labels`` order) of the per-family table: mean ± std per cell, the
+    top-1 of every seed, and whether the seeds split (:func:`repro.report.stats.splits`)."""
     fams = sorted({m for m in probe["metric"] if m.startswith("family:")})
     cols = ["top1", "top5", "reversal_pairs"] + fams
     order = {k: i for i, k in enumerate(labels)}
     rows = []
     for row, sub in sorted(probe.groupby("row", sort=False), key=lambda kv: order.get(kv[0], 99)):
         cell = {r.metric: (r.reproduced, r.reproduced_std, _int(r.seeds)) for r in sub.itertuples()}
+        seeds = {r.metric: r.per_seed for r in sub.itertuples()}
         rev = cell.get("reversal_pairs")
+        top1 = list(seeds.get("top1") or ())
         rows.append([labels.get(row, row), _fmt(sub["seeds"].iloc[0])]
                     + [fmt_mean_std(*cell[c]) if c in cell else "" for c in cols]
-                    + [order_sensitivity(rev[0], rev[1]) if rev else ""])
+                    + [order_sensitivity(rev[0], rev[1]) if rev else "",
+                       " / ".join(f"{v:.1f}" for v in top1) + (" **split**" if splits(top1) else "")])
     headers = (["Row", "Seeds", "Top-1", "Top-5", "Reversal pairs"] + [f.split(":", 1)[1] for f in fams]
-               + ["Order"])
+               + ["Order", "Top-1 per seed"])
     return headers, rows
 
 

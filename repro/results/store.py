@@ -96,17 +96,65 @@ def read_files(paths) -> list[dict]:
     return out
 
 
-def git_commit() -> str:
-    """HEAD commit of the checkout, with ``+dirty`` when tracked code differs from it.
+# Where the source diff of a run from a dirty tree is kept, inside the results root, named by
+# its sha256: every result from the same uncommitted tree points at one file.
+PATCHES = "_patches"
+_STATE: dict[str, tuple[str, str | None]] = {}
 
-    ``results/`` and ``reports/`` are left out: they change during every run.
-    """
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=PACKAGE.parent, capture_output=True, text=True,
+                          check=True).stdout
+
+
+def git_state() -> tuple[str, str | None]:
+    """``(commit, patch)``: HEAD, with ``+dirty`` when the code differs from it, and the patch
+    that turns HEAD into the code that runs (None when clean): tracked changes plus untracked,
+    unignored files. ``results/`` and ``reports/`` are left out: they change during every run.
+    Computed once per process."""
+    if "state" in _STATE:
+        return _STATE["state"]
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PACKAGE, capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
-                                ".", ":!results", ":!reports"], cwd=PACKAGE.parent,
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return head + ("+dirty" if dirty else "")
+        head = _git("rev-parse", "HEAD").strip()
+        scope = ["--", ".", ":!results", ":!reports"]
+        patch = _git("diff", "HEAD", "--binary", *scope)
+        for f in _git("ls-files", "--others", "--exclude-standard", *scope).splitlines():
+            # --no-index exits 1 when the files differ, which they always do here.
+            patch += subprocess.run(["git", "diff", "--no-index", "--binary", "/dev/null", f],
+                                    cwd=PACKAGE.parent, capture_output=True, text=True).stdout
+        state = (head + ("+dirty" if patch else ""), patch or None)
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        state = ("unknown", None)
+    _STATE["state"] = state
+    return state
+
+
+def git_commit() -> str:
+    """HEAD commit of the checkout, with ``+dirty`` when the code differs from it (:func:`git_state`)."""
+    return git_state()[0]
+
+
+def diff_sha256() -> str | None:
+    """sha256 of the patch of a dirty tree (:func:`git_state`); None when clean."""
+    import hashlib
+
+    patch = git_state()[1]
+    return hashlib.sha256(patch.encode()).hexdigest() if patch else None
+
+
+def write_result(result: dict, path: Path, results_dir: Path) -> None:
+    """Write a result file; a result from a dirty tree gets its patch saved once under
+    ``<results_dir>/_patches/<sha256>.patch`` and named in its provenance (``diff_file``), so
+    that the code that produced it can be rebuilt: ``git checkout <commit> && git apply <patch>``."""
+    prov = result.get("provenance") or {}
+    digest = prov.get("diff_sha256")
+    if digest:
+        patch_file = Path(results_dir) / PATCHES / f"{digest}.patch"
+        patch = git_state()[1]
+        if not patch_file.is_file() and patch is not None and digest == diff_sha256():
+            patch_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = patch_file.with_suffix(".tmp")
+            tmp.write_text(patch)
+            os.replace(tmp, patch_file)
+        result = {**result, "provenance": {**prov, "diff_file": f"{PATCHES}/{patch_file.name}"}}
+    write_json_atomic(result, path)

@@ -45,7 +45,7 @@ def clip_features(model: torch.nn.Module, clips: torch.Tensor) -> torch.Tensor:
     handle = last_linear(model).register_forward_hook(lambda m, inp, out: caught.append(inp[0]))
     try:
         model.eval()
-        model(to_input(clips, next(model.parameters()).device))
+        model(to_input(clips, next(model.parameters()).device, model))
     finally:
         handle.remove()
     f = caught[-1].float()

@@ -12,7 +12,7 @@ from repro.run.schedule import run_plans, say
 
 def run_command(tables: list[str], opts: Options, cost: bool = False, report_only: bool = False,
                 probe: bool = False, all_tables: bool = False, fidelity: bool = False,
-                eval_only: bool = False, extract: bool = False) -> int:
+                eval_only: bool = False, extract: bool = False, undecided_seeds: int | None = None) -> int:
     from repro.engine import distributed as D
     from repro.report.build import build_report
     from repro.report.index import write_index
@@ -43,6 +43,8 @@ def run_command(tables: list[str], opts: Options, cost: bool = False, report_onl
 
         plans = [plan_table(t, opts) for t in tables]
         extract_features(plans, opts)
+    elif undecided_seeds:
+        failures = _run_undecided(tables, opts, undecided_seeds)
     elif not report_only:
         plans = [plan_table(t, opts) for t in tables]  # all checked before anything runs
         failures = run_plans(plans, opts)
@@ -65,6 +67,24 @@ def run_command(tables: list[str], opts: Options, cost: bool = False, report_onl
         raise TrainingError(f"{len(failures)} run(s) failed (the others finished and are reported):\n  "
                             + "\n  ".join(failures))
     return 0
+
+
+def _run_undecided(tables: list[str], opts: Options, n: int) -> list[str]:
+    """Seeds 0..n-1 for the rows of every claim that cannot tell on the current results."""
+    from dataclasses import replace
+
+    from repro.run.undecided import undecided_rows
+
+    targets = undecided_rows(tables, opts.dirs.results, "synthetic")
+    if not targets:
+        say("--undecided-seeds: no claim is undecided on the synthetic profile; nothing to run")
+        return []
+    for t, rows in targets.items():
+        say(f"[{t}] undecided claims rest on {', '.join(rows)}: seeds 0..{n - 1}")
+    seeds = tuple(range(n))
+    plans = [plan_table(t, replace(opts, profile="synthetic", rows=tuple(rows), seeds=seeds))
+             for t, rows in targets.items()]
+    return run_plans(plans, opts)
 
 
 def print_tables() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from repro.results.store import result_path, write_json_atomic
+from repro.results.store import result_path, write_result
 from repro.run.provenance import Provenance
 from repro.run.unit import Unit
 
@@ -40,7 +40,7 @@ def run_cost(table: str, overrides: dict, set_args: tuple, results_dir, say=prin
             extra={"input": f"1x3x{frames}x{size}x{size}",
                    "places": " ".join(f"{s}{b}" for s, b in ins["stages"].items()) if ins["module"] else ""})
         out = result_path(results_dir, spec.key, "cost", row.id, unit.variant(spec, cfg))
-        write_json_atomic({"table": spec.key, "row": row.id, "metrics": c, "provenance": prov.to_dict(),
-                           "config": cfg}, out)
+        write_result({"table": spec.key, "row": row.id, "metrics": c, "provenance": prov.to_dict(),
+                      "config": cfg}, out, results_dir)
         say(f"[{spec.key}] {row.id}: {c['gflops']:.1f} GFLOPs, {c['params_m']:.2f} M params "
             f"at {prov.extra['input']}", flush=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from repro.errors import EnsembleError
-from repro.results.store import result_path, write_json_atomic
+from repro.results.store import result_path, write_result
 from repro.run.provenance import Provenance
 from repro.run.unit import Dirs, Unit, run_folder, up_to_date
 
@@ -110,7 +110,7 @@ def run_ensemble(spec, row_id: str, profile: str, seed: int | None, overrides: d
         save_scores(scores_file, scores, labels, ids, h, table=table, row=row_id, profile=profile,
                     views=prov.views, average=first.get("average", "softmax"), frames=prov.frames,
                     dataset=prov.dataset, epochs=prov.epochs, info=first.get("info"))
-        write_json_atomic(result, out)
+        write_result(result, out, dirs.results)
     say(f"[{table}] {key}: ensemble of {', '.join(row.ensemble)}: top1 {metrics['top1']:.1f}, "
         f"top5 {metrics['top5']:.1f} -> {out}", flush=True)
     return result

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from repro.results.store import git_commit
+from repro.results.store import diff_sha256, git_commit
 
 
 def _torch_version() -> str:
@@ -49,6 +49,8 @@ class Provenance:
     wall_time_s: float
     overrides: list[str] = field(default_factory=list)  # the --set strings it ran with
     commit: str = field(default_factory=git_commit)
+    # sha256 of the source patch when the tree was dirty (the patch: repro.results.store.write_result)
+    diff_sha256: str | None = field(default_factory=diff_sha256)
     torch: str = field(default_factory=_torch_version)
     extra: dict = field(default_factory=dict)
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from repro.errors import TrainingError
-from repro.results.store import result_path, write_json_atomic
+from repro.results.store import result_path, write_result
 from repro.run.provenance import Provenance, cpu_name
 from repro.run.unit import Dirs, Unit, run_folder, up_to_date
 
@@ -177,7 +177,7 @@ def run_retrieval(spec, row_id: str, profile: str, seed: int | None, overrides: 
                "word2vec": word2vec if settings["word_vectors"] == "word2vec" else None, **info})
     result = {"table": table, "row": row_id, "seed": seed, "metrics": metrics, "retrieval_history": history,
               "provenance": prov.to_dict(), "config": cfg}
-    write_json_atomic(result, out)
+    write_result(result, out, dirs.results)
     return {"status": "trained", "result": result, "path": str(out)}
 
 

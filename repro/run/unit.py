@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repro.results.store import VARIANTS, keyed_dir, read_result, result_path, write_json_atomic
+from repro.results.store import VARIANTS, keyed_dir, read_result, result_path, write_result
 from repro.run.provenance import Provenance, cpu_name
 
 
@@ -201,7 +201,7 @@ def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,
     if twin is not None:
         result = _copy_twin(unit, spec, cfg, h, twin)
         if W.is_main:
-            write_json_atomic(result, out)
+            write_result(result, out, dirs.results)
         say(f"[{table}] {position}{unit.key}: same config and seed as {twin[1]['table']}/{twin[0].stem}: "
             f"result copied from {twin[0]}", flush=True)
         return {"status": "reused", "result": result, "path": str(out)}
@@ -269,7 +269,7 @@ def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,
                     table=table, row=unit.row, profile=unit.profile, views=prov.views,
                     average=cfg["eval"]["average"], frames=prov.frames, dataset=prov.dataset, epochs=prov.epochs,
                     info={k: info[k] for k in ("families", "reversal_pairs") if info.get(k)})
-        write_json_atomic(result, out)
+        write_result(result, out, dirs.results)
     return {"status": "trained", "result": result, "path": str(out)}
 
 

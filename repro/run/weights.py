@@ -13,7 +13,7 @@ from pathlib import Path
 
 from repro.data.fingerprint import sha256
 from repro.errors import WeightsError
-from repro.results.store import keyed_dir, write_json_atomic
+from repro.results.store import keyed_dir, write_result
 from repro.run.unit import Dirs, Unit
 
 CHECKPOINTS = "checkpoints"
@@ -38,8 +38,24 @@ def load_weights(model, cfg: dict, trunk_only: bool = True, say=print) -> dict:
     state = convert_checkpoint(ckpt, source, model=model, trunk_only=trunk_only,
                                say=lambda m: say(f"{path.name}: {m}", flush=True))
     model.load_state_dict(state, strict=not trunk_only)
-    return {"file": str(path), "sha256": sha256(path), "source": source,
-            "loaded": "trunk" if trunk_only else "all", "tensors": len(state)}
+    out = {"file": str(path), "sha256": sha256(path), "source": source,
+           "loaded": "trunk" if trunk_only else "all", "tensors": len(state)}
+    if not trunk_only:  # tested as published: the input statistics the weights were trained with
+        stats = publisher_input_stats(source)
+        if stats and tuple(map(tuple, stats)) != getattr(model, "input_stats", None):
+            say(f"{path.name}: normalising the input with {source}'s statistics (mean {stats[0][0]}, "
+                f"std {stats[1][0]}) instead of the row's data.mean/data.std", flush=True)
+            model.input_stats = stats
+    if getattr(model, "input_stats", None):
+        out["input_stats"] = {"mean": list(model.input_stats[0]), "std": list(model.input_stats[1])}
+    return out
+
+
+def publisher_input_stats(source: str) -> tuple | None:
+    """``(mean, std)`` a publisher's weights expect, where it is not ImageNet's (PySlowFast)."""
+    from repro.convert import pyslowfast
+
+    return pyslowfast.INPUT_STATS if source == pyslowfast.NAME else None
 
 
 def checkpoint_result_path(dirs: Dirs, table: str, profile: str, row: str, digest: str) -> Path:
@@ -79,7 +95,7 @@ def evaluate_checkpoint(unit: Unit, dirs: Dirs, progress: bool = True, say=print
               "provenance": prov.to_dict(), "config": cfg}
     out = checkpoint_result_path(dirs, spec.key, unit.profile, unit.row, weights["sha256"])
     if D.world().is_main:
-        write_json_atomic(result, out)
+        write_result(result, out, dirs.results)
     say(f"[{spec.key}] {unit.row}: checkpoint top1 {metrics['top1']:.1f}, top5 {metrics['top5']:.1f} -> {out}",
         flush=True)
     return result

@@ -62,6 +62,10 @@ DATA = {"resize": SIZE, "crop": int,
         "label_order": str,
         # Serve the spec's dataset from its generated smoke layout (repro/data/smoke.py).
         "smoke": bool,
+        # Input normalisation of RGB frames scaled to [0, 1], per channel: (x - mean) / std.
+        # ImageNet's statistics by default (TSM, RSA, torchvision); PySlowFast 0.45 / 0.225 on
+        # every channel (slowfast/config/defaults.py DATA.MEAN, DATA.STD).
+        "mean": ("list", NUM), "std": ("list", NUM),
         # Synthetic generator knobs (repro.data.synthetic.Difficulty); absent keys keep defaults.
         "difficulty": {"size": int, "frames": int, "distractors": INT_LIST,
                        "travel": ("list", NUM), "object_size": ("list", NUM), "noise": NUM}}
@@ -71,6 +75,9 @@ TRAIN = {"epochs": int, "batch_size": int, "lr": NUM, "momentum": NUM, "nesterov
          # lr_step: iter (the schedule moves every iteration) or epoch (held for an epoch, as
          # RSA's warm-up and cosine). final_lr_ratio: where the cosine ends, as a fraction of lr.
          "lr_step": str, "final_lr_ratio": NUM, "warmup_start_ratio": NUM,
+         # cosine_span: after_warmup (the cosine starts where the warm-up ends; RSA) or whole
+         # (over every epoch, the warm-up climbing to the cosine's value; PySlowFast).
+         "cosine_span": str,
          # Parameter groups: no weight decay on these kinds (bn, bias), and lr multipliers per
          # kind (bias, fc_weight, fc_bias; the fc ones win over bias for the classifier).
          "no_decay": ("list", str), "lr_mult": {"bias": NUM, "fc_weight": NUM, "fc_bias": NUM}, "max_iters": (int, type(None)),
@@ -87,7 +94,13 @@ TRAIN = {"epochs": int, "batch_size": int, "lr": NUM, "momentum": NUM, "nesterov
          # Precise BN (PySlowFast BN.USE_PRECISE_STATS): before each validation, BN statistics
          # are recomputed as the average over this many training batches (0: off, the running
          # averages of training are used).
-         "precise_bn": int}
+         "precise_bn": int,
+         # BatchNorm statistics in training over groups of this many clips (null: the whole
+         # per-device batch, or the global batch under torchrun, where BN is synchronised).
+         # PySlowFast's SSv2 recipe normalises over 8 clips (4 synchronised devices x 2 clips).
+         # A group smaller than the per-device batch splits it; a larger one synchronises
+         # bn_group / per-device-batch ranks (repro/engine/bn_groups.py).
+         "bn_group": (int, type(None))}
 # Test protocol: clips x crops views per video (crops: 1 centre or 3 along the long side), after
 # resizing to resize (short side or [H, W]; default data.resize) and cropping crop_size (default
 # data.crop). clip_layout places a TSN test's clips: spread (k + .5)/K of a segment, or tsm
@@ -117,13 +130,15 @@ DEFAULTS = {
     "data": {"crop_mode": "random", "jitter": None, "flip": "none", "flip_keep": None,
              "sampling": "tsn", "sampling_rate": 8, "num_workers": 0, "cache_decoded": False,
              "train_per_class": 100, "val_per_class": 30, "generator_seed": 0, "max_bad_fraction": 0.05,
-             "label_order": "alphabetical", "smoke": False},
+             "label_order": "alphabetical", "smoke": False,
+             "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
     "train": {"momentum": 0.9, "nesterov": True, "weight_decay": 0.0, "warmup_epochs": 0,
               "schedule": "cosine", "steps": [], "plateau_patience": 3,
-              "lr_step": "iter", "final_lr_ratio": 0.0, "warmup_start_ratio": 0.0, "no_decay": [],
+              "lr_step": "iter", "final_lr_ratio": 0.0, "warmup_start_ratio": 0.0,
+              "cosine_span": "after_warmup", "no_decay": [],
               "lr_mult": {}, "seed": 0, "max_iters": None,
               "label_smoothing": 0.0, "grad_clip": None, "lr_scale_batch": None, "amp": "none",
-              "channels_last": False, "threads": None, "precise_bn": 0},
+              "channels_last": False, "threads": None, "precise_bn": 0, "bn_group": None},
     "eval": {"clips": 1, "crops": 1, "clip_layout": "spread", "checkpoint": "last", "average": "softmax",
              "single_crop": "centre"},
 }
@@ -219,6 +234,9 @@ RANGES = {
     "train.lr_scale_batch": (_positive, "a positive integer or null"),
     "train.amp": (lambda v: v in AMP, f"one of {', '.join(AMP)}"),
     "train.threads": (_positive, "a positive integer or null"),
+    "train.bn_group": (_positive, "a positive number of clips or null (the whole batch)"),
+    "data.mean": (lambda v: len(v) == 3, "three per-channel values (R, G, B) of frames in [0, 1]"),
+    "data.std": (lambda v: len(v) == 3 and all(x > 0 for x in v), "three positive per-channel values (R, G, B)"),
     "eval.clips": (_positive, "a positive integer"),
     "eval.crops": (lambda v: v in EVAL_CROPS, "1 (centre) or 3 (along the long side)"),
     "eval.batch_size": (_positive, "a positive integer"),
@@ -228,6 +246,7 @@ RANGES = {
     "eval.average": (lambda v: v in AVERAGES, f"one of {', '.join(AVERAGES)}"),
     "eval.single_crop": (lambda v: v in ("centre", "first"), "centre or first (left/top)"),
     "train.lr_step": (lambda v: v in LR_STEPS, f"one of {', '.join(LR_STEPS)}"),
+    "train.cosine_span": (lambda v: v in ("after_warmup", "whole"), "after_warmup or whole"),
     "train.final_lr_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "train.warmup_start_ratio": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "train.no_decay": (lambda v: all(x in NO_DECAY for x in v), f"a list of {', '.join(NO_DECAY)}"),
@@ -320,11 +339,18 @@ def get_key_or(cfg: dict, key: str, default: Any = None) -> Any:
 # fidelity: the paper's or reference code's value of every setting, with its source
 # (repro/report/fidelity.py judges them). The settings every row is judged on, in the order a
 # reader scans a training recipe; an entry's expect/show name config keys (checked by the loader).
-SETTINGS = ("geometry", "train_crop", "flip", "sampling", "frames", "epochs", "batch", "lr",
-            "optimizer", "schedule", "warmup", "weight_decay", "bn", "init", "dropout", "loss",
-            "clipping", "stochastic_depth", "precision", "test_views", "checkpoint")
-FIDELITY_ENTRY = {"expect": {"*": ANY}, "show": ("list", str), "paper": str, "source": str,
-                  "silent": bool, "follows": str, "why": str, "hint": str, "per_row": bool}
+# normalization: the input mean/std; init: the backbone's starting weights; classifier: the new
+# fc's init and lr multipliers. An entry's verdict (fidelity.py): same (source states it), silent
+# (+ follows: the code it follows, file:line), unknowable ("<reason>"), or diverges (a judged value
+# differs, or why: the reason and expected effect). on_dataset: {<dataset>: {...}} replaces
+# those fields for rows run on that dataset (e.g. unknowable on ssv1 only).
+SETTINGS = ("geometry", "train_crop", "flip", "normalization", "sampling", "frames", "epochs", "batch",
+            "lr", "optimizer", "schedule", "warmup", "weight_decay", "bn", "init", "classifier",
+            "dropout", "loss", "clipping", "stochastic_depth", "precision", "test_views", "checkpoint")
+_FIDELITY_VERDICT = {"paper": str, "source": str, "silent": bool, "follows": str, "unknowable": str,
+                     "why": str, "hint": str}
+FIDELITY_ENTRY = {"expect": {"*": ANY}, "show": ("list", str), "per_row": bool, **_FIDELITY_VERDICT,
+                  "on_dataset": {"*": _FIDELITY_VERDICT}}
 # An ensemble row is judged on what it adds: its members' test protocol and score rule (the
 # members' training is judged on their own rows).
 ENSEMBLE_SETTINGS = ("ensemble",)
