@@ -168,7 +168,11 @@ def write_probe_report(results_dir: Path, reports_dir: Path) -> Path:
                 f"{len(split)} probe rows have seeds that span more than {SPLIT_RANGE:.0f} points of "
                 "top-1: some seeds learn the task and others do not, so their mean ± std describes "
                 "neither group. Claims about them rest on Welch's test over these very values. "
-                "See *Why some seeds do not learn* in the README.", "",
+                "The cause is the probe's step budget, not its learning rate: re-run under recipe "
+                "variants, GTA Figure 5's Region GTA learned frame order on all three seeds with 16 "
+                "epochs, on none with lr 0.05, and a longer warm-up or lr 0.2 did not help "
+                "(`bench/results/probe_instability.json`; README, *Why some seeds do not learn*). "
+                "The probe keeps 8 epochs, which fit its 2-hour budget; 16 would double it.", "",
                 tabulate(split, headers=["Table", "Row", "Top-1 (mean ± std)", "Top-1 per seed"],
                          tablefmt="github", disable_numparse=True)]
     wall = _wall_time(tables, results_dir)
