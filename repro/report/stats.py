@@ -2,11 +2,8 @@
 adjustment within a claim that rests on several comparisons, and the rule that flags a row
 whose seeds split.
 
-The rule, in one sentence (the reports print it): a difference between two rows counts when
-Welch's two-sided t-test on their per-seed values rejects equal means at alpha 0.05; a claim
-resting on several differences ("best row", "increases step by step") counts only when every one
-of them does after Holm's adjustment within the claim; numbers without seeds (the papers') compare
-by sign.
+The rule, in one sentence, is :data:`RULE` (the reports print it). Welch's test, not a pooled
+one: the rows' seed variances differ by an order of magnitude where a row's seeds split.
 """
 from __future__ import annotations
 
@@ -23,10 +20,10 @@ SPLIT_RANGE = 20.0
 # fixed before looking, never "add seeds until significant", which inflates false positives.
 UNDECIDED_SEEDS = 8
 
-RULE = ("A difference counts when Welch's two-sided t-test on the two rows' per-seed values "
-        f"rejects equal means at alpha {ALPHA:g}; a claim resting on several differences (best row, "
-        "step-by-step order) needs every one of them significant after Holm's adjustment within the "
-        "claim. The paper's numbers (one value each) compare by sign.")
+RULE = ("A difference counts when Welch's two-sided t-test over the two rows' per-seed values rejects "
+        f"equal means at alpha {ALPHA:g} (a claim resting on several differences, such as the best row "
+        "or a step-by-step order, needs every one of them significant after Holm's adjustment within "
+        "the claim); numbers without seeds, the paper's and exact counts, compare by sign.")
 
 Value = tuple[float, float, int]  # mean, std over seeds (sample), number of seeds
 
