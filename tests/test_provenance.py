@@ -34,7 +34,7 @@ def test_no_committed_result_is_dirty_without_its_patch():
 def test_a_dirty_tree_saves_its_patch_once(tmp_path, monkeypatch):
     patch = "diff --git a/x b/x\n+change\n"
     digest = hashlib.sha256(patch.encode()).hexdigest()
-    monkeypatch.setitem(store._STATE, "state", ("abc+dirty", patch))
+    monkeypatch.setitem(store._STATE, "state", ("abc+dirty", patch, digest))
     results = tmp_path / "results"
     for row in ("a", "b"):
         result = {"table": "t", "row": row, "metrics": {}, "provenance": {"commit": store.git_commit(),
@@ -47,7 +47,7 @@ def test_a_dirty_tree_saves_its_patch_once(tmp_path, monkeypatch):
 
 
 def test_a_clean_tree_records_no_patch(tmp_path, monkeypatch):
-    monkeypatch.setitem(store._STATE, "state", ("abc", None))
+    monkeypatch.setitem(store._STATE, "state", ("abc", None, None))
     assert store.diff_sha256() is None
     results = tmp_path / "results"
     store.write_result({"table": "t", "row": "a", "metrics": {}, "provenance": {"commit": "abc",

@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import re
 
+from repro.convert.match import CheckpointError, Move, Target, as_tensor, fit_unit_dims, rename
+
+NAME = "pyslowfast"
 # The input statistics PySlowFast's weights were trained with: RGB frames in [0, 1] normalised
 # by 0.45 / 0.225 on every channel (slowfast/config/defaults.py:687,693 at 287ec00, DATA.MEAN and
 # DATA.STD; SSv2's BGR decode is reversed to RGB by REVERSE_INPUT_CHANNEL, datasets/utils.py:89).
 INPUT_STATS = ((0.45, 0.45, 0.45), (0.225, 0.225, 0.225))
-
-from repro.convert.match import CheckpointError, Move, Target, as_tensor, fit_unit_dims, rename
-
-NAME = "pyslowfast"
 ARCHS = ("slowfast",)
 # nonlocal_helper.py, softmax instantiation: logits scaled by dim_inner^-0.5, input max-pooled
 # before phi and g.

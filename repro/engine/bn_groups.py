@@ -69,23 +69,24 @@ class GroupedBatchNorm(nn.modules.batchnorm._BatchNorm):
         return y
 
 
-def _replace_bn(module: nn.Module, make) -> nn.Module:
-    """``module`` with every plain BatchNorm replaced by ``make(bn)`` (state copied)."""
-    if isinstance(module, nn.modules.batchnorm._BatchNorm) and type(module) in (
-            nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d):
+def replace_batchnorm(module: nn.Module, make, kind: type) -> nn.Module:
+    """``module`` with every BatchNorm that is not already a ``kind`` replaced by ``make(bn)``,
+    its state copied (same keys: checkpoints stay interchangeable) and its mode kept."""
+    if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, kind):
         out = make(module)
         out.load_state_dict(module.state_dict())
         out.train(module.training)
         return out.to(module.weight.device if module.weight is not None else "cpu")
     for name, child in module.named_children():
-        module.add_module(name, _replace_bn(child, make))
+        module.add_module(name, replace_batchnorm(child, make, kind))
     return module
 
 
 def split_batchnorm(model: nn.Module, splits: int) -> nn.Module:
     """Every BatchNorm of ``model`` normalising ``splits`` groups of the batch separately."""
-    return _replace_bn(model, lambda bn: GroupedBatchNorm(bn.num_features, splits, bn.eps, bn.momentum,
-                                                          bn.affine, bn.track_running_stats))
+    return replace_batchnorm(model, lambda bn: GroupedBatchNorm(bn.num_features, splits, bn.eps, bn.momentum,
+                                                                bn.affine, bn.track_running_stats),
+                             GroupedBatchNorm)
 
 
 def plan(bn_group: int | None, per_device: int, world: int) -> tuple[str, int]:

@@ -153,6 +153,8 @@ class GlooSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
     every rank's inputs, as in SyncBatchNorm. Evaluation uses the running statistics, no sync.
     """
 
+    group = None  # the process group to synchronise over (None: all ranks; repro.engine.bn_groups)
+
     def _check_input_dim(self, x: torch.Tensor) -> None:
         if x.dim() < 2:
             raise ValueError(f"expected at least 2D input (got {x.dim()}D input)")
@@ -164,7 +166,7 @@ class GlooSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
 
         dims = [0, *range(2, x.dim())]
         shape = [1, -1] + [1] * (x.dim() - 2)
-        g = {"group": self.group} if getattr(self, "group", None) is not None else {}
+        g = {"group": self.group} if self.group is not None else {}
         count = all_reduce(torch.tensor([x.numel() / x.shape[1]], dtype=x.dtype, device=x.device), **g)
         mean = all_reduce(x.sum(dims), **g) / count
         var = all_reduce(((x - mean.view(shape)) ** 2).sum(dims), **g) / count
@@ -181,16 +183,9 @@ class GlooSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
         return y
 
 
-def _to_gloo_sync_bn(module: nn.Module, group=None) -> nn.Module:
-    out = module
-    if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, GlooSyncBatchNorm):
-        out = GlooSyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
-                                module.track_running_stats)
-        out.load_state_dict(module.state_dict())  # same keys: checkpoints stay interchangeable
-        out.train(module.training)
-        out.group = group
-    for name, child in module.named_children():
-        out.add_module(name, _to_gloo_sync_bn(child, group))
+def _gloo_sync_bn(bn: nn.modules.batchnorm._BatchNorm, group) -> GlooSyncBatchNorm:
+    out = GlooSyncBatchNorm(bn.num_features, bn.eps, bn.momentum, bn.affine, bn.track_running_stats)
+    out.group = group
     return out
 
 
@@ -199,7 +194,9 @@ def convert_sync_batchnorm(model: nn.Module, dev: torch.device, group=None) -> n
     :mod:`repro.engine.bn_groups`), state-dict keys unchanged."""
     if dev.type == "cuda":
         return nn.SyncBatchNorm.convert_sync_batchnorm(model, process_group=group)
-    return _to_gloo_sync_bn(model, group)
+    from repro.engine.bn_groups import replace_batchnorm
+
+    return replace_batchnorm(model, lambda bn: _gloo_sync_bn(bn, group), GlooSyncBatchNorm)
 
 
 def all_sum(values: list[float], dev: torch.device) -> list[float]:

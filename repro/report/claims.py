@@ -59,19 +59,19 @@ def judge(claim: Claim, value: dict[str, Value]) -> tuple[str, str]:
     tests = [welch(value[a], value[b]) for a, b in pairs]
     if not all(t.testable for t in tests):
         i = next(i for i, t in enumerate(tests) if not t.testable)
-        return CANNOT_TELL, _evidence(claim, value, pairs[i], tests[i], None, len(pairs))
+        return CANNOT_TELL, _evidence(value, pairs[i], tests[i], None, len(pairs))
     adj = holm([t.p for t in tests])
     against = [i for i, t in enumerate(tests) if adj[i] < ALPHA and t.diff < 0]
     if against:
         i = min(against, key=lambda i: adj[i])
-        return CONTRADICTED, _evidence(claim, value, pairs[i], tests[i], adj[i], len(pairs))
+        return CONTRADICTED, _evidence(value, pairs[i], tests[i], adj[i], len(pairs))
     weakest = max(range(len(tests)), key=lambda i: (tests[i].diff <= 0, adj[i]))
     verdict = UPHELD if all(adj[i] < ALPHA and t.diff > 0 for i, t in enumerate(tests)) else CANNOT_TELL
-    return verdict, _evidence(claim, value, pairs[weakest], tests[weakest], adj[weakest], len(pairs))
+    return verdict, _evidence(value, pairs[weakest], tests[weakest], adj[weakest], len(pairs))
 
 
-def _evidence(claim: Claim, value: dict[str, Value], pair: tuple[str, str], test: Test,
-              p_adj: float | None, n: int) -> str:
+def _evidence(value: dict[str, Value], pair: tuple[str, str], test: Test, p_adj: float | None,
+              n: int) -> str:
     """'(62.1 ± 1.0 vs 50.0 ± 0.0; diff +12.1, t = 5.20, df 2.0, p = 0.035, n = 3 vs 3)'."""
     a, b = pair
     means = f"{fmt_mean_std(*value[a])} vs {fmt_mean_std(*value[b])}"

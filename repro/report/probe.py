@@ -67,16 +67,19 @@ def _split_rows(tables: list[str], results_dir: Path) -> list[list[str]]:
             for t, r in _synthetic(tables, results_dir, "top1") if splits(list(r.per_seed))]
 
 
+def probe_claims(spec) -> list:
+    """The claims of ``spec`` the probe tests: cost claims and claims about rows outside the tier
+    (SlowFast) are not the probe's to test."""
+    tier = set(spec.probe_rows)
+    return [c for c in spec.claims if c.metric not in TOLERANCE and set(c.rows + c.among) <= tier]
+
+
 def _claim_rows(tables: list[str], results_dir: Path) -> list[list[str]]:
     rows = []
     for t in tables:
         spec = load_spec(t)
         df = long_table(spec, select_results(spec, results_dir).current)
-        tier = set(spec.probe_rows)
-        # Cost claims and claims about rows outside the tier (SlowFast) are not the probe's to test.
-        claims = [c for c in spec.claims if c.metric not in TOLERANCE
-                  and set(c.rows + c.among) <= tier]
-        for c in check_claims(claims, df, spec.dataset, spec.split):
+        for c in check_claims(probe_claims(spec), df, spec.dataset, spec.split):
             rows.append([f"[{t}]({t}.md)", c["text"], c["paper"], c.get("synthetic", "not run")])
     return rows
 

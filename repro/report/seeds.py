@@ -25,7 +25,8 @@ def flat_metrics(result: dict) -> dict[str, float]:
 
 
 def aggregate(results: list[dict]) -> list[dict]:
-    """One entry per (row, profile): ``mean``/``std`` flat metrics over its runs, ``n``, ``runs``.
+    """One entry per (row, profile): ``mean``/``std`` flat metrics over its runs, ``per_seed``
+    (each metric's values in seed order), ``n``, ``runs``.
 
     ``std`` is the sample standard deviation over seeds (0 for a single run).
     """
@@ -37,13 +38,14 @@ def aggregate(results: list[dict]) -> list[dict]:
         runs = sorted(runs, key=lambda r: str(r["provenance"].get("seed", "")))
         flats = [flat_metrics(r) for r in runs]
         keys = [k for k in flats[0] if all(k in f for f in flats)]
-        mean = {k: statistics.fmean(f[k] for f in flats) for k in keys}
-        std = {k: statistics.stdev([f[k] for f in flats]) if len(flats) > 1 else 0.0 for k in keys}
+        per_seed = {k: [f[k] for f in flats] for k in keys}
+        mean = {k: statistics.fmean(v) for k, v in per_seed.items()}
+        std = {k: statistics.stdev(v) if len(v) > 1 else 0.0 for k, v in per_seed.items()}
         prov = dict(runs[0]["provenance"])
         if len(runs) > 1:
             prov["seed"] = ",".join(str(r["provenance"].get("seed", "")) for r in runs)
             prov["wall_time_s"] = sum(float(r["provenance"].get("wall_time_s") or 0) for r in runs)
-        out.append({"row": row, "profile": profile, "mean": mean, "std": std, "n": len(runs),
+        out.append({"row": row, "profile": profile, "mean": mean, "std": std, "per_seed": per_seed, "n": len(runs),
                     "provenance": prov, "runs": runs})
     return out
 

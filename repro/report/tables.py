@@ -7,11 +7,12 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from repro.report.seeds import AWARE_STDS, BLIND_BAND, aggregate, flat_metrics, fmt_mean_std, order_sensitivity
+from repro.report.seeds import AWARE_STDS, BLIND_BAND, aggregate, fmt_mean_std, order_sensitivity
 from repro.report.stats import RULE, SPLIT_RANGE, splits
 from repro.spec.loader import Spec
 
 PAPER_NAMES = {"ssan": "SSAN", "gta": "GTA", "rsa": "RSA"}
+ARXIV = {"ssan": "2105.13033", "gta": "2012.08510", "rsa": "2111.01673"}
 COLUMNS = ["row", "label", "dataset", "split", "metric", "reported", "reported_source",
            "reproduced", "reproduced_std", "seeds", "per_seed", "delta", "profile", "run_dataset",
            "frames", "views", "epochs", "status"]
@@ -89,7 +90,6 @@ def _row_lines(spec: Spec, row, runs: list, reported: list, is_cost: bool) -> li
         prov = run["provenance"] if run else {}
         repro = {m: v for m, v in (run["mean"] if run else {}).items() if (m in TOLERANCE) == is_cost}
         std = run["std"] if run else {}
-        per_seed = [flat_metrics(r) for r in run["runs"]] if run else []
         # A reported metric on another dataset than the run's is still listed, unmatched.
         entries = [(rv.metric, rv) for rv in reported]
         if not entries and not repro:
@@ -110,7 +110,7 @@ def _row_lines(spec: Spec, row, runs: list, reported: list, is_cost: bool) -> li
                 "reproduced": val if val is not None else math.nan,
                 "reproduced_std": std.get(metric, math.nan) if val is not None else math.nan,
                 "seeds": run["n"] if run and val is not None else "",
-                "per_seed": tuple(f[metric] for f in per_seed if metric in f) if val is not None else (),
+                "per_seed": tuple(run["per_seed"][metric]) if val is not None else (),
                 "delta": val - rv.value if comparable else math.nan,
                 "profile": prov.get("profile", ""), "run_dataset": prov.get("dataset", ""),
                 "frames": prov.get("frames", ""), "views": prov.get("views", ""),
@@ -229,10 +229,9 @@ def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str |
              extra: list[str] | None = None) -> str:
     paper = PAPER_NAMES.get(spec.paper, spec.paper)
     src = f"{paper} {spec.table}, {spec.dataset} {spec.split}"
+    arxiv = f" (arXiv {ARXIV[spec.paper]})" if spec.paper in ARXIV else ""
     out = [f"# {spec.id}: {spec.title}", "",
-           f"Reported numbers: {src}"
-           f"{ {'ssan': ' (arXiv 2105.13033)', 'gta': ' (arXiv 2012.08510)', 'rsa': ' (arXiv 2111.01673)'}.get(spec.paper, '') }"
-           "; the papers and the sources of their numbers: docs/facts.md section 1. "
+           f"Reported numbers: {src}{arxiv}; the papers and the sources of their numbers: docs/facts.md section 1. "
            f"Spec: `{_spec_file(spec)}`.",
            f"Regenerate with `python run_all.py --table {_spec_file(spec) if not spec.builtin else spec.id} "
            "--report-only`.", ""]

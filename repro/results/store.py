@@ -8,6 +8,7 @@ Writes are atomic. A file that cannot be read is named once and skipped.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -99,7 +100,7 @@ def read_files(paths) -> list[dict]:
 # Where the source diff of a run from a dirty tree is kept, inside the results root, named by
 # its sha256: every result from the same uncommitted tree points at one file.
 PATCHES = "_patches"
-_STATE: dict[str, tuple[str, str | None]] = {}
+_STATE: dict[str, tuple[str, str | None, str | None]] = {}
 
 
 def _git(*args: str) -> str:
@@ -107,11 +108,11 @@ def _git(*args: str) -> str:
                           check=True).stdout
 
 
-def git_state() -> tuple[str, str | None]:
-    """``(commit, patch)``: HEAD, with ``+dirty`` when the code differs from it, and the patch
-    that turns HEAD into the code that runs (None when clean): tracked changes plus untracked,
-    unignored files. ``results/`` and ``reports/`` are left out: they change during every run.
-    Computed once per process."""
+def git_state() -> tuple[str, str | None, str | None]:
+    """``(commit, patch, sha256 of the patch)``: HEAD, with ``+dirty`` when the code differs from
+    it, and the patch that turns HEAD into the code that runs (None when clean): tracked changes
+    plus untracked, unignored files. ``results/`` and ``reports/`` are left out: they change
+    during every run. Computed once per process."""
     if "state" in _STATE:
         return _STATE["state"]
     try:
@@ -122,9 +123,10 @@ def git_state() -> tuple[str, str | None]:
             # --no-index exits 1 when the files differ, which they always do here.
             patch += subprocess.run(["git", "diff", "--no-index", "--binary", "/dev/null", f],
                                     cwd=PACKAGE.parent, capture_output=True, text=True).stdout
-        state = (head + ("+dirty" if patch else ""), patch or None)
+        digest = hashlib.sha256(patch.encode()).hexdigest() if patch else None
+        state = (head + ("+dirty" if patch else ""), patch or None, digest)
     except (OSError, subprocess.CalledProcessError):
-        state = ("unknown", None)
+        state = ("unknown", None, None)
     _STATE["state"] = state
     return state
 
@@ -136,10 +138,7 @@ def git_commit() -> str:
 
 def diff_sha256() -> str | None:
     """sha256 of the patch of a dirty tree (:func:`git_state`); None when clean."""
-    import hashlib
-
-    patch = git_state()[1]
-    return hashlib.sha256(patch.encode()).hexdigest() if patch else None
+    return git_state()[2]
 
 
 def write_result(result: dict, path: Path, results_dir: Path) -> None:
@@ -150,8 +149,8 @@ def write_result(result: dict, path: Path, results_dir: Path) -> None:
     digest = prov.get("diff_sha256")
     if digest:
         patch_file = Path(results_dir) / PATCHES / f"{digest}.patch"
-        patch = git_state()[1]
-        if not patch_file.is_file() and patch is not None and digest == diff_sha256():
+        _, patch, mine = git_state()
+        if not patch_file.is_file() and patch is not None and digest == mine:
             patch_file.parent.mkdir(parents=True, exist_ok=True)
             tmp = patch_file.with_suffix(".tmp")
             tmp.write_text(patch)

@@ -75,7 +75,7 @@ def _run_undecided(tables: list[str], opts: Options, n: int) -> list[str]:
 
     from repro.run.undecided import undecided_rows
 
-    targets = undecided_rows(tables, opts.dirs.results, "synthetic")
+    targets = undecided_rows(tables, opts.dirs.results)
     if not targets:
         say("--undecided-seeds: no claim is undecided on the synthetic profile; nothing to run")
         return []

@@ -12,24 +12,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from repro.report.claims import CANNOT_TELL, check_claims
-from repro.report.tables import TOLERANCE, long_table
+from repro.report.probe import probe_claims
+from repro.report.tables import long_table
 from repro.results.select import select_results
 from repro.spec.loader import load_spec
 
 
-def undecided_rows(tables: list[str], results_dir: Path, profile: str = "synthetic") -> dict[str, list[str]]:
-    """``{table: rows}``: every row that a claim undecided on ``profile`` compares, in spec order."""
+def undecided_rows(tables: list[str], results_dir: Path) -> dict[str, list[str]]:
+    """``{table: rows}``: every row that a probe claim undecided on the synthetic profile
+    compares, in spec order."""
     out: dict[str, list[str]] = {}
     for t in tables:
         spec = load_spec(t)
-        tier = set(spec.probe_rows) if profile == "synthetic" else {r.id for r in spec.rows if r.runnable}
-        claims = [c for c in spec.claims if c.metric not in TOLERANCE and set(c.rows + c.among) <= tier]
+        claims = probe_claims(spec)
         if not claims:
             continue
         df = long_table(spec, select_results(spec, results_dir).current)
         rows: set[str] = set()
         for c, checked in zip(claims, check_claims(claims, df, spec.dataset, spec.split)):
-            if str(checked.get(profile, "")).startswith(CANNOT_TELL):
+            if str(checked.get("synthetic", "")).startswith(CANNOT_TELL):
                 rows |= set(c.rows + c.among)
         if rows:
             out[t] = [r.id for r in spec.rows if r.id in rows]

@@ -42,7 +42,7 @@ def load_weights(model, cfg: dict, trunk_only: bool = True, say=print) -> dict:
            "loaded": "trunk" if trunk_only else "all", "tensors": len(state)}
     if not trunk_only:  # tested as published: the input statistics the weights were trained with
         stats = publisher_input_stats(source)
-        if stats and tuple(map(tuple, stats)) != getattr(model, "input_stats", None):
+        if stats and stats != getattr(model, "input_stats", None):
             say(f"{path.name}: normalising the input with {source}'s statistics (mean {stats[0][0]}, "
                 f"std {stats[1][0]}) instead of the row's data.mean/data.std", flush=True)
             model.input_stats = stats
