@@ -44,7 +44,7 @@ def peak_tflops(name: str, given: float | None) -> float | None:
 def build(table: str, row: str, check: bool):
     import repro
     from repro.engine.train import to_channels_last
-    from repro.spec.loader import load_spec, resolve
+    from repro.config.loader import load_spec, resolve
 
     profile = "synthetic" if check else "paper"
     cfg = resolve(load_spec(table), row, profile)

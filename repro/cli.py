@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from repro.errors import EnsembleError, TrainingError, UsageError, WeightsError
+from repro.errors import ReproError, UsageError
 from repro.results.store import REPO, RESULTS_DIR
 
 
@@ -83,7 +83,7 @@ def options(args: argparse.Namespace):
 
 def targets(args: argparse.Namespace) -> list[str]:
     from repro.report.probe import probe_tables
-    from repro.spec.loader import list_tables
+    from repro.config.loader import list_tables
 
     if args.probe and args.table:
         raise UsageError("--probe runs every table of the probe tier; give it without --table "
@@ -126,9 +126,6 @@ def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
 
 def main(argv: list[str] | None = None) -> int:
     from repro.engine import distributed as D
-    from repro.data.ssv2 import DatasetError
-    from repro.data.video import DecodeError
-    from repro.spec.schema import SpecError
 
     try:
         args = parse_args(argv)
@@ -150,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_command(tables, opts, cost=args.cost, report_only=args.report_only, probe=args.probe,
                            all_tables=not args.table, fidelity=args.fidelity, eval_only=args.eval_only,
                            extract=args.extract_features, undecided_seeds=args.undecided_seeds)
-    except (SpecError, DatasetError, DecodeError, WeightsError, TrainingError, UsageError, EnsembleError) as e:
+    except ReproError as e:
         rank = f"[rank {W.rank}] " if W.rank else ""
         for line in str(e).splitlines() or [type(e).__name__]:
             print(f"{rank}error: {line}", file=sys.stderr)

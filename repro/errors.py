@@ -1,25 +1,64 @@
-"""Errors that the command line prints as one clear message instead of a traceback.
+"""Every error the harness raises on purpose: one hierarchy under :class:`ReproError`.
 
-They live here, free of heavy imports, so that the CLI can catch them without importing torch.
+An entry point catches ``ReproError`` and prints its message as one line per problem with exit
+code 2 (bad input) instead of a traceback. They live here, free of heavy imports, so that the
+command line can catch them without importing torch. Each also derives from the builtin its
+callers caught before the hierarchy existed (ValueError, RuntimeError).
 """
 from __future__ import annotations
 
-
-class TrainingError(RuntimeError):
-    """A run that cannot go on (e.g. a NaN loss); the message names the step and checkpoint."""
+from pathlib import Path
 
 
-class WeightsError(RuntimeError):
-    """ImageNet weights requested but not available; the message says how to provide them."""
+class ReproError(Exception):
+    """Base of every error that is the user's input or environment, not a bug of the harness."""
 
 
-class UsageError(RuntimeError):
+class SpecError(ReproError, ValueError):
+    """A spec, recipe or profile file that cannot be used; the message names file and key path."""
+
+    def __init__(self, path: Path | str, problems: list[str], origins: list[str] | None = None) -> None:
+        self.path, self.problems = str(path), problems
+        # One line per problem, each naming the file (or flag) that set the value, and the key.
+        where = origins or [str(path)] * len(problems)
+        super().__init__("\n".join(f"{w}: {p}" for w, p in zip(where, problems)))
+
+
+class UsageError(ReproError, RuntimeError):
     """Bad command-line input (a flag or its value); the message names the flag."""
+
+
+class DatasetError(ReproError, RuntimeError):
+    """A dataset root, annotation file or video that cannot be used; the message says what to do."""
+
+
+class DecodeError(ReproError, RuntimeError):
+    """A video that is missing, truncated or undecodable; the message names the file."""
+
+
+class TrainingError(ReproError, RuntimeError):
+    """A run that cannot go on (e.g. a NaN loss); the message names the step and checkpoint."""
 
 
 class ModuleError(TrainingError):
     """A video module (often the user's own) raised or changed the shape; names module and place."""
 
 
-class EnsembleError(RuntimeError):
+class WeightsError(ReproError, RuntimeError):
+    """ImageNet weights requested but not available; the message says how to provide them."""
+
+
+class CheckpointError(WeightsError):
+    """A checkpoint that does not convert to a row; the message lists the keys and their shapes."""
+
+
+class EnsembleError(ReproError, RuntimeError):
     """Member scores missing, stale or for other videos; the message says which and what to do."""
+
+
+class LaunchError(ReproError, RuntimeError):
+    """Bad launcher input or a missing tool (repro.launch)."""
+
+
+class ProbeUsageError(UsageError, ValueError):
+    """Bad arguments of the probe command (repro.probe)."""

@@ -16,13 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from repro.errors import LaunchError, ReproError
+
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "templates" / "slurm.sbatch"
 PLACEHOLDERS = ("job_name", "nodes", "gpus", "time", "command", "log_dir")
-
-
-class LaunchError(RuntimeError):
-    """Bad launcher input or a missing tool; printed without a traceback."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -47,7 +45,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def rows_of(table: str, wanted: str | None) -> list[str]:
     """Built rows of ``table`` (reported-only rows have no model), or the ``wanted`` subset."""
-    from repro.spec.loader import load_spec
+    from repro.config.loader import load_spec
 
     spec = load_spec(table)
     built = [r.id for r in spec.rows if r.built]
@@ -110,8 +108,6 @@ def write_jobs(args: argparse.Namespace) -> list[tuple[str, str, Path]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from repro.spec.schema import SpecError
-
     args = parse_args(argv)
     try:
         jobs = write_jobs(args)
@@ -129,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                     raise LaunchError(f"sbatch {path} failed ({r.returncode}): {r.stderr.strip()}")
                 print(f"{row}: {r.stdout.strip()}")
         return 0
-    except (LaunchError, SpecError) as e:
+    except ReproError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

@@ -18,15 +18,12 @@ from pathlib import Path
 
 import yaml
 
+from repro.errors import ProbeUsageError, ReproError
 from repro.report.probe import MODULES_TABLE
 from repro.results.store import REPO, RESULTS_DIR
 
 DEFAULT_OUT = REPO / "runs" / "probe"
 DEFAULT_COMPARE = "tsn,nl1d,ta,tape,gta,ssa"
-
-
-class ProbeUsageError(ValueError):
-    """Bad probe arguments; printed without a traceback."""
 
 
 def parse_places(text: str) -> dict[str, list[int]]:
@@ -79,7 +76,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def write_spec(args: argparse.Namespace) -> tuple[Path, str]:
     """The one-row spec of the user's module, in ``--out``; returns its path and id."""
-    from repro.spec.loader import load_spec
+    from repro.config.loader import load_spec
 
     cls = args.module.partition(":")[2].split(".")[-1]
     if ":" not in args.module or not cls:
@@ -117,7 +114,7 @@ def family_report(name: str, args: argparse.Namespace) -> str:
 
     from repro.report.tables import family_table, long_table, probe_lines
     from repro.results.select import select_results
-    from repro.spec.loader import load_spec, parse_set
+    from repro.config.loader import load_spec, parse_set
 
     spec = load_spec(str(args.out / f"{name}.yaml"))
     mine = probe_lines(long_table(spec, select_results(spec, args.out / "results", parse_set(args.set)).current))
@@ -178,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         return rc
     try:
         text = family_report(name, args)
-    except ProbeUsageError as e:
+    except ReproError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     out = args.out / f"{name}.md"

@@ -18,8 +18,8 @@ from pathlib import Path
 from repro.results.select import CurrentConfigs, flatten
 from repro.results.store import RESULTS_DIR, read_result, write_json_atomic
 from repro.run.unit import run_hash
-from repro.spec import schema as S
-from repro.spec.loader import load_spec
+from repro.config import schema as S
+from repro.config.loader import load_spec
 
 
 # Keys whose form changed, with what an old value means now.

@@ -4,7 +4,7 @@ Usage: .venv/bin/python scripts/readme_tables.py
 """
 from pathlib import Path
 
-from repro.spec.loader import list_tables, load_spec
+from repro.config.loader import list_tables, load_spec
 
 HEADER = "| table | source | rows | built (can run) | reported only |"
 README = Path(__file__).resolve().parents[1] / "README.md"

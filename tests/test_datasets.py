@@ -231,7 +231,7 @@ def test_root_precedence(tmp_path, monkeypatch):
 
 
 def test_smoke_profile_resolves_to_paper_pipeline():
-    from repro.spec.loader import load_spec, resolve
+    from repro.config.loader import load_spec, resolve
 
     cfg = resolve(load_spec("ssa_table2"), "ssa", "smoke")
     bb = cfg["model"]["backbone"]
@@ -245,7 +245,7 @@ def test_smoke_profile_resolves_to_paper_pipeline():
 @pytest.mark.parametrize("table,dataset,layout", [
     ("ssa_table2", "ssv2", "ssv2"), ("ssa_table1", "ssv1", "ssv1"), ("ssa_table4", "k400", "k400")])
 def test_prepare_serves_smoke_layout(table, dataset, layout, cache, roots):
-    from repro.spec.loader import load_spec, resolve
+    from repro.config.loader import load_spec, resolve
 
     spec = load_spec(table)
     cfg = resolve(spec, next(r.id for r in spec.rows if r.built), "smoke")

@@ -10,7 +10,7 @@ import pytest
 
 from repro.cli import main
 from repro.report.build import build_report
-from repro.spec.loader import load_spec
+from repro.config.loader import load_spec
 
 REPO = Path(__file__).resolve().parents[1]
 # The tiny settings live in a copy of the spec (not in --set): its runs are then the spec's own

@@ -16,14 +16,14 @@ from repro.errors import EnsembleError
 from repro.results.scores import load_scores, save_scores
 from repro.run.ensemble import average
 from repro.engine.train import evaluate
-from repro.spec.loader import load_spec
-from repro.spec.schema import SpecError
+from repro.config.loader import load_spec
+from repro.config.schema import SpecError
 from helpers import TINY_SETS, find_file, tiny_run, tiny_spec
 
 
 
 def _tiny_overrides() -> dict:
-    from repro.spec.loader import parse_set
+    from repro.config.loader import parse_set
 
     return parse_set(TINY_SETS)
 

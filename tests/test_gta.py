@@ -97,7 +97,7 @@ def test_frame_order(cfg):
 
 def test_sinusoidal_table_and_tape_reading_of_the_specs():
     from repro.models.gta import sinusoidal
-    from repro.spec.loader import load_spec, resolve
+    from repro.config.loader import load_spec, resolve
 
     tab = sinusoidal(8, 6)
     assert torch.allclose(tab[0], torch.tensor([0.0, 1, 0, 1, 0, 1]))

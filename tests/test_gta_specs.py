@@ -9,7 +9,7 @@ import inspect
 
 import pytest
 
-from repro.spec.loader import load_spec, resolve
+from repro.config.loader import load_spec, resolve
 
 GTA_SPECS = ["gta_table1"] + [f"gta_fig{i}" for i in (3, 4, 5, 7, 9, 10, 11, 12, 13, 14)]
 ENSEMBLE = "ensemble of the 8- and 16-frame rows' saved scores; built in a later issue"

@@ -13,7 +13,7 @@ from repro.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from repro.engine.train import to_input
 from repro.models.build import build_from_config
 from repro.run.weights import load_weights
-from repro.spec.loader import load_spec, resolve
+from repro.config.loader import load_spec, resolve
 
 FIXTURES = Path(__file__).parent / "fixtures" / "checkpoints"
 PYSLOWFAST = ((0.45, 0.45, 0.45), (0.225, 0.225, 0.225))

@@ -26,7 +26,7 @@ def test_installed_package_finds_its_specs_from_another_folder(tmp_path):
     assert (target / "repro" / "experiments" / "ssa_table2.yaml").is_file()
     assert (target / "repro" / "experiments" / "recipes" / "synthetic.yaml").is_file()
     env = {**os.environ, "PYTHONPATH": str(target)}
-    code = ("from repro.spec.loader import EXPERIMENTS, list_tables, load_spec, resolve; "
+    code = ("from repro.config.loader import EXPERIMENTS, list_tables, load_spec, resolve; "
             "print(EXPERIMENTS); print(len(list_tables())); "
             "print(resolve(load_spec('ssa_table2'), 'ssa', 'synthetic')['train']['epochs'])")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,

@@ -15,7 +15,7 @@ from repro.report.probe import probe_tables, write_probe_report
 from repro.report.seeds import aggregate, order_sensitivity
 from repro.report.stats import ALPHA, welch
 from repro.report.tables import long_table, markdown
-from repro.spec.loader import load_spec
+from repro.config.loader import load_spec
 from helpers import find_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _hash(table, row, seed, profile):
     """The real spec hash of a built row of a committed table (a report uses only those), else a dummy."""
-    from repro.spec.loader import config_hash, list_tables, resolve, seed_override
+    from repro.config.loader import config_hash, list_tables, resolve, seed_override
 
     if table not in list_tables():
         return f"h{seed}"
@@ -138,7 +138,7 @@ def test_probe_tier_covers_the_issue_tables_and_leaves_slowfast_out():
 
 def test_probe_placements_stay_distinct_on_the_probe_backbone():
     """GTA Figure 11's two-block and five-block rows must not collapse into one config."""
-    from repro.spec.loader import resolve
+    from repro.config.loader import resolve
 
     spec = load_spec("gta_fig11")
     two = resolve(spec, "res3_1_res4_1", "synthetic")["model"]["insert"]["stages"]
@@ -196,7 +196,7 @@ def test_probe_cli_on_a_module_defined_outside_the_package(tmp_path, tiny_root, 
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    from repro.spec.loader import load_spec
+    from repro.config.loader import load_spec
 
     monkeypatch.syspath_prepend(str(tmp_path))  # the spec names my_blocks:TemporalDiff
     key = load_spec(str(out / "temporaldiff.yaml")).key

@@ -16,7 +16,7 @@ from repro.engine.optim import LRSchedule, param_groups
 from repro.models.resnet import TSNResNet, set_drop_path
 from repro.report.fidelity import (DIVERGES, SAME, SETTINGS, SILENT, UNKNOWABLE, Line, row_lines,
                                    citation_problems, status, table_markdown)
-from repro.spec.loader import list_tables, load_spec, recipe_fidelity, resolve
+from repro.config.loader import list_tables, load_spec, recipe_fidelity, resolve
 
 
 def test_multiscale_crop_sizes_on_a_240x320_frame():
@@ -234,7 +234,7 @@ def test_slowfast_init_follows_pyslowfast_once_a_kinetics_file_is_given():
 
 
 def test_every_paper_recipe_records_a_reference_for_every_setting():
-    from repro.spec.loader import EXPERIMENTS
+    from repro.config.loader import EXPERIMENTS
 
     for path in sorted((EXPERIMENTS / "recipes").glob("*.yaml")):
         if path.stem == "synthetic":

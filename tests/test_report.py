@@ -9,7 +9,7 @@ import pytest
 
 from repro.report.claims import check_claims, kendall_tau
 from repro.report.tables import long_table, within_tolerance
-from repro.spec.loader import Claim, load_spec
+from repro.config.loader import Claim, load_spec
 
 SPEC = """
 id: toy

@@ -12,7 +12,7 @@ from repro.cli import main
 from repro.report.build import build_report
 from repro.results.select import select_results
 from repro.results.store import read_results, result_path, write_json_atomic
-from repro.spec.loader import config_hash, load_spec, parse_set, resolve, seed_override
+from repro.config.loader import config_hash, load_spec, parse_set, resolve, seed_override
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -143,7 +143,7 @@ def test_defaults_are_resolved_before_hashing():
 
 def test_committed_results_match_their_specs():
     """Every committed result is the current config's: none is stale after the migration."""
-    from repro.spec.loader import list_tables
+    from repro.config.loader import list_tables
 
     for t in list_tables():
         sel = select_results(load_spec(t), REPO / "results")

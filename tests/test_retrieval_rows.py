@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from helpers import TINY_SETS, tiny_run, tiny_spec
-from repro.spec.loader import config_hash, load_spec, resolve, seed_override
-from repro.spec.schema import SpecError
+from repro.config.loader import config_hash, load_spec, resolve, seed_override
+from repro.config.schema import SpecError
 
 
 def test_table_rows_are_retrieval_rows_on_ssa_table4_classifiers():

@@ -126,7 +126,7 @@ def test_killed_run_resumes_to_the_same_metrics(tmp_path, concurrent, cache):
 # In-process runs of a tiny model on planted bad files.
 
 def _cfg(epochs: int = 1, max_bad: float | None = None, lr: float = 0.01, **train) -> dict:
-    from repro.spec.loader import complete
+    from repro.config.loader import complete
 
     data = {"resize": 32, "crop": 28} if max_bad is None else {"max_bad_fraction": max_bad, "resize": 32, "crop": 28}
     return complete({"train": {"epochs": epochs, "batch_size": 4, "lr": lr, "seed": 0, "warmup_epochs": 0,

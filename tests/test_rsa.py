@@ -15,7 +15,7 @@ from repro import build_model
 from repro.models.registry import get_module
 from repro.models.rsa import (RSA_R50_PLACES, RelationalSelfAttention, init_rsa_blocks,
                               l2_normalize, rsa_block_names)
-from repro.spec.loader import load_spec
+from repro.config.loader import load_spec
 
 # Full ResNet-50 block counts at the synthetic width (16): every official RSA place exists and
 # has a stride-1 conv2, so the spec's placements are built exactly as in the paper profile.
@@ -158,7 +158,7 @@ def test_rsa_r50_16f_cost_matches_the_official_count():
     """COST CHECK (about 2 s, meta device): 71.774 GMACs and 22.034 M params, as the official
     logs print; the 7 RSA modules hold 2.630 M. GMACs = FlopCounterMode total / 2."""
     from repro.models.build import build_from_config
-    from repro.spec.loader import resolve
+    from repro.config.loader import resolve
 
     cfg = resolve(load_spec("rsa_main"), SIXTEEN, "paper")
     try:

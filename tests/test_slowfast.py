@@ -139,7 +139,7 @@ GTA_FIG3_ROWS = ["slowfast_r50", "slowfast_r50_nl", "slowfast_r50_dnl", "slowfas
 @pytest.mark.parametrize("row", GTA_FIG3_ROWS)
 def test_gta_fig3_slowfast_rows_build(row):
     import repro
-    from repro.spec.loader import load_spec, resolve
+    from repro.config.loader import load_spec, resolve
 
     cfg = resolve(load_spec("gta_fig3"), row, "paper")
     assert (cfg["data"]["crop"], cfg["eval"]["crop_size"], cfg["model"]["frames"]) == (224, 256, 64)  # train 224, test 256
@@ -156,7 +156,7 @@ def test_build_rejects_unknown_slowfast_args_and_imagenet_init():
     from repro.errors import WeightsError
     from repro.models.build import build_from_config, load_imagenet
 
-    from repro.spec.loader import complete
+    from repro.config.loader import complete
 
     cfg = complete({"model": {"backbone": {"arch": "slowfast", "depth": None, "layers": [1, 1, 1, 1],
                                            "width": 16, "args": {"alpha": 4, "fusion_kernal": 5}},
@@ -287,7 +287,7 @@ def test_fixed_head_at_a_larger_crop_averages_softmax_over_window_positions():
 
 def test_head_and_sampling_args_are_checked_and_reach_the_builder():
     from repro.models.build import build_from_config
-    from repro.spec.loader import complete
+    from repro.config.loader import complete
 
     with pytest.raises(ValueError, match="train_crop"):
         slowfast_resnet(5, layers=[1, 1, 1, 1], width=16, head_pool="fixed")

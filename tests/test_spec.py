@@ -6,8 +6,8 @@ import textwrap
 import pytest
 
 from repro.cli import main
-from repro.spec.loader import fit_places, list_tables, load_spec, resolve
-from repro.spec.schema import SpecError
+from repro.config.loader import fit_places, list_tables, load_spec, resolve
+from repro.config.schema import SpecError
 
 GOOD = """
 id: {id}

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from repro.spec.loader import load_recipe, load_spec, resolve
-from repro.spec.schema import SpecError
+from repro.config.loader import load_recipe, load_spec, resolve
+from repro.config.schema import SpecError
 
 SSAN_TABLES = [f"ssa_table{i}" for i in range(1, 9)]
 # (rows, built rows) per table, in the paper's order.

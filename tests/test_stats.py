@@ -10,7 +10,7 @@ import pytest
 
 from repro.report.claims import CANNOT_TELL, CONTRADICTED, UPHELD, judge
 from repro.report.stats import holm, splits, welch
-from repro.spec.loader import Claim
+from repro.config.loader import Claim
 
 
 def test_welch_by_hand():
@@ -89,7 +89,7 @@ def test_undecided_rows_are_those_of_claims_that_cannot_tell(tmp_path):
     import json
 
     from repro.run.undecided import undecided_rows
-    from repro.spec.loader import config_hash, load_spec, resolve
+    from repro.config.loader import config_hash, load_spec, resolve
 
     spec = load_spec("ssa_table2")
     claims = [c for c in spec.claims if c.kind == "greater"]

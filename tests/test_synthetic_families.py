@@ -10,9 +10,9 @@ from repro.data import registry
 from repro.data.synthetic import (APPEARANCE_COLOURS, CLASSES, COLOURS, RGB, SHAPES, STOP_GAP,
                                   Difficulty, class_info, contact_distance, difficulty_from_config,
                                   masks_touch, render, shape_mask)
-from repro.spec import schema as S
-from repro.spec.loader import parse_set
-from repro.spec.schema import SpecError
+from repro.config import schema as S
+from repro.config.loader import parse_set
+from repro.config.schema import SpecError
 
 INDEX = {c.template: i for i, c in enumerate(CLASSES)}
 CHANGING, KEEPING = INDEX["[Something] changing colour"], INDEX["[Something] keeping its colour"]
@@ -167,7 +167,7 @@ def test_noise_is_added_to_every_frame():
 
 
 def test_difficulty_from_a_config_reaches_the_generator(tmp_path):
-    from repro.spec.loader import complete
+    from repro.config.loader import complete
 
     cfg = complete({"data": {"dataset": "synthetic", "train_per_class": 1, "val_per_class": 1,
                              "difficulty": {"size": 32, "frames": 9, "noise": 12, "distractors": [0, 0]}}})
@@ -193,7 +193,7 @@ def test_bad_difficulty_keys_and_values_are_named():
     problems: list[str] = []
     S.check(parse_set(["data.difficulty.noise=20"]), S.CONFIG, "", problems)
     assert problems == []
-    from repro.spec.loader import complete
+    from repro.config.loader import complete
 
     cfg = complete({"data": {"dataset": "synthetic", "difficulty": {"speed": 2}}})
     with pytest.raises(SpecError, match=r"data\.difficulty\.speed: unknown key"):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from repro.cli import main
-from repro.spec.loader import load_spec
+from repro.config.loader import load_spec
 from helpers import find_file, tiny_run, tiny_spec, tsm_layout as _tsm_layout
 
 ROWS = """\
@@ -91,7 +91,7 @@ def test_bad_weights_flags_get_one_line(extra, match, capsys, tmp_path):
 
 def test_checkpoint_entries_are_listed_in_the_report_and_checked(tmp_path):
     from repro.report.published import published_section
-    from repro.spec.schema import SpecError
+    from repro.config.schema import SpecError
 
     entry = ("    checkpoints:\n      - {publisher: mit-han-lab/temporal-shift-module, file: TSM_x.pth, "
              "page: 'https://example.org', source: tsm, where: 'README.md:1',\n"

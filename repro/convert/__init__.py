@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from repro.convert import mmaction2, pyslowfast, rsa, torchvision, tsm
-from repro.convert.match import CheckpointError, Target, fill, strip_prefix
+from repro.errors import CheckpointError
+from repro.convert.match import Target, fill, strip_prefix
 
 SOURCES = {m.NAME: m for m in (tsm, rsa, pyslowfast, mmaction2, torchvision)}
 # Most specific layout first: RSA's keys are TSM's plus RSA modules, and torchvision's bare
@@ -178,7 +179,7 @@ def _build(table: str, row: str, profile: str) -> tuple[nn.Module, str]:
     """The row's model on the meta device (keys and shapes only, no memory) and its dataset."""
     from repro.data.registry import num_classes
     from repro.models.build import build_from_config
-    from repro.spec.loader import load_spec, resolve
+    from repro.config.loader import load_spec, resolve
 
     cfg = resolve(load_spec(table), row, profile, None)
     dataset = cfg["data"]["dataset"]

@@ -14,13 +14,9 @@ from typing import Callable, Iterable, Mapping
 
 import torch
 
-from repro.errors import WeightsError
+from repro.errors import CheckpointError
 
 SHOWN = 12  # entries listed per kind of mismatch; the rest are counted
-
-
-class CheckpointError(WeightsError):
-    """A checkpoint that does not convert to a row; the message lists the keys and their shapes."""
 
 
 @dataclass

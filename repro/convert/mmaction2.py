@@ -25,7 +25,8 @@ import re
 
 import torch
 
-from repro.convert.match import CheckpointError, Move, Target, as_tensor, rename
+from repro.errors import CheckpointError
+from repro.convert.match import Move, Target, as_tensor, rename
 
 NAME = "mmaction2"
 ARCHS = ("tsn", "slowfast")

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import re
 
-from repro.convert.match import CheckpointError, Move, Target, as_tensor, fit_unit_dims, rename
+from repro.errors import CheckpointError
+from repro.convert.match import Move, Target, as_tensor, fit_unit_dims, rename
 
 NAME = "pyslowfast"
 # The input statistics PySlowFast's weights were trained with: RGB frames in [0, 1] normalised

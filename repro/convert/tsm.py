@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 
-from repro.convert.match import CheckpointError, Move, Target, as_tensor, rename
+from repro.errors import CheckpointError
+from repro.convert.match import Move, Target, as_tensor, rename
 
 NAME = "tsm"
 ARCHS = ("tsn",)

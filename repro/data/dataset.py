@@ -17,7 +17,8 @@ from torch.utils.data import Dataset
 
 from repro.data.sampling import dense_indices, tsn_indices
 from repro.data.transforms import ClipTransform, stack_clips
-from repro.data.video import DecodeError, decode
+from repro.data.video import decode
+from repro.errors import DecodeError
 
 
 @dataclass(frozen=True)

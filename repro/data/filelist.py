@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from repro.data.ssv2 import DatasetError
+from repro.errors import DatasetError
 
 SPLIT_FILES = {"train": "train_list.txt", "val": "val_list.txt", "validation": "val_list.txt"}
 HOW_TO_GET = ("Write <root>/train_list.txt and <root>/val_list.txt with one '<path> <num_frames> "

@@ -31,7 +31,8 @@ def sha256(path: Path) -> str:
 def _length_and_size(path: Path) -> tuple[int, int, int] | None:
     """``(frames, height, width)`` of a video file or frame folder, None if unreadable: its
     first frame, read as a run reads it (:func:`repro.data.video.decode`)."""
-    from repro.data.video import DecodeError, decode
+    from repro.data.video import decode
+    from repro.errors import DecodeError
 
     counted: list[int] = []
     try:

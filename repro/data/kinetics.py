@@ -24,7 +24,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from repro.data.ssv2 import DatasetError
+from repro.errors import DatasetError
 
 SPLITS = {"train": ("train",), "val": ("val", "validate"), "validation": ("val", "validate")}
 VIDEO_DIRS = {"train": "train", "val": "val", "validation": "val"}

@@ -21,7 +21,7 @@ import json
 import os
 from pathlib import Path
 
-from repro.data.ssv2 import DatasetError
+from repro.errors import DatasetError
 
 NUM_CLASSES = {"ssv1": 174, "ssv2": 174, "k400": 400, "diving48": 48, "gym99": 99, "gym288": 288}
 ROOT_ENV = {"ssv2": "REPRO_SSV2_ROOT"}

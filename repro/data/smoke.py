@@ -38,7 +38,7 @@ TRAIN_PER_CLASS, VAL_PER_CLASS, SEED = 2, 1, 0
 
 def layout_for(dataset: str) -> str:
     """The smoke layout that stands in for ``dataset``."""
-    from repro.data.ssv2 import DatasetError
+    from repro.errors import DatasetError
 
     if dataset not in DATASET_LAYOUT:
         raise DatasetError(f"the smoke profile has no layout for dataset {dataset!r} "

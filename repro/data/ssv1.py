@@ -30,8 +30,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from repro.data.ssv2 import DatasetError
-from repro.data.video import DecodeError
+from repro.errors import DatasetError
+from repro.errors import DecodeError
 
 FRAME_DIR = "20bn-something-something-v1"
 LABELS_FILE = "something-something-v1-labels.csv"

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from repro.errors import DatasetError
+
 VIDEO_DIR = "20bn-something-something-v2"
 LABELS_FILE = "labels/something-something-v2-labels.json"
 SPLIT_FILES = {"train": "labels/something-something-v2-train.json",
@@ -21,10 +23,6 @@ SPLIT_ALIASES = {"train": "train", "val": "validation", "validation": "validatio
 HOW_TO_GET = ("Download Something-Something V2 from Qualcomm's developer site "
               "(20bn-something-something-v2-*.zip and labels.zip), unpack them under one folder, "
               "and point the harness at it with --data-root ssv2=/path or REPRO_SSV2_ROOT=/path.")
-
-
-class DatasetError(RuntimeError):
-    """A dataset root, annotation file or video that cannot be used; the message says what to do."""
 
 
 @dataclass(frozen=True)

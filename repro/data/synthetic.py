@@ -88,10 +88,10 @@ _RANGES = {"distractors": (int, 0, None), "travel": (float, 0.0, 1.0), "object_s
 def difficulty_from_config(raw: dict | None) -> Difficulty:
     """The :class:`Difficulty` of a config's ``data.difficulty`` mapping (absent keys: defaults).
 
-    Raises :class:`~repro.spec.schema.SpecError` naming ``data.difficulty.<key>`` for unknown
+    Raises :class:`~repro.config.schema.SpecError` naming ``data.difficulty.<key>`` for unknown
     keys, wrong types and values the generator cannot draw from.
     """
-    from repro.spec import schema as S
+    from repro.config import schema as S
 
     where = "data.difficulty"
     if raw is None:

@@ -13,6 +13,8 @@ from typing import Callable
 
 import numpy as np
 
+from repro.errors import DecodeError
+
 BACKENDS = ("decord", "pyav")
 # decord stays the default: on generated SSv2-like webm and Kinetics-like mp4 PyAV returns the
 # same pixels at about the same speed (bench/results/decoders.json). PyAV also reads the narrow
@@ -20,10 +22,6 @@ BACKENDS = ("decord", "pyav")
 DEFAULT_BACKEND = "decord"
 Pick = Callable[[int], np.ndarray]
 _NARROW_BUG = "The size must exactly match"  # decord's error for the widths it cannot copy
-
-
-class DecodeError(RuntimeError):
-    """A video that is missing, truncated or undecodable; the message names the file."""
 
 
 def decode(path: Path, pick: Pick | None = None, backend: str = DEFAULT_BACKEND) -> np.ndarray:

@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from repro.data.dataset import collate_clips
-from repro.data.ssv2 import DatasetError
+from repro.errors import DatasetError
 from repro.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize
 from repro.engine import bn_groups
 from repro.engine import distributed as D

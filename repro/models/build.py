@@ -26,7 +26,7 @@ def build_from_config(cfg: dict, num_classes: int) -> nn.Module:
     ``model.backbone.args`` (``alpha``, ``beta_inv``, ``fusion_kernel``, ``fusion_ratio``,
     ``temp_kernel_blocks``; see :func:`repro.models.slowfast.slowfast_resnet`).
     """
-    m = cfg["model"]  # resolved (repro.spec.loader.resolve): every key present
+    m = cfg["model"]  # resolved (repro.config.loader.resolve): every key present
     bb = m["backbone"]
     arch = bb["arch"]
     frames = m["frames"]
@@ -71,7 +71,7 @@ def build_from_config(cfg: dict, num_classes: int) -> nn.Module:
 def init_classifier(model: nn.Module, how: str) -> None:
     """``model.fc_init``: ``default`` leaves the builder's init (torch's Linear; PySlowFast's
     N(0, 0.01) for SlowFast), ``normal:<std>`` (TSM 0.001), ``xavier`` (RSA); biases 0."""
-    from repro.spec.schema import fc_init
+    from repro.config.schema import fc_init
 
     kind, std = fc_init(how) or ("default", 0.0)
     if kind == "default":
@@ -134,7 +134,7 @@ def _build_slowfast(bb: dict, num_classes: int, frames: int, dropout: float) -> 
 def build_model(table: str, row: str, profile: str = "paper", overrides: dict | None = None) -> nn.Module:
     """Public API: the ``nn.Module`` of one row of a paper table under a profile."""
     from repro.data.registry import num_classes
-    from repro.spec.loader import load_spec, resolve
+    from repro.config.loader import load_spec, resolve
 
     cfg = resolve(load_spec(table), row, profile, overrides)
     return build_from_config(cfg, num_classes(cfg["data"]["dataset"]))

@@ -12,8 +12,8 @@ from repro.report.retrieval import retrieval_section, settings_section
 from repro.run.weights import read_checkpoint_results
 from repro.report.tables import long_table, markdown, write_csv
 from repro.results.select import select_results
-from repro.spec.loader import Spec, load_spec
-from repro.spec.schema import SpecError
+from repro.config.loader import Spec, load_spec
+from repro.errors import SpecError
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pandas as pd
 
 from repro.report.seeds import fmt_mean_std
 from repro.report.stats import ALPHA, Test, holm, welch
-from repro.spec.loader import Claim
+from repro.config.loader import Claim
 
 
 Value = tuple[float, float, int]  # mean, std over seeds, number of seeds

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from repro.report.plots import save_panels
-from repro.spec.loader import EXPERIMENTS
+from repro.config.loader import EXPERIMENTS
 
 REFERENCE_LOGS = EXPERIMENTS / "reference_logs"
 

@@ -45,8 +45,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from repro.spec import schema as S
-from repro.spec.schema import ENSEMBLE_SETTINGS, SETTINGS
+from repro.config import schema as S
+from repro.config.schema import ENSEMBLE_SETTINGS, SETTINGS
 
 SAME, SILENT, UNKNOWABLE, DIVERGES = "same", "silent", "unknowable", "diverges"
 VERDICTS = (SAME, SILENT, UNKNOWABLE, DIVERGES)
@@ -154,7 +154,7 @@ def row_lines(spec, row_id: str, overrides: dict | None = None, profile: str = "
     An ensemble row has one line: its first member's config under the ensemble's protocol
     (``member_eval``), judged by the row's ``ensemble`` entry.
     """
-    from repro.spec.loader import deep_merge, fidelity_entries, resolve
+    from repro.config.loader import deep_merge, fidelity_entries, resolve
 
     row = spec.row(row_id)
     if row.is_ensemble:
@@ -215,7 +215,7 @@ def _cell(s: str) -> str:
 
 def print_fidelity(table: str, overrides: dict | None = None, say=print) -> None:
     """``run_all.py --table T --fidelity``: the table, grouped, as plain text."""
-    from repro.spec.loader import load_spec
+    from repro.config.loader import load_spec
 
     spec = load_spec(table)
     say(f"# {spec.key}: {spec.paper.upper()} {spec.table} -- fidelity of --profile paper")

@@ -7,7 +7,7 @@ from tabulate import tabulate
 
 from repro.report.tables import long_table
 from repro.results.select import select_results
-from repro.spec.loader import list_tables, load_spec
+from repro.config.loader import list_tables, load_spec
 
 
 def table_counts(table: str, results_dir: Path) -> dict:

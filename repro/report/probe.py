@@ -17,7 +17,7 @@ from repro.report.seeds import AWARE_STDS, BLIND_BAND, fmt_mean_std, order_sensi
 from repro.report.stats import RULE, SPLIT_RANGE, UNDECIDED_SEEDS, splits
 from repro.report.tables import TOLERANCE, family_table, long_table, probe_lines
 from repro.results.select import select_results
-from repro.spec.loader import list_tables, load_spec
+from repro.config.loader import list_tables, load_spec
 
 MODULES_TABLE = "probe_modules"
 CAPTIONS_TABLE = "probe_captions"  # caption retrieval on the same modules' features

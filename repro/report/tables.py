@@ -9,7 +9,7 @@ from tabulate import tabulate
 
 from repro.report.seeds import AWARE_STDS, BLIND_BAND, aggregate, fmt_mean_std, order_sensitivity
 from repro.report.stats import RULE, SPLIT_RANGE, splits
-from repro.spec.loader import Spec
+from repro.config.loader import Spec
 
 PAPER_NAMES = {"ssan": "SSAN", "gta": "GTA", "rsa": "RSA"}
 ARXIV = {"ssan": "2105.13033", "gta": "2012.08510", "rsa": "2111.01673"}

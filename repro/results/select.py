@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from repro.results.store import read_results
-from repro.spec.loader import Spec, config_hash, ensemble_hash, resolve, seed_override
-from repro.spec.schema import SpecError
+from repro.config.loader import Spec, config_hash, ensemble_hash, resolve, seed_override
+from repro.errors import SpecError
 
 COST = "cost"  # results of run_all.py --cost: the paper-profile model, counted
 

@@ -3,7 +3,7 @@
 A run of the spec's own config (no ``--set``) writes ``results/<table>/<profile>/<row>[.seed<k>].json``;
 a run whose config differs from it writes ``results/<table>/<profile>/variants/<hash>/<row>[.seed<k>].json``,
 so that it never overwrites the row's result nor is averaged with it. ``<table>`` is the spec's
-id, or ``<id>@<path hash>`` for a spec outside ``experiments/`` (:attr:`repro.spec.loader.Spec.key`).
+id, or ``<id>@<path hash>`` for a spec outside ``experiments/`` (:attr:`repro.config.loader.Spec.key`).
 Writes are atomic. A file that cannot be read is named once and skipped.
 """
 from __future__ import annotations

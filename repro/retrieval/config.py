@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import os
 
-from repro.spec.schema import SpecError
+from repro.errors import SpecError
 
 # Every retrieval key, with the paper profile's value. Sources: docs/retrieval-facts.md.
 DEFAULTS: dict = {
@@ -59,7 +59,7 @@ WORD2VEC_ENV = "REPRO_WORD2VEC"
 
 def retrieval_settings(spec, row_id: str, profile: str, overrides: dict | None = None) -> dict:
     """The row's retrieval settings, every key filled in and range-checked."""
-    from repro.spec.loader import EXPERIMENTS, PROFILES_FILE, deep_merge, load_profiles
+    from repro.config.loader import EXPERIMENTS, PROFILES_FILE, deep_merge, load_profiles
 
     row = spec.row(row_id)
     prof = load_profiles().get(profile, {}).get("retrieval") or {}
@@ -98,7 +98,7 @@ def resolve_retrieval(spec, row_id: str, profile: str, seed: int | None, overrid
                       check_modules: bool = False) -> dict:
     """``{"retrieval", "features", "classifier", "data", "meta"}`` of a retrieval row: its settings,
     the classifier row, the classifier's resolved config and the retrieval dataset."""
-    from repro.spec.loader import load_spec, resolve, seed_override
+    from repro.config.loader import load_spec, resolve, seed_override
 
     row = spec.row(row_id)
     if not row.is_retrieval:

@@ -33,7 +33,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from repro.data.ssv2 import DatasetError
+from repro.errors import DatasetError
 
 MSRVTT_DATA, MSRVTT_TEST = "MSRVTT_data.json", "MSRVTT_JSFUSION_test.csv"
 MSRVTT_TRAIN = "MSRVTT_train.9k.csv"

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from repro.data.dataset import VideoClipDataset
-from repro.data.ssv2 import DatasetError
+from repro.errors import DatasetError
 from repro.data.transforms import ClipTransform
 from repro.retrieval import datasets as D
 from repro.retrieval.text import tokenize

@@ -89,7 +89,7 @@ def _run_undecided(tables: list[str], opts: Options, n: int) -> list[str]:
 
 def print_tables() -> None:
     """``run_all.py --list``: every table and its rows."""
-    from repro.spec.loader import list_tables, load_spec
+    from repro.config.loader import list_tables, load_spec
 
     for t in list_tables():
         spec = load_spec(t)

@@ -17,7 +17,7 @@ def run_cost(table: str, overrides: dict, set_args: tuple, results_dir, say=prin
     from repro.cost import cost_of
     from repro.data.registry import num_classes
     from repro.models.build import build_from_config
-    from repro.spec.loader import config_hash, load_spec
+    from repro.config.loader import config_hash, load_spec
 
     spec = load_spec(table)
     for row in spec.rows:

@@ -56,7 +56,7 @@ def run_ensemble(spec, row_id: str, profile: str, seed: int | None, overrides: d
     from repro.engine.metrics import summarize
     from repro.results.scores import file_hash, save_scores, scores_path
     from repro.run.retest import protocol_config, retest
-    from repro.spec.loader import config_hash, ensemble_hash
+    from repro.config.loader import config_hash, ensemble_hash
 
     table, row = spec.key, spec.row(row_id)
     units = {m: Unit(str(spec.path), m, profile, seed, overrides, set_args) for m in row.ensemble}

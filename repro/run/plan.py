@@ -90,8 +90,8 @@ def check_dir(flag: str, path: Path | None, must_exist: bool = False) -> None:
 
 
 def parse_set(items: list[str]) -> dict:
-    from repro.spec.loader import parse_set as parse
-    from repro.spec.schema import SpecError
+    from repro.config.loader import parse_set as parse
+    from repro.errors import SpecError
 
     try:
         return parse(items)
@@ -126,7 +126,7 @@ class Plan:
 
 def plan_table(table: str, opts: Options) -> Plan:
     """The units of one table; every unit's config is resolved and checked here."""
-    from repro.spec.loader import fitted_note, load_profiles, load_spec, profile_seeds
+    from repro.config.loader import fitted_note, load_profiles, load_spec, profile_seeds
 
     spec = load_spec(table)
     profile, why = choose_profile(opts.profile, spec.dataset, opts.dirs.data_roots)

@@ -21,7 +21,7 @@ CHECKPOINT_FILES = {"best": BEST, "last": LAST}
 def protocol_config(unit: Unit, eval_over: dict) -> tuple[object, dict, dict]:
     """``(spec, own config, protocol config)``: the unit's config and the same with the keys of
     ``eval_over`` replaced in its ``eval`` (checked like any config)."""
-    from repro.spec.loader import deep_merge, resolve, seed_override
+    from repro.config.loader import deep_merge, resolve, seed_override
 
     spec, cfg = unit.config()
     over = deep_merge(seed_override(unit.seed, unit.overrides), {"eval": eval_over})
@@ -49,7 +49,7 @@ def retest(unit: Unit, eval_over: dict, dirs: Dirs, hint: str, progress: bool = 
     from repro.engine.checkpoint import load_if_matching
     from repro.models.build import build_from_config
     from repro.results.scores import load_scores, save_scores, scores_path
-    from repro.spec.loader import config_hash
+    from repro.config.loader import config_hash
 
     spec, cfg, pcfg = protocol_config(unit, eval_over)
     own, h = config_hash(cfg), config_hash(pcfg)

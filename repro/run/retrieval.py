@@ -30,7 +30,7 @@ def classifier_unit(spec, row_id: str, profile: str, seed: int | None, overrides
                     set_args: tuple) -> Unit:
     """The classifier row's unit under the same profile, seed and (non-retrieval) ``--set``."""
     from repro.retrieval.config import classifier_overrides
-    from repro.spec.loader import load_spec
+    from repro.config.loader import load_spec
 
     src = spec.row(row_id).features
     path = load_spec(src["table"]).path
@@ -43,7 +43,7 @@ def checkpoint_of(unit: Unit, dirs: Dirs) -> tuple[Path, dict | None]:
     trained for the unit's current config, else None."""
     from repro.engine.checkpoint import load_if_matching
     from repro.run.retest import checkpoint_file
-    from repro.spec.loader import config_hash
+    from repro.config.loader import config_hash
 
     spec, cfg = unit.config()
     ckpt = checkpoint_file(run_folder(dirs.runs, spec.key, unit.profile, unit.key, unit.variant(spec, cfg)), cfg)
@@ -112,7 +112,7 @@ def where_result(spec, row_id: str, profile: str, seed: int | None, overrides: d
     """``(config, spec hash, result path, up-to-date result or None)`` of a retrieval row and seed;
     a ``--set`` run that changes the config lives under ``variants/<hash>/``."""
     from repro.retrieval.config import resolve_retrieval
-    from repro.spec.loader import config_hash
+    from repro.config.loader import config_hash
 
     cfg = resolve_retrieval(spec, row_id, profile, seed, overrides)
     h = config_hash(cfg)

@@ -216,7 +216,7 @@ def _table_of(plan: Plan, unit) -> str:
     """The table a unit belongs to: its plan's, or for a retrieval row's classifier its own."""
     if unit.spec == str(plan.spec.path):
         return plan.spec.key
-    from repro.spec.loader import load_spec
+    from repro.config.loader import load_spec
 
     return load_spec(unit.spec).key
 

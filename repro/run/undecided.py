@@ -15,7 +15,7 @@ from repro.report.claims import CANNOT_TELL, check_claims
 from repro.report.probe import probe_claims
 from repro.report.tables import long_table
 from repro.results.select import select_results
-from repro.spec.loader import load_spec
+from repro.config.loader import load_spec
 
 
 def undecided_rows(tables: list[str], results_dir: Path) -> dict[str, list[str]]:

@@ -46,7 +46,7 @@ class Unit:
         return self.row if self.seed is None else f"{self.row}.seed{self.seed}"
 
     def config(self, check_modules: bool = False) -> tuple[object, dict]:
-        from repro.spec.loader import load_spec, resolve, seed_override
+        from repro.config.loader import load_spec, resolve, seed_override
 
         spec = load_spec(self.spec)
         return spec, resolve(spec, self.row, self.profile, seed_override(self.seed, self.overrides),
@@ -54,7 +54,7 @@ class Unit:
 
     def variant(self, spec, cfg: dict) -> str | None:
         """The config hash when the overrides change the config, else None (the spec's own run)."""
-        from repro.spec.loader import config_hash, resolve, seed_override
+        from repro.config.loader import config_hash, resolve, seed_override
 
         if not self.overrides:
             return None
@@ -82,7 +82,7 @@ def up_to_date(path: Path, spec_hash: str, force: bool) -> dict | None:
 
 def run_hash(cfg: dict) -> str:
     """Hash of what is trained: the resolved config without the table/row/profile names."""
-    from repro.spec.loader import config_hash
+    from repro.config.loader import config_hash
 
     c = {k: v for k, v in cfg.items() if k != "meta"}
     if not c["model"]["insert"].get("module"):
@@ -155,7 +155,7 @@ def _copy_twin(unit: Unit, spec, cfg: dict, h: str, twin: tuple[Path, dict]) -> 
 
 def where(unit: Unit, dirs: Dirs) -> tuple:
     """``(spec, config, spec hash, variant, result path)`` of a unit."""
-    from repro.spec.loader import config_hash
+    from repro.config.loader import config_hash
 
     spec, cfg = unit.config()
     h, variant = config_hash(cfg), unit.variant(spec, cfg)
@@ -184,7 +184,7 @@ def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,
     from repro.engine.train import fit, seed_everything
     from repro.models.build import build_from_config, load_imagenet
     from repro.results.scores import save_scores, scores_path
-    from repro.spec.schema import SpecError
+    from repro.errors import SpecError
 
     spec, cfg, h, variant, out = where(unit, dirs)
     table = spec.key

@@ -72,7 +72,7 @@ def evaluate_checkpoint(unit: Unit, dirs: Dirs, progress: bool = True, say=print
     from repro.models.build import build_from_config
     from repro.run.provenance import Provenance
     from repro.run.retest import score_model
-    from repro.spec.loader import config_hash
+    from repro.config.loader import config_hash
 
     spec, cfg = unit.config()
     if not cfg["model"]["weights"]:

@@ -8,19 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from repro.errors import SpecError  # noqa: F401  (raised by callers of this module)
+
 ANY = object()
 NUM = (int, float)
 INT_LIST = ("list", int)
-
-
-class SpecError(ValueError):
-    """A spec, recipe or profile file that cannot be used; the message names file and key path."""
-
-    def __init__(self, path: Path | str, problems: list[str], origins: list[str] | None = None) -> None:
-        self.path, self.problems = str(path), problems
-        # One line per problem, each naming the file (or flag) that set the value, and the key.
-        where = origins or [str(path)] * len(problems)
-        super().__init__("\n".join(f"{w}: {p}" for w, p in zip(where, problems)))
 
 
 MODEL = {

@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from repro.models.depths import DEPTHS, STAGES
-from repro.spec import schema as S
-from repro.spec.schema import SpecError
+from repro.config import schema as S
+from repro.errors import SpecError
 
 # The checkout's experiments/, or the copy an installed package carries (repro/experiments).
 _HERE = Path(__file__).resolve().parents[1]
