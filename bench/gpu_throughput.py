@@ -43,7 +43,7 @@ def peak_tflops(name: str, given: float | None) -> float | None:
 
 def build(table: str, row: str, check: bool):
     import repro
-    from repro.engine.train import to_channels_last
+    from repro.engine.inputs import to_channels_last
     from repro.config.loader import load_spec, resolve
 
     profile = "synthetic" if check else "paper"
@@ -87,7 +87,7 @@ def on_device(shape, classes: int, device, n: int):
 def from_loader(cfg: dict, device, batch: int, n: int, workers: int):
     from repro.data.dataset import collate_clips
     from repro.data.registry import build_datasets, prepare
-    from repro.engine.train import to_input
+    from repro.engine.inputs import to_input
 
     cfg = {**cfg, "data": {**cfg["data"], "smoke": True, "num_workers": workers, "cache_decoded": False}}
     root, info = prepare(cfg, {}, None, False)

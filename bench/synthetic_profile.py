@@ -27,7 +27,7 @@ PARTS = [("decode", "repro/data/video.py", "decode"),
          ("forward", "torch/nn/modules/module.py", "_call_impl"),
          ("backward", "torch/_tensor.py", "backward"),
          ("optimizer step", "torch/optim/optimizer.py", "wrapper"),
-         ("evaluation", "repro/engine/train.py", "evaluate"),
+         ("evaluation", "repro/engine/evaluate.py", "evaluate"),
          ("fit (all)", "repro/engine/train.py", "fit")]
 
 

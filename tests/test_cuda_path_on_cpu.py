@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import repro
-from repro.engine.train import to_channels_last
+from repro.engine.inputs import to_channels_last
 
 ROWS = [("probe_modules", r) for r in ("tsn", "tsm", "nl3d", "nl2d", "nl1d", "dnl", "sa", "ta", "tape",
                                       "gta", "ssa", "rsa")]

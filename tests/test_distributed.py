@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from repro.engine.distributed import GlobalBatchSampler, shard_indices, single_process_order
-from repro.engine.train import effective_lr, epoch_seed
+from repro.engine.inputs import effective_lr, epoch_seed
 from repro.results.scores import load_scores
 from helpers import find_file
 

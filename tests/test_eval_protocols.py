@@ -15,7 +15,7 @@ from repro.data.transforms import ClipTransform, crop_offsets, normalize
 from repro.errors import EnsembleError
 from repro.results.scores import load_scores, save_scores
 from repro.run.ensemble import average
-from repro.engine.train import evaluate
+from repro.engine.evaluate import evaluate
 from repro.config.loader import load_spec
 from repro.config.schema import SpecError
 from helpers import TINY_SETS, find_file, tiny_run, tiny_spec

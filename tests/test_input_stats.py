@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from repro.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from repro.engine.train import to_input
+from repro.engine.inputs import to_input
 from repro.models.build import build_from_config
 from repro.run.weights import load_weights
 from repro.config.loader import load_spec, resolve

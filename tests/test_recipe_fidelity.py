@@ -284,7 +284,7 @@ def test_fidelity_flag_prints_without_training(capsys, tmp_path):
 
 
 def test_precise_bn_is_the_equal_weight_average_of_batch_statistics():
-    from repro.engine.train import precise_bn
+    from repro.engine.evaluate import precise_bn
 
     torch.manual_seed(0)
     bn = nn.BatchNorm1d(3, momentum=0.1)

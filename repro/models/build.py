@@ -45,7 +45,7 @@ def build_from_config(cfg: dict, num_classes: int) -> nn.Module:
         raise ValueError(f"unknown backbone arch {arch!r}; use resnet or slowfast")
     init_classifier(model, m["fc_init"])
     # The statistics its input is normalised with (data.mean/std): a property of the weights
-    # (PySlowFast's were trained on 0.45 / 0.225), read by repro.engine.train.to_input.
+    # (PySlowFast's were trained on 0.45 / 0.225), read by repro.engine.inputs.to_input.
     model.input_stats = (tuple(cfg["data"]["mean"]), tuple(cfg["data"]["std"]))
     if m["drop_path"]:
         set_drop_path(model, m["drop_path"])

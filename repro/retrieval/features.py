@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from repro.engine.train import to_input
+from repro.engine.inputs import to_input
 
 
 def last_linear(model: torch.nn.Module) -> torch.nn.Linear:

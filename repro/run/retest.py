@@ -95,7 +95,8 @@ def score_model(model, cfg: dict, dirs: Dirs, progress: bool, desc: str, announc
     """
     from repro.data.dataset import with_eval_views
     from repro.engine import distributed as D
-    from repro.engine.train import amp_mode, eval_loader, evaluate
+    from repro.engine.evaluate import eval_loader, evaluate
+    from repro.engine.inputs import amp_mode
 
     ev = cfg["eval"]
     root, info, train_ds, val_ds = load_datasets(cfg, dirs, progress)

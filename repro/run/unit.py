@@ -181,7 +181,8 @@ def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,
     from repro.data.dataset import with_eval_views
     from repro.data.registry import num_classes
     from repro.engine import distributed as D
-    from repro.engine.train import fit, seed_everything
+    from repro.engine.inputs import seed_everything
+    from repro.engine.train import fit
     from repro.models.build import build_from_config, load_imagenet
     from repro.results.scores import save_scores, scores_path
     from repro.errors import SpecError
