@@ -3,10 +3,14 @@ from __future__ import annotations
 
 
 def build_model(table: str, row: str, profile: str = "paper", overrides: dict | None = None):
-    """The ``nn.Module`` of one row of a paper table (see :func:`repro.models.build.build_model`)."""
-    from repro.models.build import build_model as _build
+    """The ``nn.Module`` of one row of a paper table under a profile (its resolved config, built
+    by :func:`repro.models.build.build_from_config`)."""
+    from repro.config.loader import load_spec, resolve
+    from repro.data.registry import num_classes
+    from repro.models.build import build_from_config
 
-    return _build(table, row, profile, overrides)
+    cfg = resolve(load_spec(table), row, profile, overrides)
+    return build_from_config(cfg, num_classes(cfg["data"]["dataset"]))
 
 
 def convert_checkpoint(checkpoint, source: str | None = None, table: str | None = None,

@@ -169,3 +169,7 @@ def _install(signum: int, handler):
         return signal.signal(signum, handler)
     except (ValueError, TypeError):  # not the main thread, or no previous Python-level handler
         return handler
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -17,9 +17,10 @@ import sys
 from pathlib import Path
 
 from repro.errors import LaunchError, ReproError
+from repro.results.store import REPO
 
-REPO = Path(__file__).resolve().parents[1]
-TEMPLATE = REPO / "templates" / "slurm.sbatch"
+# The template ships inside the package, so that an installed repro finds it from any folder.
+TEMPLATE = Path(__file__).resolve().parent / "templates" / "slurm.sbatch"
 PLACEHOLDERS = ("job_name", "nodes", "gpus", "time", "command", "log_dir")
 
 
@@ -38,7 +39,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="passed on to run_all.py")
     p.add_argument("--out-dir", type=Path, default=None,
                    help="folder for the sbatch files (default: slurm/<table>/)")
-    p.add_argument("--template", type=Path, default=TEMPLATE)
+    p.add_argument("--template", type=Path, default=TEMPLATE,
+                   help="SLURM batch template with {{placeholders}} (default: repro/templates/slurm.sbatch)")
     p.add_argument("--submit", action="store_true", help="submit every written file with sbatch")
     return p.parse_args(argv)
 
@@ -67,7 +69,7 @@ def torchrun_command(table: str, row: str, profile: str, gpus: int, nodes: int,
         rdzv = ["--standalone"]
     else:  # MASTER_ADDR/MASTER_PORT/SLURM_JOB_ID are set by the sbatch template at run time
         rdzv = ["--rdzv_backend=c10d", "--rdzv_endpoint=$MASTER_ADDR:$MASTER_PORT", "--rdzv_id=$SLURM_JOB_ID"]
-    args = ["run_all.py", "--table", table, "--rows", row, "--profile", profile, "--no-progress"]
+    args = [*_entry(), "--table", table, "--rows", row, "--profile", profile, "--no-progress"]
     for s in sets:
         args += ["--set", s]
     for d in data_roots:
@@ -75,6 +77,12 @@ def torchrun_command(table: str, row: str, profile: str, gpus: int, nodes: int,
     # rdzv values must stay unquoted so that the shell expands the variables.
     return " ".join(["torchrun", f"--nnodes={nodes}", f"--nproc_per_node={gpus}", *rdzv,
                      *(shlex.quote(a) for a in args)])
+
+
+def _entry() -> list[str]:
+    """How torchrun starts the CLI: ``run_all.py`` in a checkout, the installed package otherwise
+    (an installed repro has no run_all.py to point at)."""
+    return ["run_all.py"] if (REPO / "run_all.py").is_file() else ["-m", "repro"]
 
 
 def render(template: str, values: dict[str, object]) -> str:

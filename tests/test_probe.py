@@ -242,8 +242,9 @@ def test_identical_configs_across_tables_share_one_run(tmp_path):
 
 def test_a_unit_gives_the_same_numbers_whatever_ran_before_it_in_the_process(tiny_root, tmp_path):
     """Worker processes run many units; a unit's data seed must be its own, not its predecessor's."""
-    from repro.run import unit as runner
-    from repro.run.unit import Dirs, Unit, run_unit
+    from repro.run import datasets as runner
+    from repro.run.train import run_unit
+    from repro.run.unit import Dirs, Unit
 
     tiny = {"train": {"epochs": 1, "max_iters": 3, "batch_size": 4}, "data": {"train_per_class": 2,
             "val_per_class": 1}}

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from repro.errors import SpecError  # noqa: F401  (raised by callers of this module)
+from repro.models.fc_init import fc_init
 
 ANY = object()
 NUM = (int, float)
@@ -168,19 +169,6 @@ def _size(v) -> bool:
 def short_side(size) -> int:
     """The short side of a resize value (an int, or ``[H, W]``)."""
     return min(size) if isinstance(size, list) else size
-
-
-def fc_init(v: str) -> tuple[str, float] | None:
-    """``("default"|"xavier", 0)`` or ``("normal", std)`` from ``model.fc_init``; None if malformed."""
-    if v in ("default", "xavier"):
-        return v, 0.0
-    if isinstance(v, str) and v.startswith("normal:"):
-        try:
-            std = float(v.split(":", 1)[1])
-        except ValueError:
-            return None
-        return ("normal", std) if std > 0 else None
-    return None
 
 
 # Value ranges of a resolved config: key -> (test, what the value must be). None passes where

@@ -24,6 +24,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from repro.engine import distributed as D
 from repro.errors import TrainingError
 
 
@@ -112,8 +113,6 @@ def plan(bn_group: int | None, per_device: int, world: int) -> tuple[str, int]:
 def apply(model: nn.Module, bn_group: int | None, per_device: int, device: torch.device) -> nn.Module:
     """``model`` with BatchNorm over groups of ``bn_group`` clips, for this process's place in the
     torchrun group (one process when there is none)."""
-    from repro.engine import distributed as D
-
     W = D.world()
     how, n = plan(bn_group, per_device, W.world)
     if how == "split":
@@ -121,11 +120,26 @@ def apply(model: nn.Module, bn_group: int | None, per_device: int, device: torch
     if not W.enabled:
         return model
     if how == "global":
-        return D.convert_sync_batchnorm(model, device)
+        return convert_sync_batchnorm(model, device)
     groups = [list(range(s, s + n)) for s in range(0, W.world, n)]
     mine = None
     for ranks in groups:  # every rank creates every group, as torch.distributed requires
         g = torch.distributed.new_group(ranks)
         if W.rank in ranks:
             mine = g
-    return D.convert_sync_batchnorm(model, device, group=mine)
+    return convert_sync_batchnorm(model, device, group=mine)
+
+
+def _gloo_sync_bn(bn: nn.modules.batchnorm._BatchNorm, group) -> D.GlooSyncBatchNorm:
+    out = D.GlooSyncBatchNorm(bn.num_features, bn.eps, bn.momentum, bn.affine, bn.track_running_stats)
+    out.group = group
+    return out
+
+
+def convert_sync_batchnorm(model: nn.Module, dev: torch.device, group=None) -> nn.Module:
+    """Every BatchNorm synchronised across the ranks of ``group`` (default: all ranks): torch's
+    SyncBatchNorm on CUDA, :class:`repro.engine.distributed.GlooSyncBatchNorm` on CPU; state-dict
+    keys unchanged."""
+    if dev.type == "cuda":
+        return nn.SyncBatchNorm.convert_sync_batchnorm(model, process_group=group)
+    return replace_batchnorm(model, lambda bn: _gloo_sync_bn(bn, group), D.GlooSyncBatchNorm)

@@ -183,22 +183,6 @@ class GlooSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
         return y
 
 
-def _gloo_sync_bn(bn: nn.modules.batchnorm._BatchNorm, group) -> GlooSyncBatchNorm:
-    out = GlooSyncBatchNorm(bn.num_features, bn.eps, bn.momentum, bn.affine, bn.track_running_stats)
-    out.group = group
-    return out
-
-
-def convert_sync_batchnorm(model: nn.Module, dev: torch.device, group=None) -> nn.Module:
-    """Every BatchNorm synchronised across the ranks of ``group`` (default: all ranks; see
-    :mod:`repro.engine.bn_groups`), state-dict keys unchanged."""
-    if dev.type == "cuda":
-        return nn.SyncBatchNorm.convert_sync_batchnorm(model, process_group=group)
-    from repro.engine.bn_groups import replace_batchnorm
-
-    return replace_batchnorm(model, lambda bn: _gloo_sync_bn(bn, group), GlooSyncBatchNorm)
-
-
 def all_sum(values: list[float], dev: torch.device) -> list[float]:
     """Element-wise sum over ranks (float64, so counts stay exact)."""
     if not world().enabled:

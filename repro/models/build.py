@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from repro.errors import ModuleError, WeightsError
+from repro.models.fc_init import fc_init
 from repro.models.registry import get_module
 from repro.models.resnet import STAGES, TSNResNet, set_drop_path, tsn_resnet
 from repro.models.slowfast import SlowFastResNet
@@ -71,8 +72,6 @@ def build_from_config(cfg: dict, num_classes: int) -> nn.Module:
 def init_classifier(model: nn.Module, how: str) -> None:
     """``model.fc_init``: ``default`` leaves the builder's init (torch's Linear; PySlowFast's
     N(0, 0.01) for SlowFast), ``normal:<std>`` (TSM 0.001), ``xavier`` (RSA); biases 0."""
-    from repro.config.schema import fc_init
-
     kind, std = fc_init(how) or ("default", 0.0)
     if kind == "default":
         return
@@ -129,15 +128,6 @@ def _build_slowfast(bb: dict, num_classes: int, frames: int, dropout: float) -> 
                          f"(known: {', '.join(sorted(known))})")
     return slowfast_resnet(num_classes, depth=bb.get("depth"), layers=bb.get("layers"),
                            width=bb["width"], num_frames=frames, dropout=dropout, **args)
-
-
-def build_model(table: str, row: str, profile: str = "paper", overrides: dict | None = None) -> nn.Module:
-    """Public API: the ``nn.Module`` of one row of a paper table under a profile."""
-    from repro.data.registry import num_classes
-    from repro.config.loader import load_spec, resolve
-
-    cfg = resolve(load_spec(table), row, profile, overrides)
-    return build_from_config(cfg, num_classes(cfg["data"]["dataset"]))
 
 
 def load_imagenet(model: TSNResNet) -> list[str]:

@@ -9,9 +9,9 @@ from repro.report.plots import paired_bars
 from repro.report.datasets import dataset_section
 from repro.report.published import published_section
 from repro.report.retrieval import retrieval_section, settings_section
-from repro.run.weights import read_checkpoint_results
 from repro.report.tables import long_table, markdown, write_csv
 from repro.results.select import select_results
+from repro.results.store import read_checkpoint_results
 from repro.config.loader import Spec, load_spec
 from repro.errors import SpecError
 

@@ -13,7 +13,7 @@ from pathlib import Path
 def published_section(spec, found: list[dict]) -> list[str]:
     """Markdown lines (none when the spec lists no checkpoint and none was evaluated);
     ``found``: the table's evaluated-checkpoint results
-    (:func:`repro.run.weights.read_checkpoint_results`)."""
+    (:func:`repro.results.store.read_checkpoint_results`)."""
     listed = [(r, c) for r in spec.rows for c in r.checkpoints]
     if not found and not listed:
         return []

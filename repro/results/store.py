@@ -22,6 +22,8 @@ PACKAGE = Path(__file__).resolve().parents[1]
 REPO = PACKAGE.parent if (PACKAGE.parent / "pyproject.toml").is_file() else Path.cwd()
 RESULTS_DIR = REPO / "results"
 VARIANTS = "variants"
+# Results of published checkpoints evaluated here (run_all.py --eval-only), apart from trained ones.
+CHECKPOINTS = "checkpoints"
 
 
 def keyed_dir(root: Path, table: str, profile: str, variant: str | None = None) -> Path:
@@ -34,6 +36,11 @@ def result_path(results_dir: Path, table: str, profile: str, key: str, variant: 
     """Where the result of ``key`` (``row`` or ``row.seed<k>``) lives; ``variant``: its config hash
     when that config is not the spec's own."""
     return keyed_dir(results_dir, table, profile, variant) / f"{key}.json"
+
+
+def checkpoint_result_path(results_dir: Path, table: str, profile: str, row: str, digest: str) -> Path:
+    """``<results>/<table>/<profile>/checkpoints/<row>.<sha256[:12]>.json``: one evaluated file."""
+    return keyed_dir(results_dir, table, profile) / CHECKPOINTS / f"{row}.{digest[:12]}.json"
 
 
 def write_json_atomic(data: dict, path: Path) -> None:
@@ -78,6 +85,11 @@ def read_results(results_dir: Path, table: str) -> list[dict]:
     """
     base = Path(results_dir) / table
     return read_files([*base.glob("*/*.json"), *base.glob(f"*/{VARIANTS}/*/*.json")])
+
+
+def read_checkpoint_results(results_dir: Path, table: str) -> list[dict]:
+    """Every evaluated-checkpoint result of ``table`` (all profiles), each with its ``_path``."""
+    return read_files((Path(results_dir) / table).glob(f"*/{CHECKPOINTS}/*.json"))
 
 
 def read_files(paths) -> list[dict]:

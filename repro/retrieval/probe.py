@@ -15,8 +15,9 @@ from collections import defaultdict
 import torch
 
 from repro.data.synthetic import CLASSES
-from repro.retrieval.captions import Caption
+from repro.retrieval.captions import Caption, captions_for
 from repro.retrieval.metrics import ranks
+from repro.retrieval.train import Queries, run_network
 
 _PARTNER = {c.template: c.partner_of for c in CLASSES if c.partner_of}
 
@@ -82,6 +83,13 @@ def score_probe(sim: torch.Tensor, captions: list[Caption], entries: list[dict])
     return out
 
 
+def probe_queries(entries: list[dict], seed: int) -> Queries:
+    """The caption probe's queries: every caption of every synthetic validation video, each
+    scored against all of them (:func:`score_probe`)."""
+    caps = [c for e in entries for c in captions_for(e, seed)]
+    return Queries([c.text for c in caps], lambda sim: score_probe(sim, caps, entries))
+
+
 def caption_probe(train_feats: torch.Tensor, train_entries: list[dict], val_feats: torch.Tensor,
                   val_entries: list[dict], recipe, text_encoder: str = "maxpool", embed_dim: int = 64,
                   word_dim: int = 32, seed: int = 0) -> dict:
@@ -92,9 +100,7 @@ def caption_probe(train_feats: torch.Tensor, train_entries: list[dict], val_feat
     ``final_loss``)."""
     from types import SimpleNamespace
 
-    from repro.retrieval.captions import captions_for
     from repro.retrieval.config import DEFAULTS
-    from repro.retrieval.train import run_network
 
     side = lambda entries: SimpleNamespace(  # noqa: E731 -- what run_network reads of a Split
         entries=entries, captions=[tuple(c.text for c in captions_for(e, seed)) for e in entries])
@@ -103,5 +109,5 @@ def caption_probe(train_feats: torch.Tensor, train_entries: list[dict], val_feat
                 "lr_decay": recipe.lr_decay, "margin": recipe.margin}
     data = SimpleNamespace(train=side(train_entries), test=side(val_entries))
     metrics, _, info = run_network(settings, data, train_feats.float(), val_feats.float(), None, seed,
-                                   synthetic=True)
+                                   probe_queries(val_entries, seed))
     return {**metrics, "captions": info["test_queries"], "final_loss": info["final_loss"]}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -78,25 +79,33 @@ def test_retrieval(net: RetrievalNet, features: torch.Tensor, tokens: torch.Tens
     return retrieval_metrics(sim, target), sim
 
 
-def run_network(settings: dict, data, train_feats: torch.Tensor, test_feats: torch.Tensor,
-                word2vec: str | None, seed: int, synthetic: bool) -> tuple[dict, list[dict], dict]:
-    """Train the retrieval network of ``settings`` (a resolved ``retrieval`` config) on the
-    training clips' features and captions of ``data`` and test it text to video.
+@dataclass(frozen=True)
+class Queries:
+    """The test queries of a retrieval run, and how the similarities ``(queries, test clips)``
+    are scored into metrics."""
 
-    Returns the metrics, the per-epoch history and facts for the provenance. Synthetic data is
-    scored as the caption probe (:func:`repro.retrieval.probe.score_probe`); MSR-VTT and YouCook2
-    with their one query caption per test clip, ground truth on the diagonal (HowTo100M).
+    texts: list[str]
+    score: Callable[[torch.Tensor], dict]
+
+
+def diagonal_queries(captions: list) -> Queries:
+    """MSR-VTT / YouCook2: the one query caption of each test clip, its ground truth on the
+    diagonal (HowTo100M). The synthetic caption probe has its own
+    (:func:`repro.retrieval.probe.probe_queries`)."""
+    return Queries([caps[0] for caps in captions], retrieval_metrics)
+
+
+def run_network(settings: dict, data, train_feats: torch.Tensor, test_feats: torch.Tensor,
+                word2vec: str | None, seed: int, queries: Queries) -> tuple[dict, list[dict], dict]:
+    """Train the retrieval network of ``settings`` (a resolved ``retrieval`` config) on the
+    training clips' features and captions of ``data`` and test it text to video on ``queries``.
+
+    Returns the metrics, the per-epoch history and facts for the provenance.
     """
     from repro.engine.distributed import device
-    from repro.retrieval.captions import captions_for
-    from repro.retrieval.probe import score_probe
     from repro.retrieval.text import Vocabulary, read_word2vec, tokenize
 
-    # Test queries: every caption of every synthetic validation video (scored against all of
-    # them), or the one caption of each MSR-VTT / YouCook2 test clip (the diagonal).
-    probe_caps = [c for e in data.test.entries for c in captions_for(e, seed)] if synthetic else None
-    train_caps = data.train.captions
-    test_caps = [c.text for c in probe_caps] if synthetic else [caps[0] for caps in data.test.captions]
+    train_caps, test_caps = data.train.captions, queries.texts
     words = {w for caps in train_caps for c in caps for w in tokenize(c)}
     kw: dict = {}
     if settings["word_vectors"] == "word2vec":
@@ -116,7 +125,7 @@ def run_network(settings: dict, data, train_feats: torch.Tensor, test_feats: tor
                              settings["margin"], seed)
     history = fit_retrieval(net, train_feats, tokens, recipe)
     sim = similarities(net, test_feats, torch.from_numpy(np.stack([vocab.encode(c, n) for c in test_caps])))
-    metrics = score_probe(sim, probe_caps, data.test.entries) if synthetic else retrieval_metrics(sim)
+    metrics = queries.score(sim)
     known = sum(w in vocab.index for c in test_caps for w in tokenize(c))
     total = sum(len(tokenize(c)) for c in test_caps)
     info = {"vocabulary": len(vocab) - 1, "train_captions": sum(len(c) for c in train_caps),

@@ -14,7 +14,8 @@ import sys
 import threading
 import time
 
-from repro.run.unit import Dirs, Unit, run_unit
+from repro.run.train import run_unit
+from repro.run.unit import Dirs, Unit
 
 PR_SET_PDEATHSIG = 1
 

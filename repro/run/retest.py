@@ -13,7 +13,8 @@ from pathlib import Path
 
 from repro.engine.checkpoint import BEST, LAST
 from repro.errors import EnsembleError
-from repro.run.unit import Dirs, Unit, load_datasets, run_folder
+from repro.run.datasets import load_datasets
+from repro.run.unit import Dirs, Unit, run_folder
 
 CHECKPOINT_FILES = {"best": BEST, "last": LAST}
 

@@ -154,7 +154,8 @@ def run_retrieval(spec, row_id: str, profile: str, seed: int | None, overrides: 
                             f"{limit}); e.g. {bad[0]}")
     if extract_only:
         return {"status": "extracted", "features": cache, "result": None, "path": None}
-    from repro.retrieval.train import run_network
+    from repro.retrieval.probe import probe_queries
+    from repro.retrieval.train import diagonal_queries, run_network
     from repro.retrieval.videos import SMOKE_WORD2VEC
 
     # The smoke layouts bring their own tiny word2vec file; the paper profile needs the user's.
@@ -162,8 +163,10 @@ def run_retrieval(spec, row_id: str, profile: str, seed: int | None, overrides: 
                                                           if settings["word_vectors"] == "word2vec" else None)
     say(f"[{table}] {key}: training the retrieval network ({settings['text_encoder']} text encoder, "
         f"d={settings['embed_dim']}, {settings['epochs']} epochs)", flush=True)
+    queries = (probe_queries(data.test.entries, cfg["seed"]) if data.name == "synthetic"
+               else diagonal_queries(data.test.captions))
     metrics, history, info = run_network(settings, data, feats["train"], feats["test"], word2vec, cfg["seed"],
-                                         synthetic=data.name == "synthetic")
+                                         queries)
     clf = cfg["classifier"]
     prov = Provenance(
         spec_hash=h, profile=profile, dataset=data.name + (f" ({data.root.name})" if data.name == "synthetic" else ""),
@@ -257,7 +260,7 @@ def retrieval_data(cfg: dict, dirs: Dirs, progress: bool):
 
     clf = cfg["classifier"]
     if cfg["data"]["dataset"] == "synthetic":
-        from repro.run.unit import load_datasets
+        from repro.run.datasets import load_datasets
 
         root, _, train_ds, val_ds = load_datasets(clf, dirs, progress)
         train, test = V.synthetic_splits(clf, root, train_ds, val_ds, cfg["seed"])

@@ -11,7 +11,8 @@ import json
 
 from repro.errors import TrainingError
 from repro.run.plan import Options, Plan
-from repro.run.unit import finished, run_hash, run_unit, summary_line
+from repro.run.train import run_unit
+from repro.run.unit import finished, run_hash, summary_line
 
 
 def say(*a, **kw) -> None:
@@ -155,7 +156,7 @@ def _parallel(units: list, opts: Options, jobs: int, progress: bool) -> list[str
     from tqdm import tqdm
 
     from repro.run.pool import Pool
-    from repro.run.unit import prepare_data
+    from repro.run.datasets import prepare_data
 
     dirs = opts.dirs
     configs = [u.config()[1] for _, u in units]

@@ -13,11 +13,9 @@ from pathlib import Path
 
 from repro.data.fingerprint import sha256
 from repro.errors import WeightsError
-from repro.results.store import keyed_dir, write_result
+from repro.results.store import checkpoint_result_path, write_result
+from repro.run.retest import score_model
 from repro.run.unit import Dirs, Unit
-
-CHECKPOINTS = "checkpoints"
-
 
 def load_weights(model, cfg: dict, trunk_only: bool = True, say=print) -> dict:
     """Load ``cfg['model']['weights']`` into ``model`` (converted from its publisher's layout);
@@ -58,10 +56,6 @@ def publisher_input_stats(source: str) -> tuple | None:
     return pyslowfast.INPUT_STATS if source == pyslowfast.NAME else None
 
 
-def checkpoint_result_path(dirs: Dirs, table: str, profile: str, row: str, digest: str) -> Path:
-    return keyed_dir(dirs.results, table, profile) / CHECKPOINTS / f"{row}.{digest[:12]}.json"
-
-
 def evaluate_checkpoint(unit: Unit, dirs: Dirs, progress: bool = True, say=print) -> dict:
     """Test the checkpoint of ``unit``'s ``model.weights`` with the row's test protocol and
     write its result (nothing is trained)."""
@@ -71,7 +65,6 @@ def evaluate_checkpoint(unit: Unit, dirs: Dirs, progress: bool = True, say=print
     from repro.engine.metrics import summarize
     from repro.models.build import build_from_config
     from repro.run.provenance import Provenance
-    from repro.run.retest import score_model
     from repro.config.loader import config_hash
 
     spec, cfg = unit.config()
@@ -93,16 +86,9 @@ def evaluate_checkpoint(unit: Unit, dirs: Dirs, progress: bool = True, say=print
                "bad_videos": t["bad_videos"][:20], "dataset_fingerprint": fingerprint(*t["data"])})
     result = {"table": spec.key, "row": unit.row, "seed": None, "metrics": metrics,
               "provenance": prov.to_dict(), "config": cfg}
-    out = checkpoint_result_path(dirs, spec.key, unit.profile, unit.row, weights["sha256"])
+    out = checkpoint_result_path(dirs.results, spec.key, unit.profile, unit.row, weights["sha256"])
     if D.world().is_main:
         write_result(result, out, dirs.results)
     say(f"[{spec.key}] {unit.row}: checkpoint top1 {metrics['top1']:.1f}, top5 {metrics['top5']:.1f} -> {out}",
         flush=True)
     return result
-
-
-def read_checkpoint_results(results_dir: Path, table: str) -> list[dict]:
-    """Every evaluated-checkpoint result of ``table`` (all profiles), each with its ``_path``."""
-    from repro.results.store import read_files
-
-    return read_files((Path(results_dir) / table).glob(f"*/{CHECKPOINTS}/*.json"))
