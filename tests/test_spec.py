@@ -112,3 +112,59 @@ def test_fit_places_clips_to_shallow_backbones():
     assert fit_places({"layer2": [1, 3], "layer3": [1, 3, 5]}, [1, 2, 3, 1]) == {
         "layer2": [0, 1], "layer3": [0, 1, 2]}
     assert fit_places({"layer2": [1], "layer4": [1]}, [1, 2, 3, 1]) == {"layer2": [1], "layer4": [0]}
+
+
+def test_an_empty_mapping_or_null_clears_what_an_earlier_layer_set():
+    """`--set 'model.insert.args={}'` drops a row's inherited module arguments (and null does too)."""
+    from repro.config.loader import deep_merge, load_spec, resolve
+
+    spec = load_spec("ssa_table2")
+    row = next(r.id for r in spec.rows if r.built and (r.overrides.get("model", {}).get("insert") or {}).get("args"))
+    assert resolve(spec, row, "synthetic")["model"]["insert"]["args"]  # the row does give arguments
+    for cleared in ({}, None):
+        cfg = resolve(spec, row, "synthetic", {"model": {"insert": {"args": cleared}}})
+        assert cfg["model"]["insert"]["args"] == {}
+    assert deep_merge({"a": {"x": 1}, "b": 2}, {"a": {"y": 2}}) == {"a": {"x": 1, "y": 2}, "b": 2}
+    assert deep_merge({"train": {"lr_mult": {"bias": 2}}}, {"train": {"lr_mult": None}}) == {"train": {"lr_mult": {}}}
+    # A whole section given as {} merges as usual: nothing is cleared.
+    assert deep_merge({"eval": {"clips": 2}}, {"eval": {}}) == {"eval": {"clips": 2}}
+
+
+def test_a_bad_module_argument_names_the_layer_that_gave_it(tmp_path, monkeypatch):
+    """A row's bad argument is blamed on the row's file even when --set adds another argument."""
+    from repro.config.loader import load_spec, resolve
+    from repro.errors import SpecError
+
+    spec = load_spec("ssa_table2")
+    row = next(r for r in spec.rows if r.built and (r.overrides.get("model", {}).get("insert") or {}).get("module"))
+    idx = spec.rows.index(row)
+    row.overrides = {**row.overrides, "model": {**row.overrides["model"], "insert": {
+        **row.overrides["model"]["insert"], "args": {"no_such_arg": 1}}}}
+    with pytest.raises(SpecError) as e:
+        resolve(spec, row.id, "synthetic", {"model": {"insert": {"args": {"other_bad": 2}}}}, check_modules=True)
+    lines = str(e.value).splitlines()
+    assert any("no_such_arg" in ln and f"rows[{idx}]" in ln for ln in lines), lines
+    assert any("other_bad" in ln and ln.startswith("--set") for ln in lines), lines
+
+
+def test_docs_config_md_is_generated_from_the_key_table():
+    """docs/config.md lists every key with its default; regenerate it when repro/config/keys.py changes."""
+    from pathlib import Path
+
+    from repro.config.keys import KEYS, markdown
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "config.md").read_text()
+    assert text == markdown(), "docs/config.md is stale: python -m repro.config.keys > docs/config.md"
+    assert all(f"`{k.path}`" in text for k in KEYS)
+
+
+def test_every_key_is_declared_once_with_a_doc_and_the_source_of_its_default():
+    from repro.config.keys import KEYS, MAPPING, NO_DEFAULT
+
+    paths = [k.path for k in KEYS]
+    assert len(paths) == len(set(paths))
+    for k in KEYS:
+        assert k.doc, f"{k.path}: no doc"
+        has_default = k.default is not NO_DEFAULT and k.type is not MAPPING
+        assert not has_default or k.source, f"{k.path}: a default without its source"
+        assert not (k.required and k.default is not NO_DEFAULT), f"{k.path}: required and defaulted"

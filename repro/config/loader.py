@@ -150,11 +150,18 @@ def _read_yaml(path: Path) -> Any:
     return copy.deepcopy(_PARSED[key])
 
 
-def deep_merge(base: dict, over: dict) -> dict:
+def deep_merge(base: dict, over: dict, _at: str = "") -> dict:
+    """``over`` merged into a copy of ``base``, key by key. ``{}`` or ``null`` given for a mapping
+    key of the config (:data:`schema.CLEARABLE`: module and backbone arguments, insertion stages,
+    lr multipliers, generator knobs) clears it: ``--set 'model.insert.args={}'`` drops a row's
+    inherited arguments. A whole section (``eval: {}``) merges as usual."""
     out = copy.deepcopy(base)
     for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = deep_merge(out[k], v)
+        path = f"{_at}.{k}" if _at else str(k)
+        if path in S.CLEARABLE and (v is None or v == {}):
+            out[k] = {}
+        elif isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v, path)
         else:
             out[k] = copy.deepcopy(v)
     return out
@@ -496,6 +503,33 @@ def resolve(spec: Spec, row_id: str, profile: str, overrides: dict | None = None
     (or ``--set``) that set the value and its key; ``check_modules`` also checks the module's
     arguments against its constructor (which imports it).
     """
+    _check_buildable(spec, row_id)
+    profiles = load_profiles(root)
+    if profile not in profiles:
+        raise SpecError(root / PROFILES_FILE, [f"unknown profile {profile!r} (known: {', '.join(profiles)})"])
+    prof = copy.deepcopy(profiles[profile])
+    recipe_name = prof.pop("recipe", None) or spec.row(row_id).recipe or spec.recipe
+    dataset = prof.pop("dataset", "paper")
+    for key in ("description", "seeds", "retrieval"):  # how many runs / retrieval rows' settings
+        prof.pop(key, None)
+    overrides = {k: v for k, v in (overrides or {}).items() if k != "retrieval"}
+    if overrides:
+        check_overrides(overrides)
+    layers = _config_layers(spec, row_id, profile, recipe_name, prof, overrides, root)
+    cfg, declared = _merge(layers)
+    problems_at, moved = _fit_and_check(cfg, declared, check_modules)
+    if problems_at:
+        origins = [_origin(key, layers, spec.path) for key, _ in problems_at]
+        raise SpecError(origins[0], [f"{k}: {p}" for k, p in problems_at], origins)
+    cfg["data"]["dataset"] = spec.dataset if dataset == "paper" else dataset
+    cfg["meta"] = {"table": spec.id, "row": row_id, "profile": profile, "recipe": recipe_name}
+    if moved:
+        cfg["meta"]["places_fitted_from"] = moved
+    return cfg
+
+
+def _check_buildable(spec: Spec, row_id: str) -> None:
+    """A SpecError unless ``row_id`` is a built row (not retrieval, ensemble or reported-only)."""
     row = spec.row(row_id)
     if row.is_retrieval:
         raise SpecError(spec.path, [f"row {row_id!r} is a retrieval row on the features of "
@@ -508,33 +542,38 @@ def resolve(spec: Spec, row_id: str, profile: str, overrides: dict | None = None
     if not row.built:
         raise SpecError(spec.path, [f"row {row_id!r} is reported-only ({row.reported_only}); "
                                     "it has no model to build or run"])
-    profiles = load_profiles(root)
-    if profile not in profiles:
-        raise SpecError(root / PROFILES_FILE, [f"unknown profile {profile!r} (known: {', '.join(profiles)})"])
-    prof = copy.deepcopy(profiles[profile])
-    recipe_name = prof.pop("recipe", None) or row.recipe or spec.recipe
-    prof.pop("description", None)
-    prof.pop("seeds", None)  # how many runs, not how one run is configured
-    prof.pop("retrieval", None)  # retrieval rows' settings (repro/retrieval/config.py)
-    overrides = {k: v for k, v in (overrides or {}).items() if k != "retrieval"}
-    dataset = prof.pop("dataset", "paper")
-    if overrides:
-        check_overrides(overrides)
+
+
+def _config_layers(spec: Spec, row_id: str, profile: str, recipe_name: str | None, prof: dict,
+                   overrides: dict, root: Path) -> list[tuple[str, dict]]:
+    """The layers of a config, earliest first, each named so that a bad value points at the
+    file (and row, or profile) that set it."""
     idx = next(i for i, r in enumerate(spec.rows) if r.id == row_id)
-    # Later layers win; each is named so that a bad value points at the file that set it.
-    layers = [(str(root / "recipes" / f"{recipe_name}.yaml"), load_recipe(recipe_name, root) if recipe_name else {}),
-              (f"{spec.path} (defaults)", spec.defaults),
-              (f"{spec.path} (rows[{idx}] {row_id})", row.overrides),
-              (f"{root / PROFILES_FILE} ({profile})", prof),
-              ("--set", overrides or {})]
+    recipe = load_recipe(recipe_name, root) if recipe_name else {}
+    return [(str(root / "recipes" / f"{recipe_name}.yaml"), recipe),
+            (f"{spec.path} (defaults)", spec.defaults),
+            (f"{spec.path} (rows[{idx}] {row_id})", spec.row(row_id).overrides),
+            (f"{root / PROFILES_FILE} ({profile})", prof),
+            ("--set", overrides or {})]
+
+
+def _merge(layers: list[tuple[str, dict]]) -> tuple[dict, list[int] | None]:
+    """The layers over the defaults, completed; and the blocks per stage of the spec's own
+    backbone (recipe, defaults and row: before the profile shrinks it)."""
     cfg = copy.deepcopy(S.DEFAULTS)
     for _, layer in layers[:3]:
         cfg = deep_merge(cfg, layer)
-    declared = _layers(cfg["model"]["backbone"])  # the spec's own backbone, before the profile
+    declared = _layers(cfg["model"]["backbone"])
     for _, layer in layers[3:]:
         cfg = deep_merge(cfg, layer)
-    cfg = complete(cfg)
-    bb = cfg["model"]["backbone"]
+    return complete(cfg), declared
+
+
+def _fit_and_check(cfg: dict, declared: list[int] | None,
+                   check_modules: bool) -> tuple[list[tuple[str, str]], dict | None]:
+    """Fill in the blocks per stage and fit the insertion places to them (in ``cfg``); returns
+    the problems ``(key, what)`` and the paper's places when they had to move."""
+    bb, ins = cfg["model"]["backbone"], cfg["model"]["insert"]
     problems_at: list[tuple[str, str]] = []
     layers_now = _layers(bb)
     if layers_now is None:
@@ -542,18 +581,12 @@ def resolve(spec: Spec, row_id: str, profile: str, overrides: dict | None = None
                             f"(depths: {', '.join(map(str, DEPTHS))})"))
     else:
         bb["layers"] = layers_now
-    ins = cfg["model"]["insert"]
     stages = {k: v for k, v in (ins.get("stages") or {}).items() if v}
-    moved = None  # the paper's places, when they had to move to fit a smaller backbone
-    problems_at += [(k, p) for k, p in S.value_problems(cfg)]
+    moved = None
+    problems_at += S.value_problems(cfg)
     if declared and layers_now and not any(k.startswith(("model.insert.stages", "model.backbone"))
                                            for k, _ in problems_at):
-        for i, name in enumerate(STAGES):
-            bad = [b for b in stages.get(name, []) if b >= declared[i]]
-            if bad:
-                problems_at.append((f"model.insert.stages.{name}",
-                                    f"block {bad[0]} does not exist: {name} of the spec's backbone has "
-                                    f"{declared[i]} blocks (0-{declared[i] - 1})"))
+        problems_at += _missing_blocks(stages, declared)
         fitted = fit_places(stages, layers_now)
         if fitted != {k: sorted(set(v)) for k, v in stages.items()}:
             moved = stages  # said in the plan and kept in the config's meta
@@ -562,15 +595,21 @@ def resolve(spec: Spec, row_id: str, profile: str, overrides: dict | None = None
         # Imports the module's file (torch): done when planning a run, not for every report.
         from repro.models.registry import argument_problems
 
-        problems_at += [("model.insert.args", p) for p in argument_problems(ins["module"], ins.get("args") or {})]
-    if problems_at:
-        origins = [_origin(key, layers, spec.path) for key, _ in problems_at]
-        raise SpecError(origins[0], [f"{k}: {p}" for k, p in problems_at], origins)
-    cfg["data"]["dataset"] = spec.dataset if dataset == "paper" else dataset
-    cfg["meta"] = {"table": spec.id, "row": row_id, "profile": profile, "recipe": recipe_name}
-    if moved:
-        cfg["meta"]["places_fitted_from"] = moved
-    return cfg
+        # One key per argument: the error names the layer that gave that argument.
+        problems_at += [(f"model.insert.args.{k}", p) for k, v in (ins.get("args") or {}).items()
+                        for p in argument_problems(ins["module"], {k: v})]
+    return problems_at, moved
+
+
+def _missing_blocks(stages: dict[str, list[int]], declared: list[int]) -> list[tuple[str, str]]:
+    """Block indices the spec's own backbone lacks (the profile may shrink it; see fit_places)."""
+    out = []
+    for i, name in enumerate(STAGES):
+        bad = [b for b in stages.get(name, []) if b >= declared[i]]
+        if bad:
+            out.append((f"model.insert.stages.{name}", f"block {bad[0]} does not exist: {name} of the spec's "
+                        f"backbone has {declared[i]} blocks (0-{declared[i] - 1})"))
+    return out
 
 
 def complete(cfg: dict) -> dict:
