@@ -10,6 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
+from repro.engine.world import env_world
 from repro.errors import ReproError, UsageError
 from repro.results.store import REPO, RESULTS_DIR
 
@@ -125,13 +126,15 @@ def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
 
 
 def main(argv: list[str] | None = None) -> int:
-    from repro.engine import distributed as D
-
     try:
         args = parse_args(argv)
     except SystemExit as e:  # argparse has printed its one line (or --help)
         return int(e.code or 0)
-    W = D.init_from_env()
+    W = env_world()
+    if W.enabled:  # torch only under torchrun: --list, --help, --fidelity and --report-only run without it
+        from repro.engine import distributed as D
+
+        W = D.init_from_env()
     previous = _install(signal.SIGTERM, _on_sigterm)
     try:
         if W.enabled and (args.list or args.report_only or args.cost or args.fidelity):
@@ -159,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{how}; finished rows are saved, and a re-run resumes from the last checkpoint", file=sys.stderr)
         return 143 if isinstance(e, Stopped) else 130
     finally:
-        D.shutdown()
+        if W.enabled:
+            D.shutdown()
         _install(signal.SIGTERM, previous)
 
 

@@ -34,26 +34,8 @@ from torch import nn
 from torch.utils.data import RandomSampler
 from torch.utils.data.distributed import DistributedSampler
 
+from repro.engine.world import DistInfo, env_world
 
-@dataclass(frozen=True)
-class DistInfo:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world > 1
-
-
-def env_world() -> DistInfo:
-    """Rank, world size and local rank from the torchrun environment (one process without it)."""
-    return DistInfo(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-                    int(os.environ.get("LOCAL_RANK", 0)))
 
 
 def init_from_env() -> DistInfo:

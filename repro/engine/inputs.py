@@ -72,9 +72,13 @@ def to_channels_last(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def autocast(amp: str, device: torch.device):
-    """bf16 autocast on CUDA for ``train.amp: bf16``; a no-op context elsewhere."""
-    if amp == "bf16" and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """bf16 autocast on ``device`` for ``amp == "bf16"``; a no-op context for ``"none"``.
+
+    Any device type is accepted (CPU autocast runs bf16 too), so that tests can drive the CUDA
+    path on a CPU; runs still train in float32 there, because :func:`amp_mode` gives ``"none"``
+    off CUDA."""
+    if amp == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 

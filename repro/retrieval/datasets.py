@@ -35,6 +35,9 @@ from pathlib import Path
 
 from repro.errors import DatasetError
 
+RETRIEVAL_DATASETS = ("msrvtt", "youcook2")
+NAMES = {"msrvtt": "MSR-VTT", "youcook2": "YouCook2"}
+
 MSRVTT_DATA, MSRVTT_TEST = "MSRVTT_data.json", "MSRVTT_JSFUSION_test.csv"
 MSRVTT_TRAIN = "MSRVTT_train.9k.csv"
 YOUCOOK_ANNOTATIONS = "youcookii_annotations_trainval.json"

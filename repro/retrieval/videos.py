@@ -26,8 +26,6 @@ from repro.data.transforms import ClipTransform
 from repro.retrieval import datasets as D
 from repro.retrieval.text import tokenize
 
-RETRIEVAL_DATASETS = ("msrvtt", "youcook2")
-NAMES = {"msrvtt": "MSR-VTT", "youcook2": "YouCook2"}
 SMOKE_WORD2VEC = "smoke-word2vec.bin"  # written with the smoke layouts: the paper path, tiny
 
 
@@ -98,11 +96,11 @@ def retrieval_root(name: str, data_roots: dict, smoke: bool, cache_dir: Path | N
         return ensure_smoke(name, cache_dir)
     root = dataset_root(name, data_roots)
     if root is None:
-        raise DatasetError(f"{NAMES[name]} is not configured: give --data-root {name}=PATH or set "
+        raise DatasetError(f"{D.NAMES[name]} is not configured: give --data-root {name}=PATH or set "
                            f"REPRO_{name.upper()}_ROOT=PATH (files: docs/retrieval-facts.md). Without "
                            "it, use --profile synthetic (the caption probe) or --profile smoke.")
     if not Path(root).is_dir():
-        raise DatasetError(f"{NAMES[name]} root {root} is not a folder")
+        raise DatasetError(f"{D.NAMES[name]} root {root} is not a folder")
     return Path(root)
 
 

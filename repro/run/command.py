@@ -5,74 +5,86 @@ the results that match each row's current config, and the number of others is sa
 """
 from __future__ import annotations
 
+from repro.engine.world import env_world, say
 from repro.errors import TrainingError
 from repro.run.plan import Options, plan_table
-from repro.run.schedule import run_plans, say
 
 
 def run_command(tables: list[str], opts: Options, cost: bool = False, report_only: bool = False,
                 probe: bool = False, all_tables: bool = False, fidelity: bool = False,
                 eval_only: bool = False, extract: bool = False, undecided_seeds: int | None = None) -> int:
-    from repro.engine import distributed as D
-    from repro.report.build import build_report
-    from repro.report.index import write_index
-    from repro.report.probe import write_probe_report
-    from repro.run.cost import run_cost
-
-    failures: list[str] = []
+    """Do what the flags ask for ``tables``, then write their reports (rank 0). Modes that train
+    nothing (``--fidelity``, ``--report-only``) import no torch."""
     if fidelity:
         from repro.report.fidelity import print_fidelity
 
         for t in tables:
             print_fidelity(t, opts.overrides)
         return 0
+    failures: list[str] = []
     if cost:
+        from repro.run.cost import run_cost
+
         for t in tables:
             run_cost(t, opts.overrides, opts.set_args, opts.dirs.results, say)
     elif eval_only:
-        from repro.run.unit import Unit
-        from repro.run.weights import evaluate_checkpoint
-
-        plans = [plan_table(t, opts) for t in tables]
-        for p in plans:
-            for row in p.rows:  # one test per row: a checkpoint has no seeds
-                evaluate_checkpoint(Unit(str(p.spec.path), row, p.profile, None, opts.overrides, opts.set_args),
-                                    opts.dirs, opts.progress, say)
+        _evaluate_checkpoints(tables, opts)
     elif extract:
         from repro.run.schedule import extract_features
 
-        plans = [plan_table(t, opts) for t in tables]
-        extract_features(plans, opts)
+        extract_features([plan_table(t, opts) for t in tables], opts)
     elif undecided_seeds:
         failures = _run_undecided(tables, opts, undecided_seeds)
     elif not report_only:
+        from repro.run.schedule import run_plans
+
         plans = [plan_table(t, opts) for t in tables]  # all checked before anything runs
         failures = run_plans(plans, opts)
-    if D.world().is_main:
-        skipped = 0
-        for t in tables:
-            built = build_report(t, opts.dirs.results, opts.reports)
-            skipped += built.skipped
-            for p in built.paths:
-                say(f"[{t}] wrote {p}")
-            if built.skipped:
-                say(f"[{t}] {built.skipped} result(s) not used: made by another config than the row's "
-                    "current one (listed under 'Results not used' in the report)")
-        if report_only:
-            say(f"--report-only: {skipped} result(s) skipped as not matching the current spec")
-        if probe or (report_only and all_tables):
-            say(f"wrote {write_probe_report(opts.dirs.results, opts.reports)}")
-        say(f"wrote {write_index(opts.dirs.results, opts.reports)}")
+    if env_world().is_main:
+        _write_reports(tables, opts, report_only, probe or (report_only and all_tables))
     if failures:
         raise TrainingError(f"{len(failures)} run(s) failed (the others finished and are reported):\n  "
                             + "\n  ".join(failures))
     return 0
 
 
+def _evaluate_checkpoints(tables: list[str], opts: Options) -> None:
+    """``--eval-only --weights``: one test per row (a checkpoint has no seeds)."""
+    from repro.run.unit import Unit
+    from repro.run.weights import evaluate_checkpoint
+
+    for p in (plan_table(t, opts) for t in tables):
+        for row in p.rows:
+            evaluate_checkpoint(Unit(str(p.spec.path), row, p.profile, None, opts.overrides, opts.set_args),
+                                opts.dirs, opts.progress, say)
+
+
+def _write_reports(tables: list[str], opts: Options, report_only: bool, probe_report: bool) -> None:
+    from repro.report.build import build_report
+    from repro.report.index import write_index
+    from repro.report.probe import write_probe_report
+
+    skipped = 0
+    for t in tables:
+        built = build_report(t, opts.dirs.results, opts.reports)
+        skipped += built.skipped
+        for p in built.paths:
+            say(f"[{t}] wrote {p}")
+        if built.skipped:
+            say(f"[{t}] {built.skipped} result(s) not used: made by another config than the row's "
+                "current one (listed under 'Results not used' in the report)")
+    if report_only:
+        say(f"--report-only: {skipped} result(s) skipped as not matching the current spec")
+    if probe_report:
+        say(f"wrote {write_probe_report(opts.dirs.results, opts.reports)}")
+    say(f"wrote {write_index(opts.dirs.results, opts.reports)}")
+
+
 def _run_undecided(tables: list[str], opts: Options, n: int) -> list[str]:
     """Seeds 0..n-1 for the rows of every claim that cannot tell on the current results."""
     from dataclasses import replace
 
+    from repro.run.schedule import run_plans
     from repro.run.undecided import undecided_rows
 
     targets = undecided_rows(tables, opts.dirs.results)

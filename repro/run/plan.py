@@ -57,7 +57,7 @@ def parse_jobs(text: str) -> int | None:
 
 def parse_data_roots(items: list[str]) -> dict[str, str]:
     from repro.data.registry import NUM_CLASSES
-    from repro.retrieval.videos import RETRIEVAL_DATASETS
+    from repro.retrieval.datasets import RETRIEVAL_DATASETS
 
     known = (*NUM_CLASSES, *RETRIEVAL_DATASETS)
     out = {}

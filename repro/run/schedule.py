@@ -9,18 +9,11 @@ from __future__ import annotations
 
 import json
 
+from repro.engine.world import say
 from repro.errors import TrainingError
 from repro.run.plan import Options, Plan
 from repro.run.train import run_unit
 from repro.run.unit import finished, run_hash, summary_line
-
-
-def say(*a, **kw) -> None:
-    """print on rank 0 only: N processes would print every line N times."""
-    from repro.engine.distributed import world
-
-    if world().is_main:
-        print(*a, **kw)
 
 
 def run_plans(plans: list[Plan], opts: Options, retrieval: bool = True) -> list[str]:
