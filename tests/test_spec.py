@@ -151,19 +151,20 @@ def test_docs_config_md_is_generated_from_the_key_table():
     """docs/config.md lists every key with its default; regenerate it when repro/config/keys.py changes."""
     from pathlib import Path
 
-    from repro.config.keys import KEYS, markdown
+    from repro.config.keys import KEYS, RETRIEVAL_KEYS, markdown
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "config.md").read_text()
     assert text == markdown(), "docs/config.md is stale: python -m repro.config.keys > docs/config.md"
-    assert all(f"`{k.path}`" in text for k in KEYS)
+    assert all(f"`{k.path}`" in text for k in (*KEYS, *RETRIEVAL_KEYS))
 
 
 def test_every_key_is_declared_once_with_a_doc_and_the_source_of_its_default():
-    from repro.config.keys import KEYS, MAPPING, NO_DEFAULT
+    from repro.config.keys import BY_PATH, MAPPING, NO_DEFAULT
 
-    paths = [k.path for k in KEYS]
-    assert len(paths) == len(set(paths))
-    for k in KEYS:
+    from repro.config.keys import KEYS, RETRIEVAL_KEYS
+
+    assert len(BY_PATH) == len(KEYS) + len(RETRIEVAL_KEYS)  # no path twice
+    for k in BY_PATH.values():
         assert k.doc, f"{k.path}: no doc"
         has_default = k.default is not NO_DEFAULT and k.type is not MAPPING
         assert not has_default or k.source, f"{k.path}: a default without its source"

@@ -238,7 +238,36 @@ KEYS: tuple[Key, ...] = (
     Key("eval.single_crop", str, "centre", "where a 1-crop test crops: centre, or first (left/top; "
         "PySlowFast's ssv2.py)", "centre", choices=("centre", "first"), must="centre or first (left/top)"),
 )
-BY_PATH: dict[str, Key] = {k.path: k for k in KEYS}
+_HT = "[22] = HowTo100M's code, antoine77340/howto100m at 50af0ff (docs/retrieval-facts.md)"
+# The settings of a retrieval row (SSAN Tables 7-8): not part of a run config, resolved on their own
+# (repro/retrieval/config.py) as these defaults <- the spec's retrieval: <- the row's <- the
+# profile's <- --set retrieval.KEY=VALUE.
+RETRIEVAL_KEYS: tuple[Key, ...] = (
+    Key("retrieval.text_encoder", str, "maxpool", "sentence encoder: maxpool (per-word Linear+ReLU, max over "
+        "words) or gru (SSAN's wording, which nothing in [22] backs)", "[22] model.py:17-45; facts 3",
+        choices=("maxpool", "gru")),
+    Key("retrieval.embed_dim", int, 6144, "joint embedding size d", "[22] README.md:66 (UNVERIFIED for "
+        "these rows: facts 6)", ok=lambda v: v >= 1, must=">= 1"),
+    Key("retrieval.word_vectors", str, "word2vec", "word2vec (a user-supplied binary, frozen) or learned "
+        "(an embedding table over the training captions; the synthetic profile)", "[22] paper 4",
+        choices=("word2vec", "learned")),
+    Key("retrieval.word2vec", (str, NONE), None, "the word2vec binary (also $REPRO_WORD2VEC); required by "
+        "word_vectors: word2vec", "none: the user gives it"),
+    Key("retrieval.word_dim", int, 300, "learned word vectors' size (a word2vec file brings its own)",
+        "GoogleNews' 300", ok=lambda v: v >= 1, must=">= 1"),
+    Key("retrieval.max_words", int, 20, "words per caption after dropping unknown ones", "[22] args.py:64",
+        ok=lambda v: v >= 1, must=">= 1"),
+    Key("retrieval.epochs", int, 50, "training epochs of the retrieval network", "[22] README.md:64-67",
+        ok=lambda v: v >= 1, must=">= 1"),
+    Key("retrieval.batch_size", int, 256, "training batch", "[22] README.md:64-67", ok=lambda v: v >= 1, must=">= 1"),
+    Key("retrieval.lr", NUM, 1e-4, "Adam's lr (no weight decay)", "[22] train.py:159", ok=_positive, must="> 0"),
+    Key("retrieval.lr_decay", NUM, 1.0, "multiplied into the lr after every epoch", "[22] README.md:66",
+        ok=_positive, must="> 0"),
+    Key("retrieval.margin", NUM, 0.1, "max-margin ranking loss margin", "[22] args.py:72", ok=_positive, must="> 0"),
+    Key("retrieval.batch_clips", int, 16, "clips per forward pass of the feature extraction (speed only)",
+        HARNESS, ok=lambda v: v >= 1, must=">= 1"),
+)
+BY_PATH: dict[str, Key] = {k.path: k for k in (*KEYS, *RETRIEVAL_KEYS)}
 
 
 def choices(path: str) -> tuple:
@@ -279,10 +308,14 @@ def markdown() -> str:
              "edit the table there, not this file. A run's config is merged in this order, later "
              "wins: these defaults, the recipe, the spec's `defaults`, the row, the profile, "
              "`--set`. `{}` or `null` for a mapping key clears what an earlier layer set.", ""]
-    for section in ("model", "data", "train", "eval"):
-        lines += [f"## {section}", "", "| key | type | default | allowed | what | default's source |",
-                  "|---|---|---|---|---|---|"]
-        for k in (k for k in KEYS if k.path.split(".")[0] == section):
+    for section in ("model", "data", "train", "eval", "retrieval"):
+        lines += [f"## {section}", ""]
+        if section == "retrieval":
+            lines += ["The settings of a retrieval row (SSAN Tables 7-8), resolved apart from the run "
+                      "config: these defaults, the spec's and the row's `retrieval:`, the profile's, "
+                      f"`--set retrieval.KEY=V`. {_HT}.", ""]
+        lines += ["| key | type | default | allowed | what | default's source |", "|---|---|---|---|---|---|"]
+        for k in (k for k in BY_PATH.values() if k.path.split(".")[0] == section):
             rng = k.check()
             cells = [f"`{k.path}`", _type_words(k.type), _default_words(k), rng[1] if rng else "", k.doc, k.source]
             lines.append("| " + " | ".join(c.replace("<", "&lt;").replace("|", "\\|") for c in cells) + " |")

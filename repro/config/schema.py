@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from repro.errors import SpecError  # noqa: F401  (raised by callers of this module)
-from repro.config.keys import ANY, INT_LIST, KEYS, MAPPING, NO_DEFAULT, NUM, choices, size_ok
+from repro.config.keys import ANY, INT_LIST, KEYS, MAPPING, NO_DEFAULT, NUM, RETRIEVAL_KEYS, choices, size_ok
 
 
 def _tree(value_of) -> dict:
@@ -178,9 +178,7 @@ RECIPE = {"description": str, "fidelity": FIDELITY, **CONFIG}
 # Retrieval rows (SSAN Tables 7-8): the text-video network of Miech et al. trained on frozen clip
 # features of a classifier row. Every key is documented once, with its default, in
 # repro/retrieval/config.py (DEFAULTS); a spec, a row, a profile or --set retrieval.KEY=V sets it.
-RETRIEVAL = {"text_encoder": str, "embed_dim": int, "word_vectors": str, "word2vec": (str, type(None)),
-             "word_dim": int, "max_words": int, "epochs": int, "batch_size": int, "lr": NUM,
-             "lr_decay": NUM, "margin": NUM, "batch_clips": int}
+RETRIEVAL = {k.path.split(".", 1)[1]: k.type for k in RETRIEVAL_KEYS}
 # Where a retrieval row's video features come from: a built row of a spec (the classifier),
 # trained under the same profile and seed, or given by --weights.
 FEATURES = {"table": str, "row": str}

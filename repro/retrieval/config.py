@@ -12,32 +12,12 @@ from __future__ import annotations
 import copy
 import os
 
+from repro.config.keys import RETRIEVAL_KEYS
 from repro.errors import SpecError
 
-# Every retrieval key, with the paper profile's value. Sources: docs/retrieval-facts.md.
-DEFAULTS: dict = {
-    # Sentence encoder. "maxpool": HowTo100M's code (per-word Linear+ReLU, max over words;
-    # model.py:17-45), the one [22]'s GRU+ResNeXt-101 numbers come from; SSAN's Table 7 caption
-    # says the video representation is the only difference, so its text side is [22]'s. "gru":
-    # SSAN's wording ("GRU based"), which nothing in [22] backs (facts section 3).
-    "text_encoder": "maxpool",
-    # Joint embedding size d: 6144 in [22]'s fine-tuning command (README.md:66), the likeliest
-    # for its MSR-VTT and YouCook2 rows (UNVERIFIED: facts section 6).
-    "embed_dim": 6144,
-    # "word2vec": a user-supplied binary (GoogleNews 300-d in [22]), frozen; "learned": an
-    # embedding table over the training captions' words (the synthetic profile).
-    "word_vectors": "word2vec",
-    # The word2vec binary; also REPRO_WORD2VEC. Required by word_vectors: word2vec.
-    "word2vec": None,
-    "word_dim": 300,  # learned word vectors only; a word2vec file brings its own dimension
-    "max_words": 20,  # words per caption after dropping unknown ones ([22] args.py:64)
-    "epochs": 50,  # [22]'s fine-tuning command, README.md:64-67
-    "batch_size": 256,
-    "lr": 1e-4,  # Adam, no weight decay (train.py:159)
-    "lr_decay": 1.0,  # multiplied into the lr after every epoch
-    "margin": 0.1,  # max-margin ranking loss (args.py:72)
-    "batch_clips": 16,  # clips per forward pass of the feature extraction (speed only)
-}
+# Every retrieval key with its paper-profile default, type, range and source: declared once in
+# repro/config/keys.py (RETRIEVAL_KEYS; docs/config.md).
+DEFAULTS: dict = {k.path.split(".", 1)[1]: k.default for k in RETRIEVAL_KEYS}
 # What the sources say of each setting (docs/retrieval-facts.md; [22] = antoine77340/howto100m at
 # 50af0ff). The report prints them beside the paper profile's values.
 SOURCES: dict[str, tuple[str, str]] = {
@@ -52,8 +32,6 @@ SOURCES: dict[str, tuple[str, str]] = {
     "lr_decay": ("1.0 in the fine-tuning command (default 0.9)", "[22] README.md:66; args.py:52"),
     "margin": ("0.1, bidirectional, in-batch negatives", "[22] args.py:72; loss.py:33-39"),
 }
-TEXT_ENCODERS = ("maxpool", "gru")
-WORD_VECTORS = ("word2vec", "learned")
 WORD2VEC_ENV = "REPRO_WORD2VEC"
 
 
@@ -71,17 +49,10 @@ def retrieval_settings(spec, row_id: str, profile: str, overrides: dict | None =
         out = deep_merge(out, layer)
     if out["word_vectors"] == "word2vec" and not out["word2vec"] and os.environ.get(WORD2VEC_ENV):
         out["word2vec"] = os.environ[WORD2VEC_ENV]
-    problems = []
-    if out["text_encoder"] not in TEXT_ENCODERS:
-        problems.append(("text_encoder", f"{out['text_encoder']!r} is not one of {', '.join(TEXT_ENCODERS)}"))
-    if out["word_vectors"] not in WORD_VECTORS:
-        problems.append(("word_vectors", f"{out['word_vectors']!r} is not one of {', '.join(WORD_VECTORS)}"))
-    for key in ("embed_dim", "word_dim", "max_words", "epochs", "batch_size", "batch_clips"):
-        if out[key] < 1:
-            problems.append((key, f"{out[key]} must be >= 1"))
-    for key in ("lr", "lr_decay", "margin"):
-        if out[key] <= 0:
-            problems.append((key, f"{out[key]} must be > 0"))
+    problems = [(name, f"{out[name]!r} is not one of {', '.join(k.choices)}" if k.choices
+                 else f"{out[name]} must be {k.must}")
+                for k in RETRIEVAL_KEYS if k.check()
+                for name in [k.path.split(".", 1)[1]] if not k.check()[0](out[name])]
     if problems:
         key = problems[0][0]
         where = next((name for name, layer in reversed(layers) if key in (layer or {})), str(spec.path))
