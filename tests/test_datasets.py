@@ -27,7 +27,7 @@ def cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def roots(cache):
-    return {layout: smoke.ensure_layout(layout, cache) for layout in smoke.LAYOUTS}
+    return {layout: smoke.ensure_layout(layout, cache) for layout in smoke.layouts()}
 
 
 @pytest.fixture(autouse=True)

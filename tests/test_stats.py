@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
 import pytest
 
 from repro.report.claims import CANNOT_TELL, CONTRADICTED, UPHELD, judge

@@ -14,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-ANY = object()  # any YAML value (a module's own arguments)
+from repro.data.synthetic import DIFFICULTY_TYPES
+from repro.typecheck import ANY, NUM
+
 MAPPING = object()  # a mapping of the keys declared under this one
-NUM = (int, float)
 NONE = type(None)
 INT_LIST = ("list", int)
 SIZE = (int, INT_LIST)  # a short side, or a fixed [H, W]
@@ -161,12 +162,11 @@ KEYS: tuple[Key, ...] = (
         "ImageNet (TSM, RSA, torchvision); PySlowFast 0.225",
         ok=lambda v: len(v) == 3 and all(x > 0 for x in v), must="three positive per-channel values (R, G, B)"),
     Key("data.difficulty", MAPPING, doc="knobs of the synthetic generator (repro.data.synthetic.Difficulty)"),
-    Key("data.difficulty.size", int, doc=_DIFFICULTY.format("frame side in pixels")),
-    Key("data.difficulty.frames", int, doc=_DIFFICULTY.format("frames per video")),
-    Key("data.difficulty.distractors", INT_LIST, doc=_DIFFICULTY.format("[lo, hi] distractor objects")),
-    Key("data.difficulty.travel", ("list", NUM), doc=_DIFFICULTY.format("[lo, hi] distance an object moves")),
-    Key("data.difficulty.object_size", ("list", NUM), doc=_DIFFICULTY.format("[lo, hi] object size")),
-    Key("data.difficulty.noise", NUM, doc=_DIFFICULTY.format("pixel noise std")),
+    *(Key(f"data.difficulty.{name}", DIFFICULTY_TYPES[name], doc=_DIFFICULTY.format(what))
+      for name, what in (("size", "frame side in pixels"), ("frames", "frames per video"),
+                         ("distractors", "[lo, hi] distractor objects"),
+                         ("travel", "[lo, hi] distance an object moves"), ("object_size", "[lo, hi] object size"),
+                         ("noise", "pixel noise std"))),
     # --- train --------------------------------------------------------------------------------
     Key("train.epochs", int, doc="training epochs", required=True, ok=_positive,
         must="a positive integer (a run must train)"),

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from repro.data.registry import dataset_names
 from repro.models.depths import DEPTHS, STAGES
 from repro.config import schema as S
 from repro.errors import SpecError
@@ -263,8 +264,8 @@ def load_spec(table: str, root: Path = EXPERIMENTS) -> Spec:
     for key in ("id", "title", "paper", "table", "dataset", "split", "rows"):
         if key not in data:
             problems.append(f"{key}: required key missing")
-    if data.get("dataset") not in (None, *S.DATASETS):
-        problems.append(f"dataset: {data['dataset']!r} is not one of {', '.join(S.DATASETS)}")
+    if data.get("dataset") not in (None, *dataset_names()):
+        problems.append(f"dataset: {data['dataset']!r} is not one of {', '.join(dataset_names())}")
     if data.get("split") not in (None, *S.SPLITS):
         problems.append(f"split: {data['split']!r} is not one of {', '.join(S.SPLITS)}")
     if data.get("id") not in (None, path.stem):
@@ -384,8 +385,8 @@ def _reported(data: dict, row: dict, rp: str, problems: list[str]) -> list[Repor
         if full["metric"] not in S.METRICS:
             problems.append(f"{where}: unknown metric {full['metric']!r} (known: {', '.join(S.METRICS)})")
         # The spec's own dataset is checked once, above; only an entry's (or its row's) is checked here.
-        if (e.get("dataset") or src.get("dataset") != data.get("dataset")) and full.get("dataset") not in S.DATASETS:
-            problems.append(f"{where}: dataset {full.get('dataset')!r} is not one of {', '.join(S.DATASETS)}")
+        if (e.get("dataset") or src.get("dataset") != data.get("dataset")) and full.get("dataset") not in dataset_names():
+            problems.append(f"{where}: dataset {full.get('dataset')!r} is not one of {', '.join(dataset_names())}")
         if full.get("split") not in S.SPLITS:
             problems.append(f"{where}: split {full.get('split')!r} is not one of {', '.join(S.SPLITS)}")
         missing = [k for k in ("paper", "table") if not full.get(k)]

@@ -96,14 +96,17 @@ class VideoClipDataset(Dataset):
     TSN (:func:`repro.data.sampling.tsn_indices`) and evenly for dense clips; with the
     transform's ``crops`` this gives ``clips x crops`` views per video, returned as one ``(V, 3, T, H, W)`` item so that a video stays one index (sharding
     under torchrun and the one-score-row-per-video contract are unchanged).
+
+    ``source``: the registry id of the dataset the records come from (:mod:`repro.data.registry`),
+    if known.
     """
 
     def __init__(self, records: Sequence, segments: int, transform: ClipTransform, train: bool,
                  seed: int = 0, cache_decoded: bool = False, clips: int = 1, sampling: str = "tsn",
-                 rate: int = 1, layout: str = "spread") -> None:
+                 rate: int = 1, layout: str = "spread", source: str | None = None) -> None:
         if clips < 1 or (train and clips != 1):
             raise ValueError(f"clips={clips}: training takes 1 clip, evaluation 1 or more")
-        self.sampling, self.rate, self.layout = sampling, rate, layout
+        self.sampling, self.rate, self.layout, self.source = sampling, rate, layout, source
         self.records = list(records)
         self.segments, self.transform, self.train, self.clips = segments, transform, train, clips
         self.seed, self.epoch = seed, 0

@@ -1,4 +1,4 @@
-"""Generic file lists (TSM / mmaction2 style): one ``path num_frames label`` per line.
+"""Generic file lists (TSM / mmaction2 style): one ``path num_frames label`` per line; their layout.
 
 Used for Diving-48 and FineGym (gym99, gym288), whose official annotation layouts this harness
 does not read directly: convert them once with the TSM/mmaction2 preparation scripts into::
@@ -8,7 +8,7 @@ does not read directly: convert them once with the TSM/mmaction2 preparation scr
 
 ``path`` is relative to ``<root>`` (or absolute) and names either a video file (decoded by
 :func:`repro.data.video.decode`) or a folder of numbered JPEG frames (decoded by
-:func:`repro.data.ssv1.decode_frames`). It may contain spaces: the last two fields are split off.
+:func:`repro.data.frames.decode_frames`). It may contain spaces: the last two fields are split off.
 ``label`` is already a class index; ``num_frames`` is kept on the record for reference (the
 decoders count frames themselves, so a stale count cannot index past the end).
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from repro.data.layout import Layout, SmokeVideo
 from repro.errors import DatasetError
 
 SPLIT_FILES = {"train": "train_list.txt", "val": "val_list.txt", "validation": "val_list.txt"}
@@ -71,3 +72,23 @@ def check_root(root: Path) -> None:
     for rel in ("train_list.txt", "val_list.txt"):
         if not (root / rel).is_file():
             raise DatasetError(f"dataset root {root} lacks {rel}. {HOW_TO_GET}")
+
+
+def write_smoke(root: Path, videos: list[SmokeVideo], names: list[str]) -> None:
+    """The smoke copy: H.264 ``videos/<n>.mp4`` and the two lists, labels in the given class order."""
+    from repro.data.encode import write_mp4
+
+    (root / "videos").mkdir(parents=True)
+    lines: dict[str, list[str]] = {"train": [], "val": []}
+    for v in videos:
+        write_mp4(root / "videos" / f"{v.number}.mp4", v.frames)
+        lines[v.split].append(f"videos/{v.number}.mp4 {len(v.frames)} {v.label}\n")
+    (root / "train_list.txt").write_text("".join(lines["train"]))
+    (root / "val_list.txt").write_text("".join(lines["val"]))
+
+
+# Labels are checked against the registered class count of the dataset the list stands for.
+LAYOUT = Layout(
+    records=lambda root, split, cfg, info: read_split(root, split, info.classes),
+    check_root=check_root, how_to_get=HOW_TO_GET,
+    smoke="filelist", write_smoke=write_smoke)

@@ -42,11 +42,27 @@ def _length_and_size(path: Path) -> tuple[int, int, int] | None:
     return counted[0], int(first.shape[1]), int(first.shape[2])
 
 
-def fingerprint(root: Path, train_ds, val_ds, sample: int = SAMPLE) -> dict:
-    """The fingerprint of the dataset at ``root`` as the run's datasets list it."""
-    import decord
-    import torchvision
+def decoder_name(dataset: str | None, records: list) -> str:
+    """The decoder that reads ``records``: the one the dataset's layout names, else told by the
+    path type (a frame folder is read as JPEGs, a file by decord)."""
+    if dataset is not None:
+        from repro.data.registry import layout
 
+        named = layout(dataset).decoder
+        if named is not None:
+            return named(records)
+    if bool(records) and Path(records[0].path).is_dir():
+        from repro.data.frames import decoder_name as frames_decoder
+
+        return frames_decoder(records)
+    import decord
+
+    return f"decord {decord.__version__}"
+
+
+def fingerprint(root: Path, train_ds, val_ds, sample: int = SAMPLE) -> dict:
+    """The fingerprint of the dataset at ``root`` as the run's datasets list it (their
+    ``source``, the registry id, picks the decoder named; without one it is told by path type)."""
     root = Path(root)
     annotations = {p.name: sha256(p)[:16] for p in sorted(root.iterdir())
                    if p.is_file() and p.suffix in ANNOTATION_SUFFIXES and p.stat().st_size <= MAX_ANNOTATION_BYTES}
@@ -61,10 +77,8 @@ def fingerprint(root: Path, train_ds, val_ds, sample: int = SAMPLE) -> dict:
     step = max(1, len(val) // sample)
     seen = [m for m in (_length_and_size(Path(r.path)) for r in val[::step][:sample]) if m]
     mean = (lambda i: round(sum(m[i] for m in seen) / len(seen), 1)) if seen else (lambda i: None)
-    folders = bool(val) and Path(val[0].path).is_dir()
     return {"root": str(root), "annotations": annotations, "videos": videos,
-            "decoder": f"torchvision {torchvision.__version__} (JPEG frames)" if folders
-            else f"decord {decord.__version__}",
+            "decoder": decoder_name(getattr(val_ds, "source", None), val),
             "sample": {"videos": len(seen), "mean_frames": mean(0), "mean_height": mean(1), "mean_width": mean(2)}}
 
 

@@ -1,4 +1,4 @@
-"""Kinetics-400: per-split annotation CSVs and trimmed 10 s clips.
+"""Kinetics-400: per-split annotation CSVs and trimmed 10 s clips; the ``k400`` dataset's layout.
 
 Supported layout (the one the CVDF mirror's download/extract scripts produce,
 github.com/cvdfoundation/kinetics-dataset, which is where K400 can still be downloaded whole)::
@@ -24,6 +24,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from repro.data.layout import Layout, SmokeVideo
 from repro.errors import DatasetError
 
 SPLITS = {"train": ("train",), "val": ("val", "validate"), "validation": ("val", "validate")}
@@ -135,3 +136,36 @@ def check_root(root: Path) -> None:
         if not (root / VIDEO_DIRS[split]).is_dir():
             raise DatasetError(f"Kinetics-400 root {root} has no {VIDEO_DIRS[split]}/ folder of "
                                f".mp4 clips. {HOW_TO_GET}")
+
+
+def smoke_label(name: str) -> str:
+    """Kinetics-style class text (lower case) of a synthetic class name."""
+    return name.lower()
+
+
+def write_smoke(root: Path, videos: list[SmokeVideo], names: list[str]) -> None:
+    """The smoke copy: ``annotations/{train,val}.csv`` and H.264 clips under ``train/``, ``val/``
+    named like the real ones (an 11-character id, start and end seconds)."""
+    from repro.data.encode import write_mp4
+
+    (root / "annotations").mkdir(parents=True)
+    rows: dict[str, list] = {"train": [], "val": []}
+    for v in videos:
+        yt = f"smoke{v.number:06d}"
+        start, end = 10 * v.number, 10 * v.number + 2  # 24 frames at 12 fps
+        (root / v.split).mkdir(exist_ok=True)
+        write_mp4(root / v.split / f"{clip_name(yt, start, end)}.mp4", v.frames)
+        rows[v.split].append([smoke_label(names[v.label]), yt, start, end, v.split])
+    for split in ("train", "val"):
+        with open(root / "annotations" / f"{split}.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["label", "youtube_id", "time_start", "time_end", "split"])
+            w.writerows(rows[split])
+
+
+LAYOUT = Layout(
+    records=lambda root, split, cfg, info: read_split(root, split),
+    check_root=check_root, how_to_get=HOW_TO_GET,
+    smoke="k400", write_smoke=write_smoke,
+    # Labels are ranks of the sorted class texts, which the smoke copy writes in lower case.
+    smoke_index=lambda names, cfg: {n: i for i, n in enumerate(sorted(names, key=smoke_label))})

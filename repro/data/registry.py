@@ -1,10 +1,19 @@
-"""Dataset ids -> class counts, configured roots, and builders of train/eval datasets.
+"""The dataset registry: every dataset id, registered once, and what serves it.
 
-Adapters: ``ssv2`` (:mod:`repro.data.ssv2`, webm + JSON), ``ssv1`` (:mod:`repro.data.ssv1`,
-JPEG frame folders + ';' CSVs), ``k400`` (:mod:`repro.data.kinetics`, CSV + mp4), ``diving48``,
-``gym99``, ``gym288`` (:mod:`repro.data.filelist`, ``path num_frames label`` lists), and the
-generated ``synthetic`` default. ``data.smoke: true`` (the ``smoke`` profile) serves the
-spec's dataset from its generated smoke layout (:mod:`repro.data.smoke`) instead of a real root.
+A dataset is one module and one line here. The line (:func:`register` with a
+:class:`DatasetInfo`) gives the id, the display name, the class count and the dotted path of
+the module that reads it; that module holds a :class:`repro.data.layout.Layout` (records,
+root check, flip pairs, smoke writer, fingerprint decoder) and is imported on first use, so
+importing this registry loads neither torch nor any decoder (``run_all.py --list``, ``--help``,
+``--report-only`` stay light).
+
+Registered: the generated ``synthetic`` default (:mod:`repro.data.synthetic`), ``ssv2``
+(:mod:`repro.data.ssv2`, webm + JSON), ``ssv1`` (:mod:`repro.data.ssv1`, JPEG frame folders +
+';' CSVs), ``k400`` (:mod:`repro.data.kinetics`, CSV + mp4), ``diving48``, ``gym99``, ``gym288``
+(:mod:`repro.data.filelist`, ``path num_frames label`` lists), and the retrieval datasets
+``msrvtt`` and ``youcook2``, listed here by name only (:mod:`repro.retrieval` reads them).
+``data.smoke: true`` (the ``smoke`` profile) serves the spec's dataset from its generated smoke
+layout (:mod:`repro.data.smoke`) instead of a real root.
 
 Where a dataset root comes from, first match wins:
 
@@ -17,32 +26,116 @@ Relative paths in a config file are taken relative to that file's folder.
 """
 from __future__ import annotations
 
-import json
+import importlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from repro.errors import DatasetError
 
-NUM_CLASSES = {"ssv1": 174, "ssv2": 174, "k400": 400, "diving48": 48, "gym99": 99, "gym288": 288}
-ROOT_ENV = {"ssv2": "REPRO_SSV2_ROOT"}
+if TYPE_CHECKING:
+    from repro.data.dataset import VideoClipDataset
+    from repro.data.layout import Layout
+
 CONFIG_NAME = "repro.yaml"
-FILELIST_DATASETS = ("diving48", "gym99", "gym288")
-# Left/right label swaps for flip augmentation (docs/facts.md section 8). SSv1's is stated in
-# mmaction2 (file) order and translated by class name (ssv1.flip_swap); {} = flip freely, no
-# class has a side.
-SSV2_FLIP_SWAP = {86: 87, 87: 86, 93: 94, 94: 93, 166: 167, 167: 166}
-NAMES = {"ssv1": "Something-Something V1", "ssv2": "Something-Something V2", "k400": "Kinetics-400",
-         "diving48": "Diving-48", "gym99": "FineGym (Gym99)", "gym288": "FineGym (Gym288)"}
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """One registered dataset: its id, display name and class count (None where its layout
+    counts them, or for a retrieval dataset), and the dotted path of the module whose ``LAYOUT``
+    reads it (None for a retrieval dataset: :mod:`repro.retrieval` serves those)."""
+
+    name: str
+    title: str
+    classes: int | None
+    module: str | None
+    retrieval: bool = False
+    # Made by the harness rather than downloaded, so no spec names it as the paper's dataset.
+    generated: bool = False
+
+
+_REGISTRY: dict[str, DatasetInfo] = {}
+# Classifier datasets with a fixed class count, kept for callers that list them (run/plan.py).
+NUM_CLASSES: dict[str, int] = {}
+
+
+def register(info: DatasetInfo) -> DatasetInfo:
+    """Add a dataset (an id may be registered once; registering the same entry again is a no-op)."""
+    old = _REGISTRY.get(info.name)
+    if old is not None and old != info:
+        raise ValueError(f"dataset {info.name!r} is already registered as {old}")
+    _REGISTRY[info.name] = info
+    if info.classes is not None and not info.retrieval:
+        NUM_CLASSES[info.name] = info.classes
+    return info
+
+
+# In the order the spec schema lists dataset ids (its error messages name them in this order).
+register(DatasetInfo("synthetic", "Synthetic temporal-reasoning videos", None, "repro.data.synthetic",
+                     generated=True))
+register(DatasetInfo("ssv1", "Something-Something V1", 174, "repro.data.ssv1"))
+register(DatasetInfo("ssv2", "Something-Something V2", 174, "repro.data.ssv2"))
+register(DatasetInfo("k400", "Kinetics-400", 400, "repro.data.kinetics"))
+register(DatasetInfo("msrvtt", "MSR-VTT", None, None, retrieval=True))
+register(DatasetInfo("youcook2", "YouCook2", None, None, retrieval=True))
+register(DatasetInfo("diving48", "Diving-48", 48, "repro.data.filelist"))
+register(DatasetInfo("gym99", "FineGym (Gym99)", 99, "repro.data.filelist"))
+register(DatasetInfo("gym288", "FineGym (Gym288)", 288, "repro.data.filelist"))
+
+
+def dataset_names(retrieval: bool | None = None) -> tuple[str, ...]:
+    """Ids a spec may name as its dataset (every registered one but the generated default), in
+    registration order; ``retrieval`` True or False keeps only retrieval or classifier datasets."""
+    return tuple(d.name for d in _REGISTRY.values()
+                 if not d.generated and (retrieval is None or d.retrieval == retrieval))
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """The registry entry of ``name``; a :class:`DatasetError` listing the known ids otherwise."""
+    if name not in _REGISTRY:
+        raise DatasetError(f"unknown dataset {name!r} (known: {', '.join(_REGISTRY)})")
+    return _REGISTRY[name]
+
+
+def layout(name: str) -> Layout:
+    """The :class:`repro.data.layout.Layout` that reads ``name`` (its module imported now)."""
+    d = dataset_info(name)
+    if d.module is None:
+        loaders = ", ".join(k for k, v in _REGISTRY.items() if v.module)
+        raise DatasetError(f"dataset {name!r} has no loader here (loaders: {loaders}); "
+                           "retrieval datasets are read by repro.retrieval")
+    return importlib.import_module(d.module).LAYOUT
+
+
+def smoke_layouts() -> dict[str, Layout]:
+    """Smoke layout name -> the layout that writes it (the first registered one, where datasets
+    share a layout), over every classifier dataset."""
+    out: dict[str, Layout] = {}
+    for name in dataset_names(retrieval=False):
+        lay = layout(name)
+        if lay.smoke and lay.write_smoke is not None:
+            out.setdefault(lay.smoke, lay)
+    return out
+
+
+def smoke_layout(dataset: str) -> Layout:
+    """The layout whose smoke copy serves ``dataset`` under the smoke profile."""
+    lay = layout(dataset)
+    if not lay.smoke or lay.write_smoke is None:
+        served = [n for n in dataset_names(retrieval=False) if layout(n).write_smoke is not None]
+        raise DatasetError(f"the smoke profile has no layout for dataset {dataset!r} "
+                           f"(it serves {', '.join(served)})")
+    return lay
 
 
 def num_classes(dataset: str) -> int:
-    if dataset == "synthetic":
-        from repro.data.synthetic import CLASSES
-
-        return len(CLASSES)
-    if dataset not in NUM_CLASSES:
-        raise DatasetError(f"unknown dataset {dataset!r} (known: synthetic, {', '.join(NUM_CLASSES)})")
-    return NUM_CLASSES[dataset]
+    """Classes of the classifier head for ``dataset``."""
+    d = dataset_info(dataset)
+    if d.retrieval:
+        raise DatasetError(f"{d.title} ({dataset!r}) is a retrieval dataset: it has no classes")
+    return d.classes if d.classes is not None else layout(dataset).num_classes()
 
 
 def config_files() -> list[Path]:
@@ -74,34 +167,17 @@ def dataset_root(dataset: str, data_roots: dict[str, str] | None = None) -> Path
     """Configured root of a real dataset (precedence in the module docstring), or None."""
     if data_roots and dataset in data_roots:
         return Path(data_roots[dataset])
-    env = ROOT_ENV.get(dataset, f"REPRO_{dataset.upper()}_ROOT")
+    env = root_env(dataset)
     if os.environ.get(env):
         return Path(os.environ[env])
-    if dataset == "synthetic":
+    if dataset in _REGISTRY and _REGISTRY[dataset].generated:
         return None
     return _config_root(dataset)
 
 
-def _adapter(name: str):
-    if name == "ssv2":
-        from repro.data import ssv2 as m
-    elif name == "ssv1":
-        from repro.data import ssv1 as m
-    elif name == "k400":
-        from repro.data import kinetics as m
-    elif name in FILELIST_DATASETS:
-        from repro.data import filelist as m
-    else:
-        raise DatasetError(f"dataset {name!r} has no loader (loaders: synthetic, "
-                           f"{', '.join(NUM_CLASSES)})")
-    return m
-
-
-def _label_order(cfg: dict) -> str:
-    order = cfg["data"]["label_order"]
-    if order not in ("alphabetical", "file"):
-        raise DatasetError(f"data.label_order {order!r} is not one of alphabetical (TSM), file (mmaction2)")
-    return order
+def root_env(dataset: str) -> str:
+    """The environment variable that may hold ``dataset``'s root."""
+    return f"REPRO_{dataset.upper()}_ROOT"
 
 
 def prepare(cfg: dict, data_roots: dict[str, str] | None = None, cache_dir: Path | None = None,
@@ -110,54 +186,31 @@ def prepare(cfg: dict, data_roots: dict[str, str] | None = None, cache_dir: Path
 
     Class info holds ``flip_swap`` and, for the synthetic data, ``families`` and ``reversal_pairs``.
     """
-    name = cfg["data"]["dataset"]
-    if name == "synthetic":
-        from repro.data.synthetic import SyntheticConfig, difficulty_from_config, ensure_dataset
-
-        d = cfg["data"]
-        sc = SyntheticConfig(d["train_per_class"], d["val_per_class"], d["generator_seed"],
-                             difficulty_from_config(d.get("difficulty")))
-        root = ensure_dataset(sc, cache_dir, progress)
-        info = json.loads((root / "synthetic-meta.json").read_text())
-        info["flip_swap"] = {int(k): v for k, v in info["flip_swap"].items()}
-        return root, info
-    adapter = _adapter(name)
+    d = dataset_info(cfg["data"]["dataset"])
+    lay = layout(d.name)
+    if lay.generate is not None:
+        return lay.generate(cfg, cache_dir, progress)
     if cfg["data"].get("smoke"):
-        from repro.data import smoke
+        from repro.data import smoke_copy
 
-        root = smoke.ensure_layout(smoke.layout_for(name), cache_dir)
-        return root, {"flip_swap": smoke.flip_swap(name, root, _label_order(cfg)), "smoke": True}
-    root = dataset_root(name, data_roots)
+        lay = smoke_layout(d.name)
+        return smoke_copy.ensure(lay, cache_dir), {"flip_swap": smoke_copy.flip_swap(lay, cfg), "smoke": True}
+    root = dataset_root(d.name, data_roots)
     if root is None:
-        env = ROOT_ENV.get(name, f"REPRO_{name.upper()}_ROOT")
-        raise DatasetError(f"{NAMES[name]} is not configured: give --data-root {name}=PATH, set "
-                           f"{env}=PATH, or add data_roots: {{{name}: PATH}} to ./{CONFIG_NAME} or "
-                           f"~/.config/{CONFIG_NAME}. {adapter.HOW_TO_GET} "
+        raise DatasetError(f"{d.title} is not configured: give --data-root {d.name}=PATH, set "
+                           f"{root_env(d.name)}=PATH, or add data_roots: {{{d.name}: PATH}} to "
+                           f"./{CONFIG_NAME} or ~/.config/{CONFIG_NAME}. {lay.how_to_get} "
                            "Without it, use --profile synthetic (the embedded default) or "
                            "--profile smoke (a pipeline check on a few generated videos).")
-    adapter.check_root(root)
-    if name == "ssv2":
-        swap = dict(SSV2_FLIP_SWAP)
-    elif name == "ssv1":
-        swap = adapter.flip_swap(root, _label_order(cfg))
-    else:
-        swap = {}  # Kinetics, Diving-48, FineGym: no left/right classes, flip freely
-    return root, {"flip_swap": swap}
+    if lay.check_root is not None:
+        lay.check_root(root)
+    return root, {"flip_swap": lay.flip_swap(root, cfg)}
 
 
 def read_records(cfg: dict, root: Path, split: str) -> list:
     """Records (``.path``, ``.label``, ``.video_id``) of ``split`` for the config's dataset."""
-    name = cfg["data"]["dataset"]
-    if name == "synthetic":
-        from repro.data.ssv2 import read_split
-
-        return read_split(root, split)
-    adapter = _adapter(name)
-    if name == "ssv1":
-        return adapter.read_split(root, split, _label_order(cfg))
-    if name in FILELIST_DATASETS:
-        return adapter.read_split(root, split, num_classes(name))
-    return adapter.read_split(root, split)
+    d = dataset_info(cfg["data"]["dataset"])
+    return layout(d.name).records(root, split, cfg, d)
 
 
 def flip_rule(d: dict, info: dict) -> dict:
@@ -173,7 +226,7 @@ def flip_rule(d: dict, info: dict) -> dict:
     return {"flip_swap": None}
 
 
-def build_datasets(cfg: dict, root: Path, info: dict):
+def build_datasets(cfg: dict, root: Path, info: dict) -> tuple[VideoClipDataset, VideoClipDataset]:
     """(train, val) :class:`VideoClipDataset` for the config's dataset at ``root``; val is the
     1-view validation set (the row's test views are applied by the caller)."""
     from repro.data.dataset import VideoClipDataset
@@ -181,10 +234,11 @@ def build_datasets(cfg: dict, root: Path, info: dict):
 
     d, frames = cfg["data"], cfg["model"]["frames"]
     seed, cache = cfg["train"]["seed"], d["cache_decoded"]
-    sampling = {"sampling": d["sampling"], "rate": d["sampling_rate"]}
+    # The dataset id rides along so that the fingerprint can ask its layout for the decoder.
+    kw = {"sampling": d["sampling"], "rate": d["sampling_rate"], "source": d["dataset"]}
     tf = ClipTransform(d["resize"], d["crop"], True, crop_mode=d["crop_mode"], jitter=d["jitter"],
                        **flip_rule(d, info))
-    train = VideoClipDataset(read_records(cfg, root, "train"), frames, tf, True, seed, cache, **sampling)
+    train = VideoClipDataset(read_records(cfg, root, "train"), frames, tf, True, seed, cache, **kw)
     val = VideoClipDataset(read_records(cfg, root, "val"), frames,
-                           ClipTransform(d["resize"], d["crop"], False), False, seed, cache, **sampling)
+                           ClipTransform(d["resize"], d["crop"], False), False, seed, cache, **kw)
     return train, val

@@ -1,4 +1,4 @@
-"""Something-Something V1: JPEG frame folders, ';'-separated CSVs, and a frame-folder decoder.
+"""Something-Something V1: JPEG frame folders and ';'-separated CSVs; the ``ssv1`` dataset's layout.
 
 Layout (as distributed by the dataset's authors; TSM's ``tools/gen_label_sthv1.py`` reads the
 same files)::
@@ -15,23 +15,20 @@ Class indices depend on ``data.label_order`` and the two are NOT interchangeable
   in sorted order;
 - ``file`` (mmaction2): index = line number in the labels CSV.
 
-A record's ``path`` is the frame folder. :func:`decode_frames` reads one with the interface of
-:func:`repro.data.video.decode` (``decode(path, pick)`` -> ``(F, H, W, 3)`` uint8), raising
-:class:`repro.data.video.DecodeError` for a missing, empty or unreadable folder.
+A record's ``path`` is the frame folder. :func:`repro.data.frames.decode_frames` (re-exported
+here) reads one with the interface of :func:`repro.data.video.decode` (``decode(path, pick)`` ->
+``(F, H, W, 3)`` uint8), raising :class:`repro.errors.DecodeError` for a missing, empty or
+unreadable folder.
 """
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-import numpy as np
-import torch
-
+# decode_frames and frame_files lived here before frames.py: kept importable from here.
+from repro.data.frames import decode_frames, decoder_name, frame_files  # noqa: F401
+from repro.data.layout import Layout, SmokeVideo
 from repro.errors import DatasetError
-from repro.errors import DecodeError
 
 FRAME_DIR = "20bn-something-something-v1"
 LABELS_FILE = "something-something-v1-labels.csv"
@@ -48,7 +45,6 @@ HOW_TO_GET = ("Something-Something V1 (20bn-something-something-v1 JPEG frames a
               "that the CSVs sit next to the 20bn-something-something-v1/ folder, and point the "
               "harness at that folder with --data-root ssv1=/path, REPRO_SSV1_ROOT=/path or "
               "data_roots: {ssv1: /path} in repro.yaml.")
-_FRAME_RE = re.compile(r"^\d+\.jpe?g$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -123,39 +119,36 @@ def check_root(root: Path) -> None:
             raise DatasetError(f"SSv1 root {root} lacks {rel} (';'-separated CSV). {HOW_TO_GET}")
 
 
-def frame_files(folder: Path) -> list[Path]:
-    """The folder's numbered JPEGs in frame order (by number, so 00001.jpg..NNNNN.jpg or 0-based)."""
-    names = [e.name for e in os.scandir(folder) if _FRAME_RE.match(e.name)]
-    names.sort(key=lambda s: int(s.split(".")[0]))
-    return [folder / n for n in names]
+def label_order(cfg: dict) -> str:
+    """The run's ``data.label_order``, checked."""
+    order = cfg["data"]["label_order"]
+    if order not in LABEL_ORDERS:
+        raise DatasetError(f"data.label_order {order!r} is not one of alphabetical (TSM), file (mmaction2)")
+    return order
 
 
-def decode_frames(path: Path, pick: Callable[[int], np.ndarray] | None = None) -> np.ndarray:
-    """Read a frame folder as ``(F, H, W, 3)`` uint8 RGB, like :func:`repro.data.video.decode`.
+def write_smoke(root: Path, videos: list[SmokeVideo], names: list[str]) -> None:
+    """The smoke copy: labels CSV in the given class order (the generator's, not alphabetical, so
+    the two ``label_order`` settings give different indices), ``%05d.jpg`` folders from 00001 as
+    in the real release, ';' CSVs."""
+    from PIL import Image
 
-    ``pick(num_frames)`` chooses the frame indices once the count is known (only those JPEGs
-    are opened); all frames when None.
-    """
-    from torchvision.io import ImageReadMode, decode_jpeg
+    (root / LABELS_FILE).write_text("".join(f"{n}\n" for n in names))
+    lines: dict[str, list[str]] = {"train": [], "val": []}
+    for v in videos:
+        folder = root / FRAME_DIR / str(v.number)
+        folder.mkdir(parents=True)
+        for k, arr in enumerate(v.frames, 1):
+            Image.fromarray(arr).save(folder / f"{k:05d}.jpg", quality=95)
+        lines[v.split].append(f"{v.number};{names[v.label]}\n")
+    (root / SPLIT_FILES["train"]).write_text("".join(lines["train"]))
+    (root / SPLIT_FILES["validation"]).write_text("".join(lines["val"]))
 
-    p = Path(path)
-    if not p.is_dir():
-        raise DecodeError(f"frame folder not found: {p}")
-    files = frame_files(p)
-    if not files:
-        raise DecodeError(f"frame folder {p} has no numbered .jpg frames (expected 00001.jpg ...)")
-    idx = np.arange(len(files)) if pick is None else pick(len(files))
-    out = []
-    for i in idx:
-        f = files[int(i)]
-        try:
-            # torchvision's libjpeg-turbo: the same pixels as PIL, ~1.3x faster (bench/decoders.py)
-            data = torch.frombuffer(bytearray(f.read_bytes()), dtype=torch.uint8)
-            out.append(decode_jpeg(data, mode=ImageReadMode.RGB).permute(1, 2, 0).numpy())
-        except Exception as e:  # missing, truncated or not a JPEG
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise DecodeError(f"cannot read frame {f}: {msg}") from e
-    if len({a.shape for a in out}) != 1:
-        raise DecodeError(f"frame folder {p} mixes frame sizes {sorted({a.shape for a in out})}")
-    return np.stack(out)
 
+LAYOUT = Layout(
+    records=lambda root, split, cfg, info: read_split(root, split, label_order(cfg)),
+    check_root=check_root, how_to_get=HOW_TO_GET,
+    flip_swap=lambda root, cfg: flip_swap(root, label_order(cfg)),
+    smoke="ssv1", write_smoke=write_smoke,
+    smoke_index=lambda names, cfg: class_index(names, label_order(cfg)),
+    decoder=decoder_name)

@@ -1,4 +1,4 @@
-"""Something-Something V2 annotations: the labels JSON and the train/validation JSON lists.
+"""Something-Something V2: the labels JSON and the train/validation JSON lists; the ``ssv2`` layout.
 
 Layout (as distributed by the dataset's authors, and as the synthetic generator writes it)::
 
@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from repro.data.layout import Layout, SmokeVideo
 from repro.errors import DatasetError
 
 VIDEO_DIR = "20bn-something-something-v2"
@@ -23,6 +24,8 @@ SPLIT_ALIASES = {"train": "train", "val": "validation", "validation": "validatio
 HOW_TO_GET = ("Download Something-Something V2 from Qualcomm's developer site "
               "(20bn-something-something-v2-*.zip and labels.zip), unpack them under one folder, "
               "and point the harness at it with --data-root ssv2=/path or REPRO_SSV2_ROOT=/path.")
+# Left/right label swaps for flip augmentation (docs/facts.md section 8).
+FLIP_SWAP = {86: 87, 87: 86, 93: 94, 94: 93, 166: 167, 167: 166}
 
 
 @dataclass(frozen=True)
@@ -85,3 +88,26 @@ def check_root(root: Path) -> None:
     for rel in (LABELS_FILE, *SPLIT_FILES.values()):
         if not (root / rel).is_file():
             raise DatasetError(f"SSv2 root {root} lacks {rel}. {HOW_TO_GET}")
+
+
+def write_smoke(root: Path, videos: list[SmokeVideo], names: list[str]) -> None:
+    """The smoke copy: VP9 ``.webm`` videos, labels JSON in the given class order, split JSONs."""
+    from repro.data.encode import write_webm
+
+    (root / VIDEO_DIR).mkdir(parents=True)
+    (root / "labels").mkdir()
+    (root / LABELS_FILE).write_text(json.dumps({n: str(i) for i, n in enumerate(names)}, indent=1))
+    entries: dict[str, list] = {"train": [], "val": []}
+    for v in videos:
+        write_webm(root / VIDEO_DIR / f"{v.number}.webm", v.frames)
+        entries[v.split].append({"id": str(v.number), "label": v.text, "template": v.template,
+                                 "placeholders": [v.thing]})
+    (root / SPLIT_FILES["train"]).write_text(json.dumps(entries["train"], indent=0))
+    (root / SPLIT_FILES["validation"]).write_text(json.dumps(entries["val"], indent=0))
+
+
+LAYOUT = Layout(
+    records=lambda root, split, cfg, info: read_split(root, split),
+    check_root=check_root, how_to_get=HOW_TO_GET,
+    flip_swap=lambda root, cfg: dict(FLIP_SWAP),
+    smoke="ssv2", write_smoke=write_smoke)

@@ -43,9 +43,12 @@ from typing import Callable
 
 import numpy as np
 
-from repro.data.ssv2 import LABELS_FILE, SPLIT_FILES, VIDEO_DIR
+from repro.data.encode import FPS, write_webm  # noqa: F401  (FPS: the rate its videos are written at)
+from repro.data.layout import Layout
+from repro.data.ssv2 import LABELS_FILE, SPLIT_FILES, VIDEO_DIR, read_split
+from repro.errors import SpecError
+from repro.typecheck import NUM, check
 
-FPS = 12
 SHAPES = ("circle", "square", "triangle", "diamond")
 COLOURS = {"green": (40, 190, 60), "yellow": (235, 215, 40), "purple": (150, 60, 200),
            "orange": (245, 140, 30), "cyan": (40, 200, 220), "white": (245, 245, 245)}
@@ -80,6 +83,10 @@ class Difficulty:
     noise: float = 0.0
 
 
+# The type of each knob, as the config checks it (repro/config/keys.py declares data.difficulty.*
+# with these): an int, a number, or a [lo, hi] list.
+DIFFICULTY_TYPES = {"size": int, "frames": int, "distractors": ("list", int), "travel": ("list", NUM),
+                    "object_size": ("list", NUM), "noise": NUM}
 # [lo, hi] knobs: element type, lowest lo, highest hi. A radius must be > 0 to draw anything,
 # and at most 0.4 of the frame so that an object and its 1-pixel margins fit (size >= 16).
 _RANGES = {"distractors": (int, 0, None), "travel": (float, 0.0, 1.0), "object_size": (float, 0.0, 0.4)}
@@ -88,18 +95,16 @@ _RANGES = {"distractors": (int, 0, None), "travel": (float, 0.0, 1.0), "object_s
 def difficulty_from_config(raw: dict | None) -> Difficulty:
     """The :class:`Difficulty` of a config's ``data.difficulty`` mapping (absent keys: defaults).
 
-    Raises :class:`~repro.config.schema.SpecError` naming ``data.difficulty.<key>`` for unknown
+    Raises :class:`~repro.errors.SpecError` naming ``data.difficulty.<key>`` for unknown
     keys, wrong types and values the generator cannot draw from.
     """
-    from repro.config import schema as S
-
     where = "data.difficulty"
     if raw is None:
         return Difficulty()
     problems: list[str] = []
-    S.check(raw, S.DATA["difficulty"], where, problems)
+    check(raw, DIFFICULTY_TYPES, where, problems)
     if problems:
-        raise S.SpecError(where, problems)
+        raise SpecError(where, problems)
     kw: dict = {}
     for key, value in raw.items():
         if key not in _RANGES:
@@ -123,7 +128,7 @@ def difficulty_from_config(raw: dict | None) -> Difficulty:
     if noise < 0:
         problems.append(f"{where}.noise: a standard deviation cannot be negative ({noise})")
     if problems:
-        raise S.SpecError(where, problems)
+        raise SpecError(where, problems)
     return Difficulty(**kw)
 
 
@@ -501,24 +506,6 @@ def render(cls: SynthClass, rng: np.random.Generator, d: Difficulty) -> tuple[np
     return frames, things[0] if len(things) == 1 else f"things ({' and '.join(things)})"
 
 
-def write_webm(path: Path, frames: np.ndarray, fps: int = FPS) -> None:
-    """Encode ``(F, H, W, 3)`` uint8 RGB as intra-only VP9 webm with PyAV."""
-    import av
-
-    with av.open(str(path), mode="w", format="webm") as out:
-        stream = out.add_stream("libvpx-vp9", rate=fps)
-        stream.width, stream.height = frames.shape[2], frames.shape[1]
-        stream.pix_fmt = "yuv420p"
-        stream.codec_context.gop_size = 1
-        stream.options = {"crf": "10", "b": "0", "deadline": "realtime", "cpu-used": "8",
-                          "row-mt": "0", "threads": "1"}
-        for arr in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-
-
 def default_cache_dir() -> Path:
     env = os.environ.get("REPRO_CACHE")
     return Path(env) if env else Path(__file__).resolve().parents[2] / ".cache"
@@ -604,3 +591,21 @@ def _generate(cfg: SyntheticConfig, root: Path, progress: bool) -> None:
     for split, fname in SPLIT_FILES.items():
         (root / fname).write_text(json.dumps(entries[split], indent=0))
     (root / "synthetic-meta.json").write_text(json.dumps(class_info(), indent=1))
+
+
+def prepare(cfg: dict, cache_dir: Path | None = None, progress: bool = True) -> tuple[Path, dict]:
+    """Root of the run's generated dataset (made now if absent) and its class info: families,
+    reversal pairs and the flip swap, from synthetic-meta.json."""
+    d = cfg["data"]
+    sc = SyntheticConfig(d["train_per_class"], d["val_per_class"], d["generator_seed"],
+                         difficulty_from_config(d.get("difficulty")))
+    root = ensure_dataset(sc, cache_dir, progress)
+    info = json.loads((root / "synthetic-meta.json").read_text())
+    info["flip_swap"] = {int(k): v for k, v in info["flip_swap"].items()}
+    return root, info
+
+
+# Written in the SSv2 layout, so read by its reader; generated on demand, never looked up.
+LAYOUT = Layout(
+    records=lambda root, split, cfg, info: read_split(root, split),
+    generate=prepare, num_classes=lambda: len(CLASSES))

@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from repro.data.frames import decode_frames
 from repro.errors import DecodeError
 
 BACKENDS = ("decord", "pyav")
@@ -29,7 +30,7 @@ def decode(path: Path, pick: Pick | None = None, backend: str = DEFAULT_BACKEND)
 
     ``pick(num_frames)`` chooses the frame indices once the length is known; all frames when None.
     ``backend`` (one of :data:`BACKENDS`) picks the video decoder; frame folders are always read
-    with :func:`repro.data.ssv1.decode_frames`.
+    with :func:`repro.data.frames.decode_frames`.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown video backend {backend!r}; use one of {', '.join(BACKENDS)}")
@@ -40,8 +41,6 @@ def decode(path: Path, pick: Pick | None = None, backend: str = DEFAULT_BACKEND)
 
     p = Path(path)
     if p.is_dir():  # a folder of JPEG frames (Something-Something V1, some file lists)
-        from repro.data.ssv1 import decode_frames
-
         return decode_frames(p, pick)
     if not p.is_file():
         raise DecodeError(f"video not found: {p}")

@@ -24,8 +24,6 @@ model with dropout follows a different but equally valid random path than one pr
 """
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from typing import Any, Iterator
 
 import torch

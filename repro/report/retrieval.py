@@ -6,11 +6,11 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from repro import metrics as M
 from repro.report.plots import save_panels
 from repro.report.seeds import aggregate, fmt_mean_std
 
-COLUMNS = (("r@1", "R@1"), ("r@5", "R@5"), ("r@10", "R@10"), ("median_rank", "Median rank"),
-           ("order_only_r@1", "Order-only R@1"), ("appearance_r@1", "Appearance R@1"))
+COLUMNS = tuple((k, M.label(k)) for k in M.metric_names(retrieval=True))
 
 
 def retrieval_section(spec, results: list[dict], plot: Path | None = None,

@@ -4,23 +4,23 @@ from __future__ import annotations
 import math
 import statistics
 
+from repro.metrics import FAMILY_PREFIX, metric_names
+
 # Beyond this distance from 50% on reversal pairs a row is not order-blind ("a few points");
 # an order-aware row must also clear 3 seed standard deviations.
 BLIND_BAND = 5.0
 AWARE_STDS = 3.0
 # A retrieval row's metrics (repro/retrieval): text to video, percent, and the median rank.
-RETRIEVAL_METRICS = ("r@1", "r@5", "r@10", "median_rank", "order_only_r@1", "appearance_r@1")
+RETRIEVAL_METRICS = metric_names(retrieval=True)
 
 
 def flat_metrics(result: dict) -> dict[str, float]:
     """``{"top1": .., "reversal_pairs": .., "family:direction": ..}`` from a result file."""
     m = result["metrics"]
-    out = {k: float(m[k]) for k in ("top1", "top5", "gflops", "params_m", *RETRIEVAL_METRICS)
-           if m.get(k) is not None}
-    if m.get("reversal_pairs") is not None:
-        out["reversal_pairs"] = float(m["reversal_pairs"])
+    # Registered metrics only, in registry order: other keys (val_loss, ...) stay out of reports.
+    out = {k: float(m[k]) for k in metric_names() if m.get(k) is not None}
     for fam, v in sorted((m.get("family") or {}).items()):
-        out[f"family:{fam}"] = float(v)
+        out[f"{FAMILY_PREFIX}{fam}"] = float(v)
     return out
 
 

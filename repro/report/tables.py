@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
+from repro import metrics as M
 from repro.report.seeds import AWARE_STDS, BLIND_BAND, aggregate, fmt_mean_std, order_sensitivity
 from repro.report.stats import RULE, SPLIT_RANGE, splits
 from repro.config.loader import Spec
@@ -23,10 +24,10 @@ NOT_COMPARABLE = ("Synthetic-profile numbers are **not comparable** to the paper
 
 
 # Metrics listed in the main table even where the paper reports none: a classifier's top-1, a
-# retrieval row's R@1 and R@5, and the probe's order-only R@1.
-SHOWN = ("top1", "r@1", "r@5", "order_only_r@1")
+# retrieval row's R@1 and R@5, and the probe's order-only R@1 (repro/metrics.py, shown=True).
+SHOWN = M.metric_names(shown=True)
 # Cost columns are exact counts: within these they reproduce the paper's printed (rounded) value.
-TOLERANCE = {"gflops": ("rel", 0.01), "params_m": ("abs", 0.1)}
+TOLERANCE = M.tolerances()
 
 
 def within_tolerance(metric: str, reported: float, reproduced: float) -> bool | None:
@@ -131,10 +132,11 @@ def _cost_section(df: pd.DataFrame) -> list[str]:
     rows = []
     for label, sub in cost.groupby("label", sort=False):
         cells = [label]
-        for metric in ("gflops", "params_m"):
-            m = sub[sub["metric"] == metric]
+        for name in TOLERANCE:
+            m = sub[sub["metric"] == name]
+            counted = not m.empty and m["reproduced"].notna().any()
             cells += [_fmt(m["reported"].max()) if not m.empty else "",
-                      f"{m['reproduced'].max():.2f}" if not m.empty and m["reproduced"].notna().any() else ""]
+                      f"{m['reproduced'].max():.{M.metric(name).digits}f}" if counted else ""]
         cells.append("; ".join(sorted(set(sub["status"]))))
         frames = sub["frames"].iloc[0]
         cells.append(_fmt(frames))
@@ -145,8 +147,8 @@ def _cost_section(df: pd.DataFrame) -> list[str]:
             "dataset's classes; batch norm is not counted (the papers' convention, docs/facts.md "
             "section 5). A count is within tolerance inside 1% GFLOPs and 0.1 M parameters of the "
             "printed value.", "",
-            tabulate(rows, headers=["Row", "GFLOPs reported", "GFLOPs counted", "Params (M) reported",
-                                    "Params (M) counted", "Status", "Frames"],
+            tabulate(rows, headers=["Row", *[f"{M.label(k)} {w}" for k in TOLERANCE
+                                             for w in ("reported", "counted")], "Status", "Frames"],
                      tablefmt="github", disable_numparse=True)]
 
 
@@ -327,8 +329,7 @@ def family_table(probe: pd.DataFrame, labels: dict[str, str]) -> tuple[list[str]
                     + [fmt_mean_std(*cell[c]) if c in cell else "" for c in cols]
                     + [order_sensitivity(rev[0], rev[1]) if rev else "",
                        " / ".join(f"{v:.1f}" for v in top1) + (" **split**" if splits(top1) else "")])
-    headers = (["Row", "Seeds", "Top-1", "Top-5", "Reversal pairs"] + [f.split(":", 1)[1] for f in fams]
-               + ["Order", "Top-1 per seed"])
+    headers = ["Row", "Seeds", *[M.label(c) for c in cols], "Order", f"{M.label('top1')} per seed"]
     return headers, rows
 
 

@@ -56,10 +56,9 @@ def parse_jobs(text: str) -> int | None:
 
 
 def parse_data_roots(items: list[str]) -> dict[str, str]:
-    from repro.data.registry import NUM_CLASSES
-    from repro.retrieval.datasets import RETRIEVAL_DATASETS
+    from repro.data.registry import dataset_names
 
-    known = (*NUM_CLASSES, *RETRIEVAL_DATASETS)
+    known = dataset_names()
     out = {}
     for item in items:
         name, sep, path = item.partition("=")
