@@ -1,12 +1,13 @@
 """repro: a reproduction harness for video temporal-attention papers (SSAN, GTA, RSA)."""
 from __future__ import annotations
 
+from repro.config.loader import load_spec, resolve
+from repro.data.registry import num_classes
+
 
 def build_model(table: str, row: str, profile: str = "paper", overrides: dict | None = None):
     """The ``nn.Module`` of one row of a paper table under a profile (its resolved config, built
     by :func:`repro.models.build.build_from_config`)."""
-    from repro.config.loader import load_spec, resolve
-    from repro.data.registry import num_classes
     from repro.models.build import build_from_config
 
     cfg = resolve(load_spec(table), row, profile, overrides)

@@ -10,9 +10,13 @@ import signal
 import sys
 from pathlib import Path
 
+from repro.config.loader import list_tables
 from repro.engine.world import env_world
 from repro.errors import ReproError, UsageError
+from repro.report.probe import probe_tables
 from repro.results.store import REPO, RESULTS_DIR
+from repro.run import plan as P
+from repro.run.unit import Dirs
 
 
 class _ArgParser(argparse.ArgumentParser):
@@ -66,9 +70,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def options(args: argparse.Namespace):
     """Check every flag (one line naming it on failure) and bundle them for the run layer."""
-    from repro.run import plan as P
-    from repro.run.unit import Dirs
-
     for flag, path in (("--results-dir", args.results_dir), ("--reports-dir", args.reports_dir),
                        ("--runs-dir", args.runs_dir), ("--cache-dir", args.cache_dir)):
         P.check_dir(flag, path, must_exist=flag == "--results-dir" and args.report_only)
@@ -83,9 +84,6 @@ def options(args: argparse.Namespace):
 
 
 def targets(args: argparse.Namespace) -> list[str]:
-    from repro.report.probe import probe_tables
-    from repro.config.loader import list_tables
-
     if args.probe and args.table:
         raise UsageError("--probe runs every table of the probe tier; give it without --table "
                          "(or run one table with --table T --profile synthetic)")

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from repro.config.loader import load_spec
 from repro.errors import LaunchError, ReproError
 from repro.results.store import REPO
 
@@ -47,8 +48,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def rows_of(table: str, wanted: str | None) -> list[str]:
     """Built rows of ``table`` (reported-only rows have no model), or the ``wanted`` subset."""
-    from repro.config.loader import load_spec
-
     spec = load_spec(table)
     built = [r.id for r in spec.rows if r.built]
     if not wanted:

@@ -16,10 +16,16 @@ import re
 import sys
 from pathlib import Path
 
+import pandas as pd
 import yaml
+from tabulate import tabulate
 
+from repro import cli
+from repro.config.loader import load_spec, parse_set
 from repro.errors import ProbeUsageError, ReproError
 from repro.report.probe import MODULES_TABLE
+from repro.report.tables import family_table, long_table, probe_lines
+from repro.results.select import select_results
 from repro.results.store import REPO, RESULTS_DIR
 
 DEFAULT_OUT = REPO / "runs" / "probe"
@@ -76,8 +82,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def write_spec(args: argparse.Namespace) -> tuple[Path, str]:
     """The one-row spec of the user's module, in ``--out``; returns its path and id."""
-    from repro.config.loader import load_spec
-
     cls = args.module.partition(":")[2].split(".")[-1]
     if ":" not in args.module or not cls:
         raise ProbeUsageError(f"--module {args.module!r}: expected package.module:Class")
@@ -109,12 +113,6 @@ def write_spec(args: argparse.Namespace) -> tuple[Path, str]:
 
 def family_report(name: str, args: argparse.Namespace) -> str:
     """Markdown: the user's row and the chosen built-in rows, accuracy per family (mean ± std)."""
-    import pandas as pd
-    from tabulate import tabulate
-
-    from repro.report.tables import family_table, long_table, probe_lines
-    from repro.results.select import select_results
-    from repro.config.loader import load_spec, parse_set
 
     spec = load_spec(str(args.out / f"{name}.yaml"))
     mine = probe_lines(long_table(spec, select_results(spec, args.out / "results", parse_set(args.set)).current))
@@ -151,8 +149,6 @@ def family_report(name: str, args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from repro import cli
-
     args = parse_args(argv)
     # The user's package is usually beside them, not installed: import it from the working folder.
     if "" not in sys.path and str(Path.cwd()) not in sys.path:

@@ -11,10 +11,12 @@ it in a later layer clears what an earlier layer set (repro/config/loader.py).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from repro.data.synthetic import DIFFICULTY_TYPES
+from repro.models.fc_init import fc_init
 from repro.typecheck import ANY, NUM
 
 MAPPING = object()  # a mapping of the keys declared under this one
@@ -71,8 +73,6 @@ def size_ok(v) -> bool:
 
 
 def _fc_init_ok(v) -> bool:
-    from repro.models.fc_init import fc_init
-
     return fc_init(v) is not None
 
 
@@ -296,7 +296,6 @@ def _default_words(k: Key) -> str:
         return f"= {k.derived}"
     if k.default is NO_DEFAULT:
         return ""
-    import json
 
     return f"`{json.dumps(k.default)}`"
 

@@ -16,10 +16,11 @@ from typing import Any
 
 import yaml
 
-from repro.data.registry import dataset_names
-from repro.models.depths import DEPTHS, STAGES
 from repro.config import schema as S
+from repro.data.registry import dataset_names
 from repro.errors import SpecError
+from repro.models.depths import DEPTHS, STAGES
+from repro.models.registry import module_names
 
 # The checkout's experiments/, or the copy an installed package carries (repro/experiments).
 _HERE = Path(__file__).resolve().parents[1]
@@ -228,8 +229,6 @@ def load_profiles(root: Path = EXPERIMENTS) -> dict[str, dict]:
 
 def _check_config_values(cfg: dict, prefix: str, problems: list[str]) -> None:
     """Value checks beyond types: module names, positions, schedules."""
-    from repro.models.registry import module_names
-
     p = f"{prefix}." if prefix else ""
     ins = (cfg.get("model") or {}).get("insert") or {}
     mod = ins.get("module")

@@ -18,9 +18,15 @@ from typing import Callable, Mapping
 import torch
 from torch import nn
 
+from repro.config.loader import load_spec, resolve
 from repro.convert import mmaction2, pyslowfast, rsa, torchvision, tsm
-from repro.errors import CheckpointError
 from repro.convert.match import Target, fill, strip_prefix
+from repro.data.registry import num_classes
+from repro.errors import CheckpointError
+from repro.models.build import build_from_config
+from repro.models.nonlocal_block import NonLocal
+from repro.models.resnet import Bottleneck, TSNResNet
+from repro.models.slowfast import Bottleneck3D, SlowFastResNet
 
 SOURCES = {m.NAME: m for m in (tsm, rsa, pyslowfast, mmaction2, torchvision)}
 # Most specific layout first: RSA's keys are TSM's plus RSA modules, and torchvision's bare
@@ -148,10 +154,6 @@ def read_checkpoint(path: str | Path, trusted: bool = False):
 
 def describe(model: nn.Module, name: str = "the model", dataset: str = "") -> Target:
     """The facts of ``model`` a converter checks against (keys and shapes, arch, classes, shift)."""
-    from repro.models.nonlocal_block import NonLocal
-    from repro.models.resnet import Bottleneck, TSNResNet
-    from repro.models.slowfast import Bottleneck3D, SlowFastResNet
-
     if isinstance(model, SlowFastResNet):
         arch = "slowfast"
     elif isinstance(model, TSNResNet):
@@ -177,10 +179,6 @@ def describe(model: nn.Module, name: str = "the model", dataset: str = "") -> Ta
 
 def _build(table: str, row: str, profile: str) -> tuple[nn.Module, str]:
     """The row's model on the meta device (keys and shapes only, no memory) and its dataset."""
-    from repro.data.registry import num_classes
-    from repro.models.build import build_from_config
-    from repro.config.loader import load_spec, resolve
-
     cfg = resolve(load_spec(table), row, profile, None)
     dataset = cfg["data"]["dataset"]
     with torch.device("meta"):

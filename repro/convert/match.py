@@ -12,6 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
+import numpy as np
 import torch
 
 from repro.errors import CheckpointError
@@ -57,7 +58,6 @@ def as_tensor(value) -> torch.Tensor:
     """A checkpoint value as a tensor: Caffe2 files hold numpy arrays."""
     if isinstance(value, torch.Tensor):
         return value
-    import numpy as np
 
     return torch.from_numpy(np.ascontiguousarray(value))
 

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import re
 
-from repro.errors import CheckpointError
+import yaml
+
 from repro.convert.match import Move, Target, as_tensor, fit_unit_dims, rename
+from repro.errors import CheckpointError
 
 NAME = "pyslowfast"
 # The input statistics PySlowFast's weights were trained with: RGB frames in [0, 1] normalised
@@ -142,8 +144,6 @@ def moves(state: dict, target: Target, cfg: str | None = None) -> list[Move]:
 
 
 def _cfg_value(cfg: str, section: str, key: str):
-    import yaml
-
     try:
         return (yaml.safe_load(cfg) or {}).get(section, {}).get(key)
     except (yaml.YAMLError, AttributeError):

@@ -7,8 +7,10 @@ and stop the run when more than ``data.max_bad_fraction`` of them fail.
 """
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -61,8 +63,6 @@ def truncation(path) -> str | None:
     (half a file gives half the frames), so a download cut short would silently train on part
     of the action. Files of unknown segment size (live streams) and other formats pass.
     """
-    from pathlib import Path
-
     p = Path(path)
     if p.suffix.lower() not in _MATROSKA_SUFFIXES or not p.is_file():
         return None
@@ -181,8 +181,6 @@ def with_eval_views(ds: VideoClipDataset, clips: int = 1, crops: int = 1,
     A shallow copy: the decoded-video cache is shared, and ``ds`` itself is left as it was, so one
     prepared dataset can serve rows with different test protocols.
     """
-    import copy
-
     if ds.train:
         raise ValueError("evaluation views apply to the validation dataset, not the training one")
     t = ds.transform

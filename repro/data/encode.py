@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av  # alone: only decord before av breaks PyAV (repro/data/backends.py)
 import numpy as np
 
 FPS = 12
@@ -16,8 +17,6 @@ FPS = 12
 
 def write_webm(path: Path, frames: np.ndarray, fps: int = FPS) -> None:
     """Encode ``(F, H, W, 3)`` uint8 RGB as intra-only VP9 webm with PyAV."""
-    import av
-
     with av.open(str(path), mode="w", format="webm") as out:
         stream = out.add_stream("libvpx-vp9", rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
@@ -34,8 +33,6 @@ def write_webm(path: Path, frames: np.ndarray, fps: int = FPS) -> None:
 
 def write_mp4(path: Path, frames: np.ndarray, fps: int = FPS) -> None:
     """Encode ``(F, H, W, 3)`` uint8 RGB as H.264 ``.mp4`` with PyAV's bundled libx264."""
-    import av
-
     with av.open(str(path), mode="w", format="mp4") as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from repro.data.encode import write_mp4
 from repro.data.layout import Layout, SmokeVideo
 from repro.errors import DatasetError
 
@@ -76,8 +77,6 @@ def check_root(root: Path) -> None:
 
 def write_smoke(root: Path, videos: list[SmokeVideo], names: list[str]) -> None:
     """The smoke copy: H.264 ``videos/<n>.mp4`` and the two lists, labels in the given class order."""
-    from repro.data.encode import write_mp4
-
     (root / "videos").mkdir(parents=True)
     lines: dict[str, list[str]] = {"train": [], "val": []}
     for v in videos:

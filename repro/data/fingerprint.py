@@ -14,6 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from repro.data.backends import decord
+from repro.errors import DecodeError
+
 ANNOTATION_SUFFIXES = (".json", ".csv", ".txt", ".list")
 MAX_ANNOTATION_BYTES = 256 << 20
 SAMPLE = 16
@@ -32,7 +35,6 @@ def _length_and_size(path: Path) -> tuple[int, int, int] | None:
     """``(frames, height, width)`` of a video file or frame folder, None if unreadable: its
     first frame, read as a run reads it (:func:`repro.data.video.decode`)."""
     from repro.data.video import decode
-    from repro.errors import DecodeError
 
     counted: list[int] = []
     try:
@@ -55,7 +57,6 @@ def decoder_name(dataset: str | None, records: list) -> str:
         from repro.data.frames import decoder_name as frames_decoder
 
         return frames_decoder(records)
-    import decord
 
     return f"decord {decord.__version__}"
 

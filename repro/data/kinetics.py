@@ -24,6 +24,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from repro.data.encode import write_mp4
 from repro.data.layout import Layout, SmokeVideo
 from repro.errors import DatasetError
 
@@ -146,8 +147,6 @@ def smoke_label(name: str) -> str:
 def write_smoke(root: Path, videos: list[SmokeVideo], names: list[str]) -> None:
     """The smoke copy: ``annotations/{train,val}.csv`` and H.264 clips under ``train/``, ``val/``
     named like the real ones (an 11-character id, start and end seconds)."""
-    from repro.data.encode import write_mp4
-
     (root / "annotations").mkdir(parents=True)
     rows: dict[str, list] = {"train": [], "val": []}
     for v in videos:

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import yaml
+
 from repro.errors import DatasetError
 
 if TYPE_CHECKING:
@@ -145,8 +147,6 @@ def config_files() -> list[Path]:
 
 
 def _config_root(dataset: str) -> Path | None:
-    import yaml
-
     for f in config_files():
         if not f.is_file():
             continue

@@ -30,19 +30,16 @@ from repro.data.encode import write_mp4  # noqa: F401
 from repro.data.layout import Layout
 from repro.data.smoke_copy import (SEED, SMOKE_VERSION, TRAIN_PER_CLASS, VAL_PER_CLASS,  # noqa: F401
                                    class_names, ensure, flip_swap)
+from repro.data import registry
 
 
 def layouts() -> dict[str, Layout]:
     """Smoke layout name -> the layout that writes it, over every registered dataset."""
-    from repro.data import registry
-
     return registry.smoke_layouts()
 
 
 def layout_for(dataset: str) -> str:
     """The smoke layout that stands in for ``dataset``."""
-    from repro.data import registry
-
     return registry.smoke_layout(dataset).smoke
 
 

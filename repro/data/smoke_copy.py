@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from repro.data.layout import Layout, SmokeVideo
+from repro.data.synthetic import (CLASSES, GENERATOR_VERSION, Difficulty, class_info, default_cache_dir,
+                                  fill_template, label_text, render)
 
 SMOKE_VERSION = "1"
 TRAIN_PER_CLASS, VAL_PER_CLASS, SEED = 2, 1, 0
@@ -21,15 +23,11 @@ TRAIN_PER_CLASS, VAL_PER_CLASS, SEED = 2, 1, 0
 
 def class_names() -> list[str]:
     """Synthetic class names (brackets stripped) in generator order: the 'file order'."""
-    from repro.data.synthetic import CLASSES, label_text
-
     return [label_text(c.template) for c in CLASSES]
 
 
 def videos() -> list[SmokeVideo]:
     """The smoke videos, as the synthetic generator draws them."""
-    from repro.data.synthetic import CLASSES, Difficulty, fill_template, render
-
     index = {c.template: i for i, c in enumerate(CLASSES)}
     out, vid = [], 0
     for split_idx, (split, per_class) in enumerate((("train", TRAIN_PER_CLASS), ("val", VAL_PER_CLASS))):
@@ -46,8 +44,6 @@ def videos() -> list[SmokeVideo]:
 
 def ensure(layout: Layout, cache_dir: Path | None = None) -> Path:
     """Root of ``layout``'s smoke copy, written if absent or made by another generator version."""
-    from repro.data.synthetic import GENERATOR_VERSION, default_cache_dir
-
     name = layout.smoke
     if not name or layout.write_smoke is None:
         raise ValueError("this layout has no smoke copy (no smoke name or writer)")
@@ -75,8 +71,6 @@ def flip_swap(layout: Layout, cfg: dict) -> dict[int, int]:
     The real datasets' swap maps index classes the smoke files do not have, so the smoke run
     flips with the synthetic pair instead, translated through class names into the layout's order.
     """
-    from repro.data.synthetic import class_info
-
     names = class_names()
     pairs = {names[int(a)]: names[b] for a, b in class_info()["flip_swap"].items()}
     index = layout.smoke_index(names, cfg)

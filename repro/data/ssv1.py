@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
+
 # decode_frames and frame_files lived here before frames.py: kept importable from here.
 from repro.data.frames import decode_frames, decoder_name, frame_files  # noqa: F401
 from repro.data.layout import Layout, SmokeVideo
@@ -131,8 +133,6 @@ def write_smoke(root: Path, videos: list[SmokeVideo], names: list[str]) -> None:
     """The smoke copy: labels CSV in the given class order (the generator's, not alphabetical, so
     the two ``label_order`` settings give different indices), ``%05d.jpg`` folders from 00001 as
     in the real release, ';' CSVs."""
-    from PIL import Image
-
     (root / LABELS_FILE).write_text("".join(f"{n}\n" for n in names))
     lines: dict[str, list[str]] = {"train": [], "val": []}
     for v in videos:

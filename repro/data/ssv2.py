@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from repro.data.encode import write_webm
 from repro.data.layout import Layout, SmokeVideo
 from repro.errors import DatasetError
 
@@ -92,8 +93,6 @@ def check_root(root: Path) -> None:
 
 def write_smoke(root: Path, videos: list[SmokeVideo], names: list[str]) -> None:
     """The smoke copy: VP9 ``.webm`` videos, labels JSON in the given class order, split JSONs."""
-    from repro.data.encode import write_webm
-
     (root / VIDEO_DIR).mkdir(parents=True)
     (root / "labels").mkdir()
     (root / LABELS_FILE).write_text(json.dumps({n: str(i) for i, n in enumerate(names)}, indent=1))

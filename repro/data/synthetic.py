@@ -34,14 +34,17 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import multiprocessing as mp
 import os
 import re
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from tqdm import tqdm
 
 from repro.data.encode import FPS, write_webm  # noqa: F401  (FPS: the rate its videos are written at)
 from repro.data.layout import Layout
@@ -555,8 +558,6 @@ def _make_chunk(cfg: SyntheticConfig, root: Path, jobs: list[tuple]) -> list[dic
 
 
 def _generate(cfg: SyntheticConfig, root: Path, progress: bool) -> None:
-    from tqdm import tqdm
-
     labels = {label_text(c.template): str(i) for i, c in enumerate(CLASSES)}
     (root / LABELS_FILE).write_text(json.dumps(labels, indent=1))
     jobs = []
@@ -575,9 +576,6 @@ def _generate(cfg: SyntheticConfig, root: Path, progress: bool) -> None:
             made.append(_make_video(cfg, root, *job))
             bar.update(1)
     else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
         chunks = [jobs[i:i + 50] for i in range(0, len(jobs), 50)]
         # spawn: the caller may already run torch threads, which a forked child can hang on.
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as ex:

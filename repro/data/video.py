@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from repro.data.backends import av, decord
 from repro.data.frames import decode_frames
 from repro.errors import DecodeError
 
@@ -34,11 +35,6 @@ def decode(path: Path, pick: Pick | None = None, backend: str = DEFAULT_BACKEND)
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown video backend {backend!r}; use one of {', '.join(BACKENDS)}")
-    # PyAV first whatever the backend: both wheels bundle FFmpeg, and once decord's copy is
-    # loaded PyAV can no longer open its libvpx encoder (avcodec_open2 returns EINVAL), which
-    # breaks dataset generation later in the same process. Loaded in this order, both work.
-    import av  # noqa: F401
-
     p = Path(path)
     if p.is_dir():  # a folder of JPEG frames (Something-Something V1, some file lists)
         return decode_frames(p, pick)
@@ -60,8 +56,6 @@ def _indices(p: Path, n: int, pick: Pick | None) -> np.ndarray:
 
 
 def _decode_decord(p: Path, pick: Pick | None) -> np.ndarray:
-    import decord
-
     vr = decord.VideoReader(str(p), num_threads=1)
     idx = _indices(p, len(vr), pick)
     try:
@@ -86,8 +80,6 @@ def _decode_pyav(p: Path, pick: Pick | None, threads: int | None = 1) -> np.ndar
     ``threads``: decoding threads; 1 like decord's ``num_threads=1``, None keeps PyAV's default
     (bench/decoders.py compares them).
     """
-    import av
-
     with av.open(str(p)) as container:
         stream = container.streams.video[0]
         if threads is not None:

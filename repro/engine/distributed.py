@@ -29,6 +29,7 @@ from typing import Any, Iterator
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.distributed.nn.functional import all_reduce
 from torch.utils.data import RandomSampler
 from torch.utils.data.distributed import DistributedSampler
 
@@ -142,7 +143,6 @@ class GlooSyncBatchNorm(nn.modules.batchnorm._BatchNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and world().enabled):
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
 
         dims = [0, *range(2, x.dim())]
         shape = [1, -1] + [1] * (x.dim() - 2)

@@ -32,11 +32,11 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from repro.engine import bn_groups
-from repro.engine import distributed as D
+from repro.engine import bn_groups, distributed as D
 from repro.engine.checkpoint import BEST, LAST, atomic_save, load_if_matching, rng_state, set_rng_state
 from repro.engine.evaluate import eval_loader, evaluate, precise_bn
 from repro.engine.inputs import (BadVideoBudget, amp_mode, autocast, effective_lr, epoch_seed, make_loader,
@@ -147,8 +147,6 @@ def setup(model: torch.nn.Module, cfg: dict, train_ds, val_ds, run_dir: Path, co
     model = bn_groups.apply(model, tr["bn_group"], rbatch, device).to(device)
     net = model
     if W.enabled:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
         net = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
     sampler = (D.GlobalBatchSampler(train_ds, tr["batch_size"], lambda e: epoch_seed(tr["seed"], e), W.rank,
                                     W.world) if W.enabled else None)

@@ -12,7 +12,7 @@ from repro.errors import ModuleError, WeightsError
 from repro.models.fc_init import fc_init
 from repro.models.registry import get_module
 from repro.models.resnet import STAGES, TSNResNet, set_drop_path, tsn_resnet
-from repro.models.slowfast import SlowFastResNet
+from repro.models.slowfast import SlowFastResNet, slowfast_resnet
 
 IMAGENET_ENV = "REPRO_IMAGENET_WEIGHTS"
 
@@ -117,8 +117,6 @@ def _guard_forward(mod: nn.Module, name: str, place: str) -> None:
 
 def _build_slowfast(bb: dict, num_classes: int, frames: int, dropout: float) -> nn.Module:
     """SlowFast from ``model.backbone`` (depth or layers, width, args); unknown args are an error."""
-    from repro.models.slowfast import slowfast_resnet
-
     args = dict(bb.get("args") or {})
     known = set(inspect.signature(SlowFastResNet.__init__).parameters) - {
         "self", "num_classes", "layers", "width", "num_frames", "dropout"}

@@ -4,16 +4,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from repro.config.loader import Spec, load_spec
+from repro.errors import SpecError
 from repro.report.curves import checkpoint_lines, plot_curves
-from repro.report.plots import paired_bars
 from repro.report.datasets import dataset_section
+from repro.report.fidelity import table_markdown
+from repro.report.plots import paired_bars
 from repro.report.published import published_section
 from repro.report.retrieval import retrieval_section, settings_section
 from repro.report.tables import long_table, markdown, write_csv
 from repro.results.select import select_results
 from repro.results.store import read_checkpoint_results
-from repro.config.loader import Spec, load_spec
-from repro.errors import SpecError
 
 
 @dataclass
@@ -53,8 +54,6 @@ def build_report(table: str | Spec, results_dir: Path, reports_dir: Path) -> Bui
 
 def fidelity_section(spec: Spec) -> list[str]:
     """The report's fidelity table: the paper profile's recipe of every built row, judged."""
-    from repro.report.fidelity import table_markdown
-
     head = ["", "## Recipe fidelity (--profile paper)", "",
             "How `--profile paper` trains and tests each built row, setting by setting, beside what "
             "the paper states or, where it is silent, what its reference code does (`run_all.py "

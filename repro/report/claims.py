@@ -8,10 +8,11 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+from scipy.stats import kendalltau
 
+from repro.config.loader import Claim
 from repro.report.seeds import fmt_mean_std
 from repro.report.stats import ALPHA, Test, holm, welch
-from repro.config.loader import Claim
 
 
 Value = tuple[float, float, int]  # mean, std over seeds, number of seeds
@@ -109,7 +110,6 @@ def kendall_tau(a: list[float], b: list[float]) -> float | None:
     no ordered pair)."""
     if len(a) < 2:
         return None
-    from scipy.stats import kendalltau
 
     tau = kendalltau(a, b).statistic
     return None if math.isnan(tau) else float(tau)

@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from repro.report.plots import save_panels
+import matplotlib
+import matplotlib.pyplot as plt
+
 from repro.config.loader import EXPERIMENTS
+from repro.report.plots import save_panels
 
 REFERENCE_LOGS = EXPERIMENTS / "reference_logs"
 
@@ -31,10 +34,8 @@ def plot_curves(spec, results: list[dict], path: Path) -> bool:
     runs = [r for r in results if r.get("history")]
     if not runs:
         return False
-    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(12, 4.2))
     shown_refs = set()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
+from repro.data.fingerprint import short
+
 
 def dataset_section(results: list[dict]) -> list[str]:
     """Markdown lines; none when no result records a fingerprint."""
-    from repro.data.fingerprint import short
-
     copies: dict[str, tuple[dict, list[str]]] = {}
     for r in results:
         fp = r["provenance"].get("dataset_fingerprint")

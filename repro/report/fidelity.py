@@ -46,7 +46,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from repro.config import schema as S
+from repro.config.loader import deep_merge, fidelity_entries, load_spec, resolve
 from repro.config.schema import ENSEMBLE_SETTINGS, SETTINGS
+from repro.report.retrieval import settings_section
 
 SAME, SILENT, UNKNOWABLE, DIVERGES = "same", "silent", "unknowable", "diverges"
 VERDICTS = (SAME, SILENT, UNKNOWABLE, DIVERGES)
@@ -154,8 +156,6 @@ def row_lines(spec, row_id: str, overrides: dict | None = None, profile: str = "
     An ensemble row has one line: its first member's config under the ensemble's protocol
     (``member_eval``), judged by the row's ``ensemble`` entry.
     """
-    from repro.config.loader import deep_merge, fidelity_entries, resolve
-
     row = spec.row(row_id)
     if row.is_ensemble:
         cfg = resolve(spec, row.ensemble[0], profile,
@@ -215,8 +215,6 @@ def _cell(s: str) -> str:
 
 def print_fidelity(table: str, overrides: dict | None = None, say=print) -> None:
     """``run_all.py --table T --fidelity``: the table, grouped, as plain text."""
-    from repro.config.loader import load_spec
-
     spec = load_spec(table)
     say(f"# {spec.key}: {spec.paper.upper()} {spec.table} -- fidelity of --profile paper")
     if any(r.built or r.is_ensemble for r in spec.rows):
@@ -230,7 +228,6 @@ def print_fidelity(table: str, overrides: dict | None = None, say=print) -> None
     if not any(r.built for r in spec.rows):
         say("\nno built rows: nothing is trained for this table"
             + (" but its retrieval networks:" if any(r.is_retrieval for r in spec.rows) else ""))
-    from repro.report.retrieval import settings_section
 
     for line in settings_section(spec)[4:]:  # the retrieval settings beside their sources
         say(line)

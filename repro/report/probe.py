@@ -11,13 +11,15 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
+from repro.config.loader import list_tables, load_spec
+from repro.data.synthetic import CLASSES, label_text
 from repro.report.claims import check_claims
 from repro.report.plots import family_bars
+from repro.report.retrieval import retrieval_section
 from repro.report.seeds import AWARE_STDS, BLIND_BAND, fmt_mean_std, order_sensitivity
 from repro.report.stats import RULE, SPLIT_RANGE, UNDECIDED_SEEDS, splits
 from repro.report.tables import TOLERANCE, family_table, long_table, probe_lines
 from repro.results.select import select_results
-from repro.config.loader import list_tables, load_spec
 
 MODULES_TABLE = "probe_modules"
 CAPTIONS_TABLE = "probe_captions"  # caption retrieval on the same modules' features
@@ -35,8 +37,6 @@ def probe_tables() -> list[str]:
 
 
 def _families_text() -> list[str]:
-    from repro.data.synthetic import CLASSES, label_text
-
     fams: dict[str, list[str]] = {}
     for c in CLASSES:
         fams.setdefault(c.family, []).append(label_text(c.template))
@@ -102,8 +102,6 @@ def _wall_time(tables: list[str], results_dir: Path) -> list[list[str]]:
 
 def _captions_section(results_dir: Path, reports_dir: Path) -> list[str]:
     """Caption retrieval on every module's features (experiments/probe_captions.yaml)."""
-    from repro.report.retrieval import retrieval_section
-
     spec = load_spec(CAPTIONS_TABLE)
     current = [r for r in select_results(spec, results_dir).current if r["provenance"]["profile"] == "synthetic"]
     lines = retrieval_section(spec, current, reports_dir / "probe_captions.retrieval.png",

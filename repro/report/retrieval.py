@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 from tabulate import tabulate
 
 from repro import metrics as M
 from repro.report.plots import save_panels
 from repro.report.seeds import aggregate, fmt_mean_std
+from repro.retrieval.config import SOURCES, retrieval_settings
 
 COLUMNS = tuple((k, M.label(k)) for k in M.metric_names(retrieval=True))
 
@@ -56,8 +60,6 @@ def retrieval_section(spec, results: list[dict], plot: Path | None = None,
 
 def settings_section(spec) -> list[str]:
     """The paper profile's retrieval settings beside what SSAN and [22] state, with sources."""
-    from repro.retrieval.config import SOURCES, retrieval_settings
-
     rows = [r for r in spec.rows if r.is_retrieval]
     if not rows:
         return []
@@ -75,11 +77,7 @@ def settings_section(spec) -> list[str]:
 def _plot(spec, results: list[dict], labels: dict[str, str], path: Path) -> bool:
     """Left: R@1, R@5 and order-only R@1 per row (mean and seed std); right: the ranking loss
     per epoch of every run."""
-    import matplotlib
-
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
 
     order = list(labels)
     aggs = sorted(aggregate(results), key=lambda a: (order.index(a["row"]), a["provenance"]["profile"]))

@@ -8,9 +8,10 @@ import pandas as pd
 from tabulate import tabulate
 
 from repro import metrics as M
+from repro.config.loader import Spec
+from repro.report.claims import check_claims, rank_agreement
 from repro.report.seeds import AWARE_STDS, BLIND_BAND, aggregate, fmt_mean_std, order_sensitivity
 from repro.report.stats import RULE, SPLIT_RANGE, splits
-from repro.config.loader import Spec
 
 PAPER_NAMES = {"ssan": "SSAN", "gta": "GTA", "rsa": "RSA"}
 ARXIV = {"ssan": "2105.13033", "gta": "2012.08510", "rsa": "2111.01673"}
@@ -153,8 +154,6 @@ def _cost_section(df: pd.DataFrame) -> list[str]:
 
 
 def _claims_section(spec: Spec, df: pd.DataFrame) -> list[str]:
-    from repro.report.claims import check_claims, rank_agreement
-
     out = []
     if spec.claims:
         checked = check_claims(spec.claims, df, spec.dataset, spec.split)

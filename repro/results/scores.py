@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from repro.data.fingerprint import sha256
 from repro.engine.checkpoint import atomic_save
 from repro.errors import EnsembleError
 
@@ -48,6 +49,4 @@ def load_scores(path: Path, row: str = "", expected_hash: str | None = None, hin
 
 
 def file_hash(path: Path) -> str:
-    from repro.data.fingerprint import sha256
-
     return sha256(Path(path))[:16]

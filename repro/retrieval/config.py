@@ -13,6 +13,8 @@ import copy
 import os
 
 from repro.config.keys import RETRIEVAL_KEYS
+from repro.config.loader import (EXPERIMENTS, PROFILES_FILE, deep_merge, load_profiles, load_spec, resolve,
+                                 seed_override)
 from repro.errors import SpecError
 
 # Every retrieval key with its paper-profile default, type, range and source: declared once in
@@ -37,8 +39,6 @@ WORD2VEC_ENV = "REPRO_WORD2VEC"
 
 def retrieval_settings(spec, row_id: str, profile: str, overrides: dict | None = None) -> dict:
     """The row's retrieval settings, every key filled in and range-checked."""
-    from repro.config.loader import EXPERIMENTS, PROFILES_FILE, deep_merge, load_profiles
-
     row = spec.row(row_id)
     prof = load_profiles().get(profile, {}).get("retrieval") or {}
     layers = [(f"{spec.path} (retrieval)", spec.retrieval), (f"{spec.path} (rows {row_id})", row.retrieval),
@@ -69,8 +69,6 @@ def resolve_retrieval(spec, row_id: str, profile: str, seed: int | None, overrid
                       check_modules: bool = False) -> dict:
     """``{"retrieval", "features", "classifier", "data", "meta"}`` of a retrieval row: its settings,
     the classifier row, the classifier's resolved config and the retrieval dataset."""
-    from repro.config.loader import load_spec, resolve, seed_override
-
     row = spec.row(row_id)
     if not row.is_retrieval:
         raise SpecError(spec.path, [f"row {row_id!r} is not a retrieval row (it has no features:)"])

@@ -11,11 +11,13 @@ gets 50 (a tie counts half).
 from __future__ import annotations
 
 from collections import defaultdict
+from types import SimpleNamespace
 
 import torch
 
 from repro.data.synthetic import CLASSES
 from repro.retrieval.captions import Caption, captions_for
+from repro.retrieval.config import DEFAULTS
 from repro.retrieval.metrics import ranks
 from repro.retrieval.train import Queries, run_network
 
@@ -98,9 +100,6 @@ def caption_probe(train_feats: torch.Tensor, train_entries: list[dict], val_feat
     captions and seeds the network; ``recipe`` gives epochs, batch, lr, its decay and margin)
     and scored on the validation split (:func:`score_probe`, plus ``captions`` and
     ``final_loss``)."""
-    from types import SimpleNamespace
-
-    from repro.retrieval.config import DEFAULTS
 
     side = lambda entries: SimpleNamespace(  # noqa: E731 -- what run_network reads of a Split
         entries=entries, captions=[tuple(c.text for c in captions_for(e, seed)) for e in entries])

@@ -15,9 +15,11 @@ from typing import Callable
 import numpy as np
 import torch
 
+from repro.engine.distributed import device
 from repro.retrieval.loss import MARGIN, max_margin_ranking_loss
 from repro.retrieval.metrics import retrieval_metrics
 from repro.retrieval.model import RetrievalNet
+from repro.retrieval.text import Vocabulary, read_word2vec, tokenize
 
 
 @dataclass(frozen=True)
@@ -102,9 +104,6 @@ def run_network(settings: dict, data, train_feats: torch.Tensor, test_feats: tor
 
     Returns the metrics, the per-epoch history and facts for the provenance.
     """
-    from repro.engine.distributed import device
-    from repro.retrieval.text import Vocabulary, read_word2vec, tokenize
-
     train_caps, test_caps = data.train.captions, queries.texts
     words = {w for caps in train_caps for c in caps for w in tokenize(c)}
     kw: dict = {}

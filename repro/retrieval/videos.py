@@ -15,15 +15,21 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from repro.data.dataset import VideoClipDataset
-from repro.errors import DatasetError
+from repro.data.registry import dataset_root
+from repro.data.synthetic import default_cache_dir
 from repro.data.transforms import ClipTransform
-from repro.retrieval import datasets as D
+from repro.errors import DatasetError
+from repro.retrieval import datasets as D, smoke
+from repro.retrieval.captions import captions_for
 from repro.retrieval.text import tokenize
 
 SMOKE_WORD2VEC = "smoke-word2vec.bin"  # written with the smoke layouts: the paper path, tiny
@@ -90,8 +96,6 @@ def _clips(clf: dict, records: list) -> SegmentClips:
 def retrieval_root(name: str, data_roots: dict, smoke: bool, cache_dir: Path | None) -> Path:
     """The dataset's root: configured (``--data-root``, ``REPRO_<NAME>_ROOT``, repro.yaml), or
     under the smoke profile its generated copy in ``<cache>/smoke/<name>``."""
-    from repro.data.registry import dataset_root
-
     if smoke:
         return ensure_smoke(name, cache_dir)
     root = dataset_root(name, data_roots)
@@ -107,12 +111,6 @@ def retrieval_root(name: str, data_roots: dict, smoke: bool, cache_dir: Path | N
 def ensure_smoke(name: str, cache_dir: Path | None) -> Path:
     """The tiny generated copy of ``name`` in its official layout, with a word2vec file of its
     caption words; written once, into a temporary folder renamed when complete."""
-    import os
-    import shutil
-    import tempfile
-
-    from repro.data.synthetic import default_cache_dir
-    from repro.retrieval import smoke
 
     root = (Path(cache_dir) if cache_dir else default_cache_dir()) / "smoke" / name
     if (root / SMOKE_WORD2VEC).is_file():
@@ -156,8 +154,6 @@ def synthetic_splits(clf: dict, root: Path, train_ds: VideoClipDataset, val_ds: 
                      seed: int) -> tuple[Split, Split]:
     """The classifier's generated training and validation videos, one test view each, with their
     templated captions (training: all of a video's; test: one query per caption)."""
-    from repro.retrieval.captions import captions_for
-
     entries = {}
     for name in ("train", "validation"):
         for e in json.loads((root / "labels" / f"something-something-v2-{name}.json").read_text()):

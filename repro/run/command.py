@@ -5,9 +5,17 @@ the results that match each row's current config, and the number of others is sa
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
+from repro.config.loader import list_tables, load_spec
 from repro.engine.world import env_world, say
 from repro.errors import TrainingError
+from repro.report.build import build_report
+from repro.report.index import write_index
+from repro.report.probe import write_probe_report
 from repro.run.plan import Options, plan_table
+from repro.run.undecided import undecided_rows
+from repro.run.unit import Unit
 
 
 def run_command(tables: list[str], opts: Options, cost: bool = False, report_only: bool = False,
@@ -50,7 +58,6 @@ def run_command(tables: list[str], opts: Options, cost: bool = False, report_onl
 
 def _evaluate_checkpoints(tables: list[str], opts: Options) -> None:
     """``--eval-only --weights``: one test per row (a checkpoint has no seeds)."""
-    from repro.run.unit import Unit
     from repro.run.weights import evaluate_checkpoint
 
     for p in (plan_table(t, opts) for t in tables):
@@ -60,10 +67,6 @@ def _evaluate_checkpoints(tables: list[str], opts: Options) -> None:
 
 
 def _write_reports(tables: list[str], opts: Options, report_only: bool, probe_report: bool) -> None:
-    from repro.report.build import build_report
-    from repro.report.index import write_index
-    from repro.report.probe import write_probe_report
-
     skipped = 0
     for t in tables:
         built = build_report(t, opts.dirs.results, opts.reports)
@@ -82,10 +85,7 @@ def _write_reports(tables: list[str], opts: Options, report_only: bool, probe_re
 
 def _run_undecided(tables: list[str], opts: Options, n: int) -> list[str]:
     """Seeds 0..n-1 for the rows of every claim that cannot tell on the current results."""
-    from dataclasses import replace
-
     from repro.run.schedule import run_plans
-    from repro.run.undecided import undecided_rows
 
     targets = undecided_rows(tables, opts.dirs.results)
     if not targets:
@@ -101,8 +101,6 @@ def _run_undecided(tables: list[str], opts: Options, n: int) -> list[str]:
 
 def print_tables() -> None:
     """``run_all.py --list``: every table and its rows."""
-    from repro.config.loader import list_tables, load_spec
-
     for t in list_tables():
         spec = load_spec(t)
         print(f"{t:14s} {spec.paper.upper()} {spec.table}: {spec.title}")

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import time
 
+from repro.config.loader import config_hash, load_spec
+from repro.cost import cost_of
+from repro.data.registry import num_classes
+from repro.models.build import build_from_config
 from repro.results.store import result_path, write_result
 from repro.run.provenance import Provenance
 from repro.run.unit import Unit
 
 
 def run_cost(table: str, overrides: dict, set_args: tuple, results_dir, say=print) -> None:
-    from repro.cost import cost_of
-    from repro.data.registry import num_classes
-    from repro.models.build import build_from_config
-    from repro.config.loader import config_hash, load_spec
-
     spec = load_spec(table)
     for row in spec.rows:
         if not row.built:

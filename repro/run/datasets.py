@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from repro.data.registry import build_datasets, prepare
+from repro.engine import distributed as D
 from repro.run.unit import Dirs
 
 
@@ -16,9 +18,6 @@ _PREPARED: dict[str, tuple] = {}
 
 def load_datasets(cfg: dict, dirs: Dirs, progress: bool) -> tuple:
     """``(root, info, train, val)`` of a config: its dataset prepared once per process."""
-    from repro.data.registry import build_datasets, prepare
-    from repro.engine import distributed as D
-
     key = json.dumps(cfg["data"], sort_keys=True)
     if key not in _PREPARED:
         W = D.world()
@@ -38,6 +37,4 @@ def load_datasets(cfg: dict, dirs: Dirs, progress: bool) -> tuple:
 
 def prepare_data(cfg: dict, dirs: Dirs, progress: bool) -> None:
     """Generate a config's dataset if missing (in this process, with its progress bar)."""
-    from repro.data.registry import prepare
-
     prepare(cfg, dirs.data_roots, dirs.cache, progress)

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import torch
 
+from repro.config.loader import config_hash, ensemble_hash
+from repro.engine import distributed as D
+from repro.engine.metrics import summarize
 from repro.errors import EnsembleError
+from repro.results.scores import file_hash, save_scores, scores_path
 from repro.results.store import result_path, write_result
 from repro.run.provenance import Provenance
+from repro.run.retest import protocol_config, retest
 from repro.run.unit import Dirs, Unit, run_folder, up_to_date
 
 
@@ -52,12 +57,6 @@ def average(members: dict[str, dict]) -> tuple[torch.Tensor, torch.Tensor, list[
 def run_ensemble(spec, row_id: str, profile: str, seed: int | None, overrides: dict, set_args: tuple,
                  dirs: Dirs, force: bool, say=print, progress: bool = True) -> dict:
     """Average the saved scores of an ensemble row's members and write its result like any row's."""
-    from repro.engine import distributed as D
-    from repro.engine.metrics import summarize
-    from repro.results.scores import file_hash, save_scores, scores_path
-    from repro.run.retest import protocol_config, retest
-    from repro.config.loader import config_hash, ensemble_hash
-
     table, row = spec.key, spec.row(row_id)
     units = {m: Unit(str(spec.path), m, profile, seed, overrides, set_args) for m in row.ensemble}
     hashes, variants, results = {}, {}, {}

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repro.errors import UsageError
+from repro.config.loader import fitted_note, load_profiles, load_spec, parse_set as parse, profile_seeds
+from repro.data.registry import dataset_names, dataset_root
+from repro.errors import SpecError, UsageError
+from repro.retrieval.config import resolve_retrieval
 from repro.run.unit import Dirs, Unit
 
 
@@ -56,8 +59,6 @@ def parse_jobs(text: str) -> int | None:
 
 
 def parse_data_roots(items: list[str]) -> dict[str, str]:
-    from repro.data.registry import dataset_names
-
     known = dataset_names()
     out = {}
     for item in items:
@@ -89,9 +90,6 @@ def check_dir(flag: str, path: Path | None, must_exist: bool = False) -> None:
 
 
 def parse_set(items: list[str]) -> dict:
-    from repro.config.loader import parse_set as parse
-    from repro.errors import SpecError
-
     try:
         return parse(items)
     except SpecError as e:
@@ -99,8 +97,6 @@ def parse_set(items: list[str]) -> dict:
 
 
 def choose_profile(requested: str, dataset: str, roots: dict[str, str]) -> tuple[str, str]:
-    from repro.data.registry import dataset_root
-
     if requested != "auto":
         return requested, "requested"
     if dataset_root(dataset, roots) is not None:
@@ -125,8 +121,6 @@ class Plan:
 
 def plan_table(table: str, opts: Options) -> Plan:
     """The units of one table; every unit's config is resolved and checked here."""
-    from repro.config.loader import fitted_note, load_profiles, load_spec, profile_seeds
-
     spec = load_spec(table)
     profile, why = choose_profile(opts.profile, spec.dataset, opts.dirs.data_roots)
     if profile not in load_profiles():
@@ -155,7 +149,6 @@ def plan_table(table: str, opts: Options) -> Plan:
         if note:
             plan.notes.setdefault(note, []).append(r)
     for r in retrievals:  # the retrieval settings, word vectors and classifier config, checked now
-        from repro.retrieval.config import resolve_retrieval
         from repro.run.retrieval import check_word_vectors
 
         check_word_vectors(spec, r, resolve_retrieval(spec, r, profile, seeds[0], opts.overrides, check_modules=True))

@@ -8,11 +8,16 @@ by a signal unwinds first, so no half-written temp file is left.
 """
 from __future__ import annotations
 
+import ctypes
+import multiprocessing as mp
 import os
 import signal
 import sys
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
+
+import torch
 
 from repro.run.train import run_unit
 from repro.run.unit import Dirs, Unit
@@ -37,8 +42,6 @@ def _init_worker(parent: int) -> None:
     """In each worker: exit with the parent, on SIGTERM unwind, leave Ctrl-C to the parent."""
     if sys.platform.startswith("linux"):
         try:
-            import ctypes
-
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         except OSError:
             pass  # the watcher thread below still catches it
@@ -59,8 +62,6 @@ def _worker(unit: Unit, dirs: Dirs, force: bool) -> dict:
 
 def default_jobs(threads: int | None) -> int:
     """Units to run at once: one per ``threads`` CPU cores when training on CPU, else 1."""
-    import torch
-
     if torch.cuda.is_available() or not threads:
         return 1
     return max(1, cpu_count() // int(threads))
@@ -80,9 +81,6 @@ class Pool:
 
     def submit(self, unit: Unit, dirs: Dirs, force: bool):
         if self._ex is None:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
-
             # spawn, not fork: a forked child of a process that already ran torch's thread pool
             # can hang on its first parallel kernel.
             self._ex = ProcessPoolExecutor(self.jobs, mp_context=mp.get_context("spawn"),

@@ -11,8 +11,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from repro.engine.checkpoint import BEST, LAST
+import torch
+
+from repro.config.loader import config_hash, deep_merge, resolve, seed_override
+from repro.data.dataset import with_eval_views
+from repro.data.registry import num_classes
+from repro.engine import distributed as D
+from repro.engine.checkpoint import BEST, LAST, load_if_matching
+from repro.engine.evaluate import eval_loader, evaluate
+from repro.engine.inputs import amp_mode
 from repro.errors import EnsembleError
+from repro.models.build import build_from_config
+from repro.results.scores import load_scores, save_scores, scores_path
 from repro.run.datasets import load_datasets
 from repro.run.unit import Dirs, Unit, run_folder
 
@@ -22,8 +32,6 @@ CHECKPOINT_FILES = {"best": BEST, "last": LAST}
 def protocol_config(unit: Unit, eval_over: dict) -> tuple[object, dict, dict]:
     """``(spec, own config, protocol config)``: the unit's config and the same with the keys of
     ``eval_over`` replaced in its ``eval`` (checked like any config)."""
-    from repro.config.loader import deep_merge, resolve, seed_override
-
     spec, cfg = unit.config()
     over = deep_merge(seed_override(unit.seed, unit.overrides), {"eval": eval_over})
     return spec, cfg, resolve(spec, unit.row, unit.profile, over)
@@ -43,14 +51,6 @@ def retest(unit: Unit, eval_over: dict, dirs: Dirs, hint: str, progress: bool = 
     if absent or stale. An EnsembleError (with ``hint``) when the checkpoint is missing or was
     trained for another config.
     """
-    import torch
-
-    from repro.data.registry import num_classes
-    from repro.engine import distributed as D
-    from repro.engine.checkpoint import load_if_matching
-    from repro.models.build import build_from_config
-    from repro.results.scores import load_scores, save_scores, scores_path
-    from repro.config.loader import config_hash
 
     spec, cfg, pcfg = protocol_config(unit, eval_over)
     own, h = config_hash(cfg), config_hash(pcfg)
@@ -94,11 +94,6 @@ def score_model(model, cfg: dict, dirs: Dirs, progress: bool, desc: str, announc
     ``data`` (the dataset root and the train and validation datasets).
     ``announce(views)`` is called once the views are known, before the pass.
     """
-    from repro.data.dataset import with_eval_views
-    from repro.engine import distributed as D
-    from repro.engine.evaluate import eval_loader, evaluate
-    from repro.engine.inputs import amp_mode
-
     ev = cfg["eval"]
     root, info, train_ds, val_ds = load_datasets(cfg, dirs, progress)
     test_ds = with_eval_views(val_ds, ev["clips"], ev["crops"], ev["resize"], ev["crop_size"], ev["clip_layout"],

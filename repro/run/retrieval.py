@@ -15,23 +15,37 @@ cache in its provenance.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader
 
-from repro.errors import TrainingError
-from repro.results.store import result_path, write_result
+from repro.config.loader import config_hash, load_spec
+from repro.data.dataset import collate_clips
+from repro.data.registry import num_classes
+from repro.data.synthetic import default_cache_dir
+from repro.engine.checkpoint import load_if_matching
+from repro.engine.distributed import device
+from repro.errors import TrainingError, UsageError, WeightsError
+from repro.models.build import build_from_config
+from repro.results.scores import file_hash
+from repro.results.store import read_result, result_path, write_result
+from repro.retrieval import videos as V
+from repro.retrieval.config import classifier_overrides, resolve_retrieval
+from repro.retrieval.features import dataset_key, extract
+from repro.retrieval.probe import probe_queries
+from repro.retrieval.train import diagonal_queries, run_network
+from repro.retrieval.videos import SMOKE_WORD2VEC
 from repro.run.provenance import Provenance, cpu_name
-from repro.run.unit import Dirs, Unit, run_folder, up_to_date
+from repro.run.retest import checkpoint_file
+from repro.run.unit import Dirs, Unit, finished, run_folder, run_hash, up_to_date, where
 
 
 def classifier_unit(spec, row_id: str, profile: str, seed: int | None, overrides: dict,
                     set_args: tuple) -> Unit:
     """The classifier row's unit under the same profile, seed and (non-retrieval) ``--set``."""
-    from repro.retrieval.config import classifier_overrides
-    from repro.config.loader import load_spec
-
     src = spec.row(row_id).features
     path = load_spec(src["table"]).path
     return Unit(str(path), src["row"], profile, seed, classifier_overrides(overrides),
@@ -41,10 +55,6 @@ def classifier_unit(spec, row_id: str, profile: str, seed: int | None, overrides
 def checkpoint_of(unit: Unit, dirs: Dirs) -> tuple[Path, dict | None]:
     """The classifier unit's checkpoint file (its ``eval.checkpoint``) and its state if it was
     trained for the unit's current config, else None."""
-    from repro.engine.checkpoint import load_if_matching
-    from repro.run.retest import checkpoint_file
-    from repro.config.loader import config_hash
-
     spec, cfg = unit.config()
     ckpt = checkpoint_file(run_folder(dirs.runs, spec.key, unit.profile, unit.key, unit.variant(spec, cfg)), cfg)
     state = load_if_matching(ckpt, config_hash(cfg))
@@ -55,11 +65,6 @@ def _twin_checkpoint(unit: Unit, dirs: Dirs, cfg: dict) -> tuple[Path, dict] | N
     """Where the unit's result was copied from another table's identical run (``reused_from``;
     e.g. ssa_table4's synthetic ssa_8f is probe_modules' ssa), that run's checkpoint, if it is
     still the one that run's result was made from."""
-    from repro.engine.checkpoint import load_if_matching
-    from repro.results.store import read_result
-    from repro.run.retest import checkpoint_file
-    from repro.run.unit import run_hash, where
-
     try:
         own = read_result(where(unit, dirs)[4])
         src_table, src_key = (own or {}).get("provenance", {}).get("reused_from", "/").split("/", 1)
@@ -84,9 +89,6 @@ def classifier_units(plans: list, opts, say=print, all_rows: bool = False) -> li
     without an up-to-date result (``all_rows``: of every row, for --extract-features). One
     whose result exists without its checkpoint (a fresh clone: runs/ is not committed) is
     retrained (``retrain``): features need its weights."""
-    from dataclasses import replace
-
-    from repro.run.unit import finished
 
     out: dict[tuple, Unit] = {}
     for p in plans:
@@ -111,9 +113,6 @@ def where_result(spec, row_id: str, profile: str, seed: int | None, overrides: d
                  force: bool = False) -> tuple[dict, str, Path, dict | None]:
     """``(config, spec hash, result path, up-to-date result or None)`` of a retrieval row and seed;
     a ``--set`` run that changes the config lives under ``variants/<hash>/``."""
-    from repro.retrieval.config import resolve_retrieval
-    from repro.config.loader import config_hash
-
     cfg = resolve_retrieval(spec, row_id, profile, seed, overrides)
     h = config_hash(cfg)
     own = config_hash(resolve_retrieval(spec, row_id, profile, seed, {})) if overrides else h
@@ -154,9 +153,6 @@ def run_retrieval(spec, row_id: str, profile: str, seed: int | None, overrides: 
                             f"{limit}); e.g. {bad[0]}")
     if extract_only:
         return {"status": "extracted", "features": cache, "result": None, "path": None}
-    from repro.retrieval.probe import probe_queries
-    from repro.retrieval.train import diagonal_queries, run_network
-    from repro.retrieval.videos import SMOKE_WORD2VEC
 
     # The smoke layouts bring their own tiny word2vec file; the paper profile needs the user's.
     word2vec = check_word_vectors(spec, row_id, cfg) or (str(data.root / SMOKE_WORD2VEC)
@@ -187,8 +183,6 @@ def run_retrieval(spec, row_id: str, profile: str, seed: int | None, overrides: 
 def check_word_vectors(spec, row_id: str, cfg: dict) -> str | None:
     """The word2vec file a row reads (None: learned vectors, or the smoke layout's own file);
     a UsageError when word2vec vectors are asked for and no readable file is given."""
-    from repro.errors import UsageError
-
     s = cfg["retrieval"]
     if s["word_vectors"] != "word2vec" or (cfg["data"]["smoke"] and not s["word2vec"]):
         return None
@@ -213,14 +207,6 @@ def summary_line(table: str, result: dict, path: str) -> str:
 def load_classifier(unit: Unit, cfg: dict, dirs: Dirs, say=print) -> tuple[torch.nn.Module, dict]:
     """The classifier model with its weights, and what identifies it: ``model_key`` (hash of the
     weights file), ``summary`` (for the provenance) and ``pooling``."""
-    from repro.data.registry import num_classes
-    from repro.errors import WeightsError
-    from repro.models.build import build_from_config
-    from repro.engine.distributed import device
-    from repro.results.scores import file_hash
-    from repro.results.store import read_result
-    from repro.run.unit import where
-
     clf = cfg["classifier"]
     model = build_from_config(clf, num_classes(clf["data"]["dataset"]))
     summary = {"table": cfg["features"]["table"], "row": unit.row, "seed": unit.seed}
@@ -256,8 +242,6 @@ def load_classifier(unit: Unit, cfg: dict, dirs: Dirs, say=print) -> tuple[torch
 
 def retrieval_data(cfg: dict, dirs: Dirs, progress: bool):
     """:class:`repro.retrieval.videos.RetrievalData` of a retrieval config."""
-    from repro.retrieval import videos as V
-
     clf = cfg["classifier"]
     if cfg["data"]["dataset"] == "synthetic":
         from repro.run.datasets import load_datasets
@@ -273,18 +257,11 @@ def retrieval_data(cfg: dict, dirs: Dirs, progress: bool):
 
 def feature_folder(dirs: Dirs, model_key: str, dataset: str, side: str, ids: list[str]) -> Path:
     """``<cache>/features/<model key>/<dataset>-<side>-<clip list key>``."""
-    from repro.data.synthetic import default_cache_dir
-    from repro.retrieval.features import dataset_key
-
     base = Path(dirs.cache) if dirs.cache else default_cache_dir()
     return base / "features" / model_key / f"{dataset}-{side}-{dataset_key(ids)}"
 
 
 def _extract(model, split, batch: int, clf: dict, folder: Path, progress: bool):
-    from torch.utils.data import DataLoader
-
-    from repro.data.dataset import collate_clips
-    from repro.retrieval.features import extract
 
     workers = int(clf["data"]["num_workers"])
     loader = DataLoader(split.clips, batch_size=batch, shuffle=False, num_workers=workers,

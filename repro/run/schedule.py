@@ -8,10 +8,20 @@ finish, so a long background run shows rows as they complete.
 from __future__ import annotations
 
 import json
+from concurrent.futures import as_completed
 
+from tqdm import tqdm
+
+from repro.config.loader import load_spec
+from repro.engine import distributed as D
 from repro.engine.world import say
-from repro.errors import TrainingError
+from repro.errors import TrainingError, UsageError, WeightsError
+from repro.report.build import build_report
+from repro.run.datasets import prepare_data
+from repro.run.ensemble import run_ensemble
 from repro.run.plan import Options, Plan
+from repro.run.pool import Pool, default_jobs
+from repro.run.retrieval import classifier_units, run_retrieval, summary_line as retrieval_line
 from repro.run.train import run_unit
 from repro.run.unit import finished, run_hash, summary_line
 
@@ -19,11 +29,6 @@ from repro.run.unit import finished, run_hash, summary_line
 def run_plans(plans: list[Plan], opts: Options, retrieval: bool = True) -> list[str]:
     """Run every unit, ensemble and (``retrieval``) retrieval row of ``plans``; returns the
     failures as messages. Classifiers that retrieval rows need are trained with the units."""
-    from repro.engine import distributed as D
-    from repro.errors import UsageError
-    from repro.run.ensemble import run_ensemble
-    from repro.run.pool import default_jobs
-
     W = D.world()
     for p in plans:
         seed_txt = f"; seeds: {', '.join(map(str, p.seeds))}" if p.seeds != [None] else ""
@@ -65,9 +70,6 @@ def run_plans(plans: list[Plan], opts: Options, retrieval: bool = True) -> list[
 def extract_features(plans: list[Plan], opts: Options) -> None:
     """``--extract-features``: the retrieval rows' classifiers (trained where needed), then their
     clip features in the cache; no retrieval network is trained."""
-    from repro.errors import UsageError
-    from repro.run.retrieval import run_retrieval
-
     with_rows = [p for p in plans if p.retrievals]
     if not with_rows:
         raise UsageError(f"--extract-features: {', '.join(p.spec.key for p in plans)} has no retrieval row "
@@ -89,8 +91,6 @@ def extract_features(plans: list[Plan], opts: Options) -> None:
 def _classifiers(plans: list[Plan], opts: Options, all_rows: bool = False) -> dict[str, list]:
     """Classifier units of retrieval rows that must be trained first, by the plan whose units
     they join (their own table's where it is planned, else the retrieval table's)."""
-    from repro.run.retrieval import classifier_units
-
     planned = {(str(u.spec), u.row, u.seed): p for p in plans for u in p.units}
     out: dict[str, list] = {}
     for u in classifier_units([p for p in plans if p.retrievals], opts, say, all_rows):
@@ -106,9 +106,6 @@ def _classifiers(plans: list[Plan], opts: Options, all_rows: bool = False) -> di
 
 def _retrievals(plan: Plan, opts: Options, progress: bool) -> list[str]:
     """Every retrieval row x seed of ``plan``, one after the other, after the classifiers."""
-    from repro.errors import WeightsError
-    from repro.run.retrieval import run_retrieval, summary_line as retrieval_line
-
     failures = []
     for row_id in plan.retrievals:
         for s in plan.seeds:
@@ -144,12 +141,7 @@ def _sequential(units: list, opts: Options, progress: bool) -> list[str]:
 
 def _parallel(units: list, opts: Options, jobs: int, progress: bool) -> list[str]:
     """``jobs`` worker processes; one training per distinct (config, seed), copies for the rest."""
-    from concurrent.futures import as_completed
 
-    from tqdm import tqdm
-
-    from repro.run.pool import Pool
-    from repro.run.datasets import prepare_data
 
     dirs = opts.dirs
     configs = [u.config()[1] for _, u in units]
@@ -210,13 +202,10 @@ def _table_of(plan: Plan, unit) -> str:
     """The table a unit belongs to: its plan's, or for a retrieval row's classifier its own."""
     if unit.spec == str(plan.spec.path):
         return plan.spec.key
-    from repro.config.loader import load_spec
 
     return load_spec(unit.spec).key
 
 
 def rebuild(spec, opts: Options) -> None:
     """Regenerate the table's report after a finished run (cheap: no training)."""
-    from repro.report.build import build_report
-
     build_report(spec, opts.dirs.results, opts.reports)

@@ -8,7 +8,17 @@ import shutil
 import time
 from pathlib import Path
 
+import torch
+
+from repro.data.dataset import with_eval_views
+from repro.data.fingerprint import fingerprint
+from repro.data.registry import num_classes
+from repro.engine import distributed as D
+from repro.engine.inputs import seed_everything
+from repro.engine.train import fit
 from repro.errors import SpecError
+from repro.models.build import build_from_config, load_imagenet
+from repro.results.scores import save_scores, scores_path
 from repro.results.store import write_result
 from repro.run.datasets import load_datasets
 from repro.run.provenance import Provenance, cpu_name
@@ -24,8 +34,6 @@ def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,
     when another table's result with the same config and seed was copied (``copy_twins``,
     default: unless ``force``), else ``trained``.
     """
-    from repro.engine import distributed as D
-
     spec, cfg, h, variant, out = where(unit, dirs)
     force = force or unit.retrain
     done = _done_already(unit, dirs, spec, cfg, h, out, force, copy_twins, say, position)
@@ -48,8 +56,6 @@ def run_unit(unit: Unit, dirs: Dirs, force: bool = False, progress: bool = True,
 def _done_already(unit: Unit, dirs: Dirs, spec, cfg: dict, h: str, out: Path, force: bool,
                   copy_twins: bool | None, say, position: str) -> dict | None:
     """The skipped or reused outcome of :func:`run_unit`, or None when the unit must train."""
-    from repro.engine import distributed as D
-
     old = up_to_date(out, h, force)
     if old:
         say(f"[{spec.key}] {position}{unit.key}: result exists for spec hash {h}, skipped "
@@ -83,10 +89,6 @@ def _train(unit: Unit, dirs: Dirs, spec, cfg: dict, h: str, run_dir: Path, progr
     """Data, model and :func:`repro.engine.train.fit`; returns (fit's dict, (root, info, val_ds,
     data fingerprint), the published weights loaded or None, the time the run started once its
     data was ready)."""
-    import torch
-
-    from repro.data.fingerprint import fingerprint
-    from repro.engine.train import fit
 
     if cfg["train"]["threads"]:
         torch.set_num_threads(int(cfg["train"]["threads"]))
@@ -105,8 +107,6 @@ def _train(unit: Unit, dirs: Dirs, spec, cfg: dict, h: str, run_dir: Path, progr
 def _views(unit: Unit, spec, cfg: dict, val_ds) -> tuple:
     """(the row's test set at its test protocol, the 1-view validation set of every epoch); the
     prepared dataset is shared by rows and stays as it is."""
-    from repro.data.dataset import with_eval_views
-
     ev = cfg["eval"]
     try:
         test_ds = with_eval_views(val_ds, ev["clips"], ev["crops"], ev["resize"], ev["crop_size"],
@@ -118,10 +118,6 @@ def _views(unit: Unit, spec, cfg: dict, val_ds) -> tuple:
 
 def _build(cfg: dict, say) -> tuple:
     """The row's model at its seed's init, with ImageNet or published weights where asked."""
-    from repro.data.registry import num_classes
-    from repro.engine.inputs import seed_everything
-    from repro.models.build import build_from_config, load_imagenet
-
     seed_everything(cfg["train"]["seed"])  # model init depends on the seed too
     model = build_from_config(cfg, num_classes(cfg["data"]["dataset"]))
     if cfg["model"]["backbone"]["pretrained"] == "imagenet":
@@ -135,9 +131,6 @@ def _build(cfg: dict, say) -> tuple:
 def _provenance(unit: Unit, spec, cfg: dict, h: str, run: dict, data: tuple, weights: dict | None,
                 run_dir: Path, t0: float) -> Provenance:
     """Where a trained result came from: config hash, data, device, timings and how it trained."""
-    import torch
-
-    from repro.results.scores import scores_path
 
     root, _, _, data_fp = data
     synthetic = cfg["data"]["dataset"] == "synthetic"
@@ -166,8 +159,6 @@ def _provenance(unit: Unit, spec, cfg: dict, h: str, run: dict, data: tuple, wei
 def _write(unit: Unit, spec, cfg: dict, h: str, run: dict, data: tuple, result: dict, out: Path,
            dirs: Dirs, run_dir: Path) -> None:
     """Scores first, then the result: a result never points at a scores file that was not written."""
-    from repro.results.scores import save_scores, scores_path
-
     _, info, val_ds, _ = data
     prov = result["provenance"]
     save_scores(scores_path(run_dir), run["scores"], run["labels"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from repro.config.loader import config_hash, load_spec, resolve, seed_override
 from repro.results.store import VARIANTS, keyed_dir, read_result, result_path
 
 
@@ -43,16 +44,12 @@ class Unit:
         return self.row if self.seed is None else f"{self.row}.seed{self.seed}"
 
     def config(self, check_modules: bool = False) -> tuple[object, dict]:
-        from repro.config.loader import load_spec, resolve, seed_override
-
         spec = load_spec(self.spec)
         return spec, resolve(spec, self.row, self.profile, seed_override(self.seed, self.overrides),
                              check_modules=check_modules)
 
     def variant(self, spec, cfg: dict) -> str | None:
         """The config hash when the overrides change the config, else None (the spec's own run)."""
-        from repro.config.loader import config_hash, resolve, seed_override
-
         if not self.overrides:
             return None
         h = config_hash(cfg)
@@ -79,8 +76,6 @@ def up_to_date(path: Path, spec_hash: str, force: bool) -> dict | None:
 
 def run_hash(cfg: dict) -> str:
     """Hash of what is trained: the resolved config without the table/row/profile names."""
-    from repro.config.loader import config_hash
-
     c = {k: v for k, v in cfg.items() if k != "meta"}
     if not c["model"]["insert"].get("module"):
         # No module inserted: where one would go changes nothing that is trained.
@@ -106,8 +101,6 @@ def find_twin(results: Path, profile: str, ident: str, own: Path) -> tuple[Path,
 
 def where(unit: Unit, dirs: Dirs) -> tuple:
     """``(spec, config, spec hash, variant, result path)`` of a unit."""
-    from repro.config.loader import config_hash
-
     spec, cfg = unit.config()
     h, variant = config_hash(cfg), unit.variant(spec, cfg)
     return spec, cfg, h, variant, result_path(dirs.results, spec.key, unit.profile, unit.key, variant)

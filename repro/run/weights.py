@@ -11,9 +11,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from repro.data.fingerprint import sha256
+from repro.config.loader import config_hash
+from repro.convert import convert_checkpoint, guess_source, pyslowfast, read_checkpoint
+from repro.data.fingerprint import fingerprint, sha256
+from repro.data.registry import num_classes
+from repro.engine import distributed as D
+from repro.engine.metrics import summarize
 from repro.errors import WeightsError
+from repro.models.build import build_from_config
 from repro.results.store import checkpoint_result_path, write_result
+from repro.run.provenance import Provenance
 from repro.run.retest import score_model
 from repro.run.unit import Dirs, Unit
 
@@ -22,8 +29,6 @@ def load_weights(model, cfg: dict, trunk_only: bool = True, say=print) -> dict:
     returns what went in: file, sha256, source. ``trunk_only`` leaves the classifier and the
     inserted modules at their init (a new dataset or a new module); else the whole model must
     come from the file (an evaluation)."""
-    from repro.convert import convert_checkpoint, guess_source, read_checkpoint
-
     path = Path(cfg["model"]["weights"])
     if not path.is_file():
         raise WeightsError(f"model.weights (--weights): {path} is not a file; give the path of a "
@@ -51,22 +56,12 @@ def load_weights(model, cfg: dict, trunk_only: bool = True, say=print) -> dict:
 
 def publisher_input_stats(source: str) -> tuple | None:
     """``(mean, std)`` a publisher's weights expect, where it is not ImageNet's (PySlowFast)."""
-    from repro.convert import pyslowfast
-
     return pyslowfast.INPUT_STATS if source == pyslowfast.NAME else None
 
 
 def evaluate_checkpoint(unit: Unit, dirs: Dirs, progress: bool = True, say=print) -> dict:
     """Test the checkpoint of ``unit``'s ``model.weights`` with the row's test protocol and
     write its result (nothing is trained)."""
-    from repro.data.fingerprint import fingerprint
-    from repro.data.registry import num_classes
-    from repro.engine import distributed as D
-    from repro.engine.metrics import summarize
-    from repro.models.build import build_from_config
-    from repro.run.provenance import Provenance
-    from repro.config.loader import config_hash
-
     spec, cfg = unit.config()
     if not cfg["model"]["weights"]:
         raise WeightsError("--eval-only tests a published checkpoint: give it with --weights PATH")
