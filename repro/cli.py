@@ -10,10 +10,9 @@ import signal
 import sys
 from pathlib import Path
 
-from repro.config.loader import list_tables
+from repro.config.loader import list_tables, probe_tables, table_listing
 from repro.engine.world import env_world
 from repro.errors import ReproError, UsageError
-from repro.report.probe import probe_tables
 from repro.results.store import REPO, RESULTS_DIR
 from repro.run import plan as P
 from repro.run.unit import Dirs
@@ -138,9 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         if W.enabled and (args.list or args.report_only or args.cost or args.fidelity):
             raise UsageError("--list, --report-only, --cost and --fidelity do not train: run them without torchrun")
         if args.list:
-            from repro.run.command import print_tables
-
-            print_tables()
+            print(table_listing())
             return 0
         tables, opts = targets(args), options(args)  # every flag checked before anything runs
         from repro.run.command import run_command

@@ -21,9 +21,8 @@ import yaml
 from tabulate import tabulate
 
 from repro import cli
-from repro.config.loader import load_spec, parse_set
+from repro.config.loader import MODULES_TABLE, load_spec, parse_set
 from repro.errors import ProbeUsageError, ReproError
-from repro.report.probe import MODULES_TABLE
 from repro.report.tables import family_table, long_table, probe_lines
 from repro.results.select import select_results
 from repro.results.store import REPO, RESULTS_DIR

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,31 @@ def deep_merge(base: dict, over: dict, _at: str = "") -> dict:
 
 def list_tables(root: Path = EXPERIMENTS) -> list[str]:
     return sorted(p.stem for p in root.glob("*.yaml") if p.name != PROFILES_FILE)
+
+
+# The synthetic probe's module comparison: every module at the same places (reports/probe.md).
+MODULES_TABLE = "probe_modules"
+
+
+def _natural(name: str) -> list:
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+
+
+def probe_tables() -> list[str]:
+    """Tables with a ``probe:`` block: the module comparison first, then SSAN's, then GTA's."""
+    tier = [t for t in list_tables() if load_spec(t).probe is not None]
+    rank = {"probe": 0, "ssa": 1, "gta": 2}
+    return sorted(tier, key=lambda t: (rank.get(t.split("_")[0], 3), t != MODULES_TABLE, _natural(t)))
+
+
+def table_listing() -> str:
+    """``run_all.py --list``: every table, its title and its rows."""
+    lines = []
+    for t in list_tables():
+        spec = load_spec(t)
+        lines += [f"{t:14s} {spec.paper.upper()} {spec.table}: {spec.title}",
+                  f"{'':14s} rows: {', '.join(r.id for r in spec.rows)}"]
+    return "\n".join(lines)
 
 
 def load_recipe(name: str, root: Path = EXPERIMENTS) -> dict:

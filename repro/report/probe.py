@@ -5,13 +5,12 @@ every table of the probe tier, its claims as checked on the synthetic profile.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pandas as pd
 from tabulate import tabulate
 
-from repro.config.loader import list_tables, load_spec
+from repro.config.loader import MODULES_TABLE, load_spec, probe_tables
 from repro.data.synthetic import CLASSES, label_text
 from repro.report.claims import check_claims
 from repro.report.plots import family_bars
@@ -21,19 +20,7 @@ from repro.report.stats import RULE, SPLIT_RANGE, UNDECIDED_SEEDS, splits
 from repro.report.tables import TOLERANCE, family_table, long_table, probe_lines
 from repro.results.select import select_results
 
-MODULES_TABLE = "probe_modules"
 CAPTIONS_TABLE = "probe_captions"  # caption retrieval on the same modules' features
-
-
-def _natural(name: str) -> list:
-    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
-
-
-def probe_tables() -> list[str]:
-    """Tables with a ``probe:`` block: the module comparison first, then SSAN's, then GTA's."""
-    tier = [t for t in list_tables() if load_spec(t).probe is not None]
-    rank = {"probe": 0, "ssa": 1, "gta": 2}
-    return sorted(tier, key=lambda t: (rank.get(t.split("_")[0], 3), t != MODULES_TABLE, _natural(t)))
 
 
 def _families_text() -> list[str]:

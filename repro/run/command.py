@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from repro.config.loader import list_tables, load_spec
 from repro.engine.world import env_world, say
 from repro.errors import TrainingError
 from repro.report.build import build_report
@@ -97,11 +96,3 @@ def _run_undecided(tables: list[str], opts: Options, n: int) -> list[str]:
     plans = [plan_table(t, replace(opts, profile="synthetic", rows=tuple(rows), seeds=seeds))
              for t, rows in targets.items()]
     return run_plans(plans, opts)
-
-
-def print_tables() -> None:
-    """``run_all.py --list``: every table and its rows."""
-    for t in list_tables():
-        spec = load_spec(t)
-        print(f"{t:14s} {spec.paper.upper()} {spec.table}: {spec.title}")
-        print(f"{'':14s} rows: {', '.join(r.id for r in spec.rows)}")
