@@ -5,13 +5,16 @@ its kind; spec validation (``repro.config.schema``), the seed reduction
 (:mod:`repro.report.seeds`) and the report tables read it instead of keeping their own lists.
 Torch-free and import-free, so ``run_all.py --report-only`` and ``--list`` stay light.
 
-Adding a metric: one :func:`register` line below (its order is the order a result's metrics
+Adding a metric computed from class scores: its function (any module) and one :func:`register`
+line below with ``compute=`` naming it. Otherwise one :func:`register` line below (its order is the order a result's metrics
 are read in, hence the order of a table's lines). Per-family accuracies of the synthetic probe
 (``family:<name>``) are named by the data, not registered: see :data:`FAMILY_PREFIX`.
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,11 @@ class Metric:
     value of it or make a claim on it. ``shown``: listed in a table's main section even where
     the paper reports none. ``tolerance``: for exact counts, how far from the paper's printed
     (rounded) value a count still reproduces it: ``("rel", fraction)`` or ``("abs", amount)``;
-    such a metric is a cost, reported in its own section.
+    such a metric is a cost, reported in its own section. ``compute``: ``"package.module:function"``
+    of a metric computed from a trained row's per-video class scores, called as
+    ``function(scores (N, K), labels (N,), info) -> float | None`` after the built-in ones
+    (:func:`repro.engine.metrics.summarize`); None for the built-ins, cost counts and retrieval
+    metrics, which their own code computes.
     """
 
     name: str
@@ -35,6 +42,7 @@ class Metric:
     in_specs: bool = True
     shown: bool = False
     tolerance: tuple[str, float] | None = None
+    compute: str | None = None
 
     @property
     def cost(self) -> bool:
@@ -82,6 +90,16 @@ def metric_names(retrieval: bool | None = None, in_specs: bool | None = None,
     want = {"retrieval": retrieval, "in_specs": in_specs, "shown": shown, "cost": cost}
     return tuple(m.name for m in _REGISTRY.values()
                  if all(v is None or getattr(m, k) == v for k, v in want.items()))
+
+
+def computed() -> list[tuple[str, Callable]]:
+    """``(name, function)`` of every metric registered with ``compute`` (imported on first use)."""
+    out = []
+    for m in _REGISTRY.values():
+        if m.compute:
+            module, _, attr = m.compute.partition(":")
+            out.append((m.name, getattr(importlib.import_module(module), attr)))
+    return out
 
 
 def label(name: str) -> str:

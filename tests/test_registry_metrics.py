@@ -39,3 +39,25 @@ def test_registering_a_metric_twice_differently_is_refused():
     M.register(M.metric("top1"))  # the same entry: no-op
     with pytest.raises(ValueError, match="already registered"):
         M.register(M.Metric("top1", "Accuracy"))
+
+
+def test_a_new_metric_is_one_function_and_one_registry_line(monkeypatch):
+    """Registered with compute=, a metric lands in every trained row's metrics and in the reports."""
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    from repro.engine.metrics import summarize
+    from repro.report.seeds import flat_metrics
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "fixtures"))
+    monkeypatch.setattr(M, "_REGISTRY", dict(M._REGISTRY))
+    M.register(M.Metric("top2", "Top-2", compute="toy_metric:top2"))  # the one registry line
+    scores = torch.tensor([[0.1, 0.5, 0.4], [0.7, 0.2, 0.1], [0.2, 0.3, 0.5]])
+    labels = torch.tensor([2, 1, 0])
+    m = summarize(scores, labels, {})
+    assert m["top2"] == pytest.approx(200 / 3) and m["top1"] == 0.0  # video 0 and 1 in the top 2
+    assert flat_metrics({"metrics": m})["top2"] == m["top2"] and M.label("top2") == "Top-2"
+    assert "top2" in M.metric_names(in_specs=True)  # a spec may now report it
+    sys.modules.pop("toy_metric", None)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from repro.metrics import computed
+
 
 def topk(scores: torch.Tensor, labels: torch.Tensor, k: int) -> float:
     """Percent of videos whose label is among the ``k`` highest scores."""
@@ -38,9 +40,15 @@ def reversal_pair_accuracy(scores: torch.Tensor, labels: torch.Tensor,
 
 
 def summarize(scores: torch.Tensor, labels: torch.Tensor, info: dict) -> dict:
+    """A trained row's metrics: top-1/5, the probe's per-family and reversal-pair accuracies,
+    then every metric registered with a ``compute`` function (:mod:`repro.metrics`)."""
     out = {"top1": topk(scores, labels, 1), "top5": topk(scores, labels, 5)}
     if info.get("families"):
         out["family"] = family_accuracy(scores, labels, info["families"])
     if info.get("reversal_pairs"):
         out["reversal_pairs"] = reversal_pair_accuracy(scores, labels, info["reversal_pairs"])
+    for name, fn in computed():
+        value = fn(scores, labels, info)
+        if value is not None:
+            out[name] = float(value)
     return out
