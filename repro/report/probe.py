@@ -97,6 +97,8 @@ def _captions_section(results_dir: Path, reports_dir: Path) -> list[str]:
 
 
 def write_probe_report(results_dir: Path, reports_dir: Path) -> Path:
+    """``reports/probe.md``: the class families, the module comparison, the caption probe, frame
+    order, the papers' claims, split seeds and the cost of every probe table."""
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
     tables = probe_tables()
@@ -109,10 +111,22 @@ def write_probe_report(results_dir: Path, reports_dir: Path) -> Path:
            "and cannot see, family by family. Probe your own module with `python -m repro.probe` "
            "(README, *Probing your own module*).", "",
            "Class families:", "", *_families_text()]
+    out += _modules_section(results_dir, reports_dir)
+    out += _captions_section(results_dir, reports_dir)
+    out += _order_section(tables, results_dir)
+    out += _probe_claims_section(tables, results_dir)
+    out += _split_section(tables, results_dir)
+    out += _wall_section(tables, results_dir)
+    md.write_text("\n".join(out) + "\n")
+    return md
+
+
+def _modules_section(results_dir: Path, reports_dir: Path) -> list[str]:
+    """Every module at the same places: accuracy per class family, and its plot."""
     spec = load_spec(MODULES_TABLE)
     labels = {r.id: r.label for r in spec.rows}
     probe = probe_lines(long_table(spec, select_results(spec, results_dir).current))
-    out += ["", "## Per module, accuracy per family", ""]
+    out = ["", "## Per module, accuracy per family", ""]
     if probe.empty:
         out += ["No results yet: run `python run_all.py --table probe_modules --profile synthetic`."]
     else:
@@ -127,7 +141,13 @@ def write_probe_report(results_dir: Path, reports_dir: Path) -> Path:
                 "points of 50.", "",
                 tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), "",
                 f"![per-module accuracy per family]({png.name})"]
-    out += _captions_section(results_dir, reports_dir)
+    return out
+
+
+def _order_section(tables: list[str], results_dir: Path) -> list[str]:
+    """Reversal-pair accuracy of every probe row: order-blind, -aware or in between."""
+    out: list[str] = []
+    out: list[str] = []
     order = _order_rows(tables, results_dir)
     if order:
         blind = [r for r in order if r[-1] == "blind"]
@@ -139,6 +159,13 @@ def write_probe_report(results_dir: Path, reports_dir: Path) -> Path:
                 f"{len(order) - len(blind) - len(aware)} in between.", "",
                 tabulate(order, headers=["Table", "Row", "Reversal pairs (%)", "Seeds", "Order"],
                          tablefmt="github", disable_numparse=True)]
+    return out
+
+
+def _probe_claims_section(tables: list[str], results_dir: Path) -> list[str]:
+    """Every paper claim judged on the probe, with the test that decides it."""
+    out: list[str] = []
+    out: list[str] = []
     claims = _claim_rows(tables, results_dir)
     if claims:
         counts = pd.Series([c[3].split(" (")[0] for c in claims]).value_counts()
@@ -150,6 +177,13 @@ def write_probe_report(results_dir: Path, reports_dir: Path) -> Path:
                 f"seeds, fixed in advance: `python run_all.py --probe --undecided-seeds {UNDECIDED_SEEDS}`.", "",
                 tabulate(claims, headers=["Table", "Claim", "Paper's numbers", "Synthetic probe"],
                          tablefmt="github", disable_numparse=True)]
+    return out
+
+
+def _split_section(tables: list[str], results_dir: Path) -> list[str]:
+    """Rows whose seeds span more than SPLIT_RANGE points of top-1, and why."""
+    out: list[str] = []
+    out: list[str] = []
     split = _split_rows(tables, results_dir)
     if split:
         out += ["", "## Rows whose seeds split", "",
@@ -163,6 +197,13 @@ def write_probe_report(results_dir: Path, reports_dir: Path) -> Path:
                 "The probe keeps 8 epochs, which fit its 2-hour budget; 16 would double it.", "",
                 tabulate(split, headers=["Table", "Row", "Top-1 (mean ± std)", "Top-1 per seed"],
                          tablefmt="github", disable_numparse=True)]
+    return out
+
+
+def _wall_section(tables: list[str], results_dir: Path) -> list[str]:
+    """Training and evaluation minutes per probe table."""
+    out: list[str] = []
+    out: list[str] = []
     wall = _wall_time(tables, results_dir)
     if wall:
         total = sum(float(r[3]) for r in wall)
@@ -171,5 +212,6 @@ def write_probe_report(results_dir: Path, reports_dir: Path) -> Path:
                 f"provenance; runs side by side overlap in wall-clock time): {total:.0f} in all.", "",
                 tabulate(wall, headers=["Table", "Runs", "Seeds", "Minutes"], tablefmt="github",
                          disable_numparse=True)]
-    md.write_text("\n".join(out) + "\n")
-    return md
+    return out
+
+

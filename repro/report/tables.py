@@ -228,6 +228,25 @@ def _other_section(other: list[dict], results_dir: Path | None) -> list[str]:
 def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str | None,
              other: list[dict] | None = None, results_dir: Path | None = None,
              extra: list[str] | None = None) -> str:
+    """A table's report: header, reported vs reproduced, costs, claims, the probe's families,
+    provenance, results not used, row notes and the plot."""
+    out = _header(spec, results)
+    out += _main_section(df)
+    out += _cost_section(df)
+    out += _claims_section(spec, df)
+    out += _probe_section(spec, df)
+    out += _provenance_section(spec, results)
+    out += _other_section(other or [], results_dir)
+    out += extra or []
+    notes = [f"- **{r.label}**: {' '.join(r.note.split())}" for r in spec.rows if r.note]
+    if notes:
+        out += ["", "## Row notes", "", *notes]
+    if plot_name:
+        out += ["", f"![{spec.id}]({plot_name})"]
+    return "\n".join(out) + "\n"
+
+
+def _header(spec: Spec, results: list[dict]) -> list[str]:
     paper = PAPER_NAMES.get(spec.paper, spec.paper)
     src = f"{paper} {spec.table}, {spec.dataset} {spec.split}"
     arxiv = f" (arXiv {ARXIV[spec.paper]})" if spec.paper in ARXIV else ""
@@ -242,6 +261,11 @@ def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str |
         out += ["", f"> {NOT_COMPARABLE}"]
     if spec.note:
         out += ["", spec.note.strip()]
+    return out
+
+
+def _main_section(df: pd.DataFrame) -> list[str]:
+    """Reported vs reproduced: the lines with a paper number, and the always-shown metrics."""
     main = df[df["reported"].notna() | df["metric"].isin(SHOWN)]
     main = main[~main["metric"].str.startswith("family:") & (main["metric"] != "reversal_pairs")
                 & ~main["metric"].isin(list(TOLERANCE))]
@@ -250,7 +274,7 @@ def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str |
              fmt_mean_std(r.reproduced, r.reproduced_std, _int(r.seeds)), _fmt(r.seeds), _fmt(r.delta),
              r.profile, r.run_dataset, _fmt(r.frames), _fmt(r.views), _fmt(r.epochs), r.status]
             for r in main.itertuples()]
-    out += ["", "## Reported vs reproduced", "",
+    return ["", "## Reported vs reproduced", "",
             "Reported: the paper's number for that dataset, split and metric. Reproduced: this "
             "harness's, from the profile named; over several seeds it is the mean ± the standard "
             "deviation over seeds.", "",
@@ -258,8 +282,11 @@ def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str |
                                     "Seeds", "Delta", "Profile", "Run dataset", "Frames", "Views", "Epochs",
                                     "Status"],
                      tablefmt="github", disable_numparse=True)]
-    out += _cost_section(df)
-    out += _claims_section(spec, df)
+
+
+def _probe_section(spec: Spec, df: pd.DataFrame) -> list[str]:
+    """The synthetic probe's accuracy per class family, and why rows are left out of the tier."""
+    out: list[str] = []
     probe = probe_lines(df)
     if not probe.empty:
         headers, prows = family_table(probe, {r.id: r.label for r in spec.rows})
@@ -276,34 +303,32 @@ def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str |
                 tabulate(prows, headers=headers, tablefmt="github", disable_numparse=True)]
     if spec.probe and spec.probe.get("note"):
         out += ["", f"Not in the synthetic tier: {' '.join(spec.probe['note'].split())}"]
-    if results:
-        order = {r.id: i for i, r in enumerate(spec.rows)}
-        prov_rows = []
-        reused = any(r["provenance"].get("reused_from") for r in results)
-        for r in sorted(results, key=lambda r: (order.get(r["row"], 99), r["provenance"]["profile"],
-                                                str(r["provenance"].get("seed", "")))):
-            p = r["provenance"]
-            prov_rows.append([r["row"], p["profile"], p["commit"][:12] + ("+dirty" if p["commit"].endswith("+dirty") else ""),
-                              p["spec_hash"], p["seed"], p["device"], f"{p['wall_time_s']:.0f}",
-                              p.get("videos_skipped", 0), p.get("places", "")]
-                             + ([p.get("reused_from", "")] if reused else []))
-        out += ["", "## Provenance", ""]
-        if reused:
-            out += ["*Copied from*: a run of another table with the identical config and seed, "
-                    "whose result is reused rather than trained again (on CPU at a fixed thread count a config "
-                    "and seed train deterministically on one machine).", ""]
-        out += [tabulate(prov_rows, headers=["Row", "Profile", "Commit", "Spec hash", "Seed", "Device",
-                                             "Wall time (s)", "Videos skipped", "Inserted at"]
-                         + (["Copied from"] if reused else []),
-                         tablefmt="github", disable_numparse=True)]
-    out += _other_section(other or [], results_dir)
-    out += extra or []
-    notes = [f"- **{r.label}**: {' '.join(r.note.split())}" for r in spec.rows if r.note]
-    if notes:
-        out += ["", "## Row notes", "", *notes]
-    if plot_name:
-        out += ["", f"![{spec.id}]({plot_name})"]
-    return "\n".join(out) + "\n"
+    return out
+
+
+def _provenance_section(spec: Spec, results: list[dict]) -> list[str]:
+    """Commit, spec hash, seed, device and wall time of every result, and where copies came from."""
+    if not results:
+        return []
+    order = {r.id: i for i, r in enumerate(spec.rows)}
+    prov_rows = []
+    reused = any(r["provenance"].get("reused_from") for r in results)
+    for r in sorted(results, key=lambda r: (order.get(r["row"], 99), r["provenance"]["profile"],
+                                            str(r["provenance"].get("seed", "")))):
+        p = r["provenance"]
+        prov_rows.append([r["row"], p["profile"], p["commit"][:12] + ("+dirty" if p["commit"].endswith("+dirty") else ""),
+                          p["spec_hash"], p["seed"], p["device"], f"{p['wall_time_s']:.0f}",
+                          p.get("videos_skipped", 0), p.get("places", "")]
+                         + ([p.get("reused_from", "")] if reused else []))
+    out = ["", "## Provenance", ""]
+    if reused:
+        out += ["*Copied from*: a run of another table with the identical config and seed, "
+                "whose result is reused rather than trained again (on CPU at a fixed thread count a config "
+                "and seed train deterministically on one machine).", ""]
+    return out + [tabulate(prov_rows, headers=["Row", "Profile", "Commit", "Spec hash", "Seed", "Device",
+                                               "Wall time (s)", "Videos skipped", "Inserted at"]
+                           + (["Copied from"] if reused else []),
+                           tablefmt="github", disable_numparse=True)]
 
 
 def probe_lines(df: pd.DataFrame) -> pd.DataFrame:
