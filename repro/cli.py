@@ -102,7 +102,8 @@ def targets(args: argparse.Namespace) -> list[str]:
     if len(modes) > 1:
         raise UsageError(f"{' and '.join(modes)}: give one of them")
     if modes and not (args.eval_only or args.extract_features):  # they train nothing: a flag about runs would be ignored
-        given = [f for f, on in (("--rows", args.rows is not None), ("--seeds", args.seeds is not None),
+        given = [f for f, on in (("--rows", args.rows is not None and not args.cost),
+                                 ("--seeds", args.seeds is not None),
                                  ("--jobs", args.jobs != "auto"), ("--force", args.force),
                                  ("--set", bool(args.set) and args.report_only)) if on]
         if given:
@@ -127,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
     except SystemExit as e:  # argparse has printed its one line (or --help)
         return int(e.code or 0)
+    # A module named by class path (model.insert.module=my_blocks:X) is usually beside the user,
+    # not installed: import it from the working folder, as `python -m` would.
+    if str(Path.cwd()) not in sys.path and "" not in sys.path:
+        sys.path.append(str(Path.cwd()))
     W = env_world()
     if W.enabled:  # torch only under torchrun: --list, --help, --fidelity and --report-only run without it
         from repro.engine import distributed as D

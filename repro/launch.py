@@ -22,7 +22,7 @@ from repro.results.store import REPO
 
 # The template ships inside the package, so that an installed repro finds it from any folder.
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "slurm.sbatch"
-PLACEHOLDERS = ("job_name", "nodes", "gpus", "time", "command", "log_dir")
+PLACEHOLDERS = ("job_name", "nodes", "gpus", "time", "command", "log_dir", "environment", "workdir")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -84,6 +84,16 @@ def _entry() -> list[str]:
     return ["run_all.py"] if (REPO / "run_all.py").is_file() else ["-m", "repro"]
 
 
+def environment() -> str:
+    """The shell line that puts the launcher's own Python environment first on the job's PATH:
+    its ``activate`` script when it is a virtual environment (the checkout's ``.venv/``), else its
+    ``bin`` folder."""
+    bin_dir = Path(sys.executable).parent
+    if (bin_dir / "activate").is_file():
+        return f"source {shlex.quote(str(bin_dir / 'activate'))}"
+    return f"export PATH={shlex.quote(str(bin_dir))}:$PATH"
+
+
 def render(template: str, values: dict[str, object]) -> str:
     """``template`` with every ``{{name}}`` replaced; an error names any left unfilled."""
     out = template
@@ -109,7 +119,8 @@ def write_jobs(args: argparse.Namespace) -> list[tuple[str, str, Path]]:
         path = out_dir / f"{args.table}-{row}.sbatch"
         path.write_text(render(template, {"job_name": f"{args.table}-{row}", "nodes": args.nodes,
                                           "gpus": args.gpus, "time": args.time, "command": cmd,
-                                          "log_dir": out_dir.resolve()}))
+                                          "log_dir": out_dir.resolve(), "environment": environment(),
+                                          "workdir": shlex.quote(str(REPO.resolve()))}))
         jobs.append((row, cmd, path))
     return jobs
 

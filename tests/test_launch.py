@@ -57,3 +57,23 @@ def test_submit_calls_sbatch_per_file(tmp_path, capsys, monkeypatch):
 def test_unknown_or_reported_only_row_is_refused(capsys, tmp_path):
     assert main(["--table", "ssa_table2", "--rows", "nope", "--out-dir", str(tmp_path)]) == 2
     assert "built rows are" in capsys.readouterr().err
+
+
+def test_rendered_sbatch_is_valid_bash_that_activates_the_environment(tmp_path, capsys):
+    """The job file parses (bash -n), names the launcher's environment and the checkout, and its
+    comments carry no filled-in placeholder."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    assert main(["--table", "gta_fig7", "--rows", "sa_gta", "--gpus", "8", "--nodes", "2",
+                 "--out-dir", str(tmp_path)]) == 0
+    text = (tmp_path / "gta_fig7-sa_gta.sbatch").read_text()
+    assert subprocess.run([shutil.which("bash") or "/bin/bash", "-n", str(tmp_path / "gta_fig7-sa_gta.sbatch")],
+                          capture_output=True).returncode == 0
+    env = Path(sys.executable).parent
+    assert any(ln in (f"source {env / 'activate'}", f"export PATH={env}:$PATH") for ln in text.splitlines())
+    assert f"cd {Path(__file__).resolve().parents[1]}" in text.splitlines()
+    comments = [ln for ln in text.splitlines() if ln.startswith("# ")]
+    assert not any("gta_fig7" in ln or "--nproc_per_node" in ln for ln in comments), comments

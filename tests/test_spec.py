@@ -169,3 +169,18 @@ def test_every_key_is_declared_once_with_a_doc_and_the_source_of_its_default():
         has_default = k.default is not NO_DEFAULT and k.type is not MAPPING
         assert not has_default or k.source, f"{k.path}: a default without its source"
         assert not (k.required and k.default is not NO_DEFAULT), f"{k.path}: required and defaulted"
+
+
+def test_another_module_starts_from_its_own_arguments():
+    """`--set model.insert.module=X` on a paper row drops the row's module's arguments (they are
+    that module's), unless the same layer gives X's arguments too."""
+    from repro.config.loader import load_spec, resolve
+
+    spec = load_spec("ssa_table2")
+    assert resolve(spec, "ssa", "synthetic")["model"]["insert"]["args"]  # SSA's own sa/sve/ta
+    cfg = resolve(spec, "ssa", "synthetic", {"model": {"insert": {"module": "nl1d"}}}, check_modules=True)
+    assert cfg["model"]["insert"]["module"] == "nl1d" and cfg["model"]["insert"]["args"] == {}
+    same = resolve(spec, "ssa", "synthetic", {"model": {"insert": {"module": "ssa"}}})
+    assert same["model"]["insert"]["args"] == resolve(spec, "ssa", "synthetic")["model"]["insert"]["args"]
+    given = resolve(spec, "ssa", "synthetic", {"model": {"insert": {"module": "ssa", "args": {"ta": False}}}})
+    assert given["model"]["insert"]["args"]["ta"] is False

@@ -194,8 +194,13 @@ def table_listing() -> str:
     lines = []
     for t in list_tables():
         spec = load_spec(t)
+        runs = [r.id + (" (ensemble)" if r.is_ensemble else " (retrieval)" if r.is_retrieval else "")
+                for r in spec.rows if r.runnable]
+        shown = [r.id for r in spec.rows if not r.runnable]
         lines += [f"{t:14s} {spec.paper.upper()} {spec.table}: {spec.title}",
-                  f"{'':14s} rows: {', '.join(r.id for r in spec.rows)}"]
+                  f"{'':14s} built: {', '.join(runs) or '-'}"]
+        if shown:
+            lines.append(f"{'':14s} reported only (shown, never run): {', '.join(shown)}")
     return "\n".join(lines)
 
 
@@ -588,11 +593,22 @@ def _merge(layers: list[tuple[str, dict]]) -> tuple[dict, list[int] | None]:
     backbone (recipe, defaults and row: before the profile shrinks it)."""
     cfg = copy.deepcopy(S.DEFAULTS)
     for _, layer in layers[:3]:
-        cfg = deep_merge(cfg, layer)
+        cfg = _merge_layer(cfg, layer)
     declared = _layers(cfg["model"]["backbone"])
     for _, layer in layers[3:]:
-        cfg = deep_merge(cfg, layer)
+        cfg = _merge_layer(cfg, layer)
     return complete(cfg), declared
+
+
+def _merge_layer(cfg: dict, layer: dict) -> dict:
+    """One layer over ``cfg``. A row's module arguments belong to its module: a layer that names
+    another module (``--set model.insert.module=my_blocks:X``) starts it from its own defaults,
+    unless the same layer gives its arguments too."""
+    out = deep_merge(cfg, layer)
+    ins = (layer.get("model") or {}).get("insert") or {}
+    if "module" in ins and "args" not in ins and ins["module"] != cfg["model"]["insert"].get("module"):
+        out["model"]["insert"]["args"] = {}
+    return out
 
 
 def _fit_and_check(cfg: dict, declared: list[int] | None,

@@ -44,12 +44,12 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from tqdm import tqdm
 
 from repro.data.encode import FPS, write_webm  # noqa: F401  (FPS: the rate its videos are written at)
 from repro.data.layout import Layout
 from repro.data.ssv2 import LABELS_FILE, SPLIT_FILES, VIDEO_DIR, read_split
 from repro.errors import SpecError
+from repro.progress import progress_bar
 from repro.typecheck import NUM, check
 
 SHAPES = ("circle", "square", "triangle", "diamond")
@@ -566,7 +566,7 @@ def _generate(cfg: SyntheticConfig, root: Path, progress: bool) -> None:
         for ci in range(len(CLASSES)):
             for j in range(per_class):
                 jobs.append((len(jobs) + 1, split, split_idx, ci, j))
-    bar = tqdm(total=len(jobs), desc=f"generating synthetic videos ({cfg.key()})", disable=not progress,
+    bar = progress_bar(total=len(jobs), desc=f"generating synthetic videos ({cfg.key()})", enabled=progress,
                unit="video", dynamic_ncols=True)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     workers = min(cores, max(1, len(jobs) // 200))  # small sets are not worth starting processes

@@ -8,11 +8,11 @@ import math
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
-from tqdm import tqdm
 
 from repro.engine import distributed as D
 from repro.engine.inputs import BadVideoBudget, autocast, make_loader, to_input
 from repro.errors import DatasetError
+from repro.progress import progress_bar
 
 
 @torch.no_grad()
@@ -41,7 +41,7 @@ def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device,
     total = _eval_total(loader) if distributed else len(loader.dataset)
     # Under torchrun the budget is checked on the gathered count, on every rank at once.
     budget = BadVideoBudget(desc or "evaluation", total, math.inf if distributed else max_bad_fraction)
-    for b in tqdm(loader, desc=desc, disable=not progress, leave=False, dynamic_ncols=True):
+    for b in progress_bar(loader, enabled=progress, desc=desc, leave=False, dynamic_ncols=True):
         budget.add(b)
         if "video" not in b:
             continue

@@ -43,7 +43,9 @@ from repro.engine.inputs import (BadVideoBudget, amp_mode, autocast, effective_l
                                  seed_everything, to_channels_last, to_input)
 from repro.engine.metrics import summarize, topk
 from repro.engine.optim import LRSchedule, build_optimizer, set_lr
+from repro.engine.runlog import RunLog
 from repro.errors import TrainingError
+from repro.progress import progress_bar
 
 
 @dataclass
@@ -105,29 +107,45 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
     Under torchrun every rank calls this with the same arguments; only rank 0 shows progress and
     writes the checkpoint, and every rank returns the gathered metrics.
     """
-    run = setup(model, cfg, train_ds, val_ds, Path(run_dir), config_hash, progress and D.world().is_main, desc)
-    state = resume(run)
+    main = D.world().is_main
+    run = setup(model, cfg, train_ds, val_ds, Path(run_dir), config_hash, progress and main, desc)
+    log = RunLog(run.run_dir if main else None)
+    log(f"{desc or 'fit'}: config {config_hash}, {cfg['train']['epochs']} epochs of {run.ipe} iterations, "
+        f"{len(train_ds)} training / {len(val_ds)} validation videos, device {run.device}")
+    with log.warnings():
+        state = resume(run, log)
+        val = _epochs(run, state, train_ds, log)
+        t0 = time.time()
+        test_ds = val_ds if test_ds is None else test_ds
+        loader = run.val_loader if test_ds is val_ds else eval_loader(test_ds, cfg)
+        checkpoints = test(run, state, loader, val if test_ds is val_ds else None, info)
+    for which, c in checkpoints.items():
+        log(f"test, {which} epoch ({c['epoch']}): top1 {c['metrics']['top1']:.2f}, top5 {c['metrics']['top5']:.2f}, "
+            f"{len(c['labels'])} videos" + (" (the row's number)" if which == cfg["eval"]["checkpoint"] else ""))
+    return result(run, state, checkpoints, test_ds, time.time() - t0)
+
+
+def _epochs(run: Run, state: State, train_ds, log: RunLog) -> tuple | None:
+    """Train and validate the epochs left, with a checkpoint after each; the last validation."""
     tb = _tensorboard(run.run_dir / "tb") if D.world().is_main else None
-    val = None
-    for epoch in range(state.epoch, cfg["train"]["epochs"]):
-        seen, loss_sum, t0 = train_one_epoch(run, state, train_ds, epoch)
+    val, epochs = None, run.cfg["train"]["epochs"]
+    for epoch in range(state.epoch, epochs):
+        seen, loss_sum, seconds = train_one_epoch(run, state, train_ds, epoch)
         val = validate(run, state, epoch)
         row = {"epoch": epoch + 1, "lr": run.sched.lr((epoch + 1) * run.ipe - 1),
                "train_loss": loss_sum / max(1, seen), **_val_entry(val[0], val[1], val[3])}
         state.history.append(row)
         _log_epoch(tb, row)
+        speed = seen / max(1e-6, seconds)  # training alone: validation is not in it
+        line = (f"{run.desc} epoch {epoch + 1}/{epochs}: train loss {row['train_loss']:.3f}, val top1 "
+                f"{row['val_top1']:.1f} (loss {val[3]:.3f}), {speed:.{0 if speed >= 10 else 1}f} clips/s training")
+        log(line)
         if run.progress:
-            tqdm.write(f"{desc} epoch {epoch + 1}/{cfg['train']['epochs']}: train loss {row['train_loss']:.3f}, "
-                       f"val top1 {row['val_top1']:.1f} (loss {val[3]:.3f}), "
-                       f"{seen / max(1e-6, time.time() - t0):.0f} clips/s")
+            tqdm.write(line)
         save_checkpoint(run, state, epoch, row["val_top1"])
     if tb is not None:
         tb.close()
-    t0 = time.time()
-    test_ds = val_ds if test_ds is None else test_ds
-    loader = run.val_loader if test_ds is val_ds else eval_loader(test_ds, cfg)
-    checkpoints = test(run, state, loader, val if test_ds is val_ds else None, info)
-    return result(run, state, checkpoints, test_ds, time.time() - t0)
+    return val
 
 
 def setup(model: torch.nn.Module, cfg: dict, train_ds, val_ds, run_dir: Path, config_hash: str,
@@ -164,7 +182,7 @@ def setup(model: torch.nn.Module, cfg: dict, train_ds, val_ds, run_dir: Path, co
                amp_mode(tr, device), ipe, tr_eff["lr"], run_dir, config_hash, desc, progress)
 
 
-def resume(run: Run) -> State:
+def resume(run: Run, log=None) -> State:
     """The state of ``run_dir/last.pt`` if it was written for this config (weights, optimiser,
     schedule and RNG restored in place), else a fresh one."""
     W, path = D.world(), run.run_dir / LAST
@@ -183,11 +201,13 @@ def resume(run: Run) -> State:
         set_rng_state(ckpt["rng"])
     if W.is_main:  # printed even without progress bars: a log must show that a row was resumed
         tqdm.write(f"{run.desc or 'fit'}: resuming from {path} at epoch {state.epoch}")
+        if log is not None:
+            log(f"resumed from {path} at epoch {state.epoch}")
     return state
 
 
 def train_one_epoch(run: Run, state: State, train_ds, epoch: int) -> tuple[int, float, float]:
-    """One epoch of SGD; returns (clips seen, summed loss, start time)."""
+    """One epoch of SGD; returns (clips seen, summed loss, seconds it took)."""
     tr, W = run.cfg["train"], D.world()
     run.net.train()
     train_ds.set_epoch(epoch)
@@ -199,7 +219,7 @@ def train_one_epoch(run: Run, state: State, train_ds, epoch: int) -> tuple[int, 
     budget = BadVideoBudget(f"{run.prefix}training epoch {epoch + 1}", run.ipe * tr["batch_size"],
                             float(run.cfg["data"]["max_bad_fraction"]))
     t0, seen, loss_sum = time.time(), 0, 0.0
-    bar = tqdm(total=run.ipe, desc=f"{run.desc} epoch {epoch + 1}/{tr['epochs']}", disable=not run.progress,
+    bar = progress_bar(total=run.ipe, desc=f"{run.desc} epoch {epoch + 1}/{tr['epochs']}", enabled=run.progress,
                leave=False, dynamic_ncols=True, unit="it")
     for i, b in enumerate(run.train_loader):
         if i >= run.ipe:  # train.max_iters caps the epoch
@@ -219,8 +239,9 @@ def train_one_epoch(run: Run, state: State, train_ds, epoch: int) -> tuple[int, 
     if W.enabled:
         budget.names = [n for part in D.all_gather(budget.names) for n in part]
     state.bad_names.extend(budget.names)
-    state.train_time += time.time() - t0
-    return seen, loss_sum, t0
+    seconds = time.time() - t0
+    state.train_time += seconds
+    return seen, loss_sum, seconds
 
 
 def _agree_on_batch(b: dict, device: torch.device) -> tuple[dict, bool]:

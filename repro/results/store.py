@@ -26,6 +26,15 @@ VARIANTS = "variants"
 CHECKPOINTS = "checkpoints"
 
 
+def short_path(path: Path | str) -> str:
+    """``path`` as a message shows it: relative to the working folder when it lies inside it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
+
+
 def keyed_dir(root: Path, table: str, profile: str, variant: str | None = None) -> Path:
     """``<root>/<table>/<profile>[/variants/<hash>]``: results and run folders are keyed alike."""
     base = Path(root) / table / profile

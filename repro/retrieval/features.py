@@ -20,9 +20,9 @@ from typing import Iterable
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from repro.engine.inputs import to_input
+from repro.progress import progress_bar
 
 
 def last_linear(model: torch.nn.Module) -> torch.nn.Linear:
@@ -76,7 +76,7 @@ def extract(model: torch.nn.Module, batches: Iterable[dict], total: int, folder:
         out = np.load(path, mmap_mode="r+")
     elif done:  # progress without its array: nothing is final
         done, bad = 0, []
-    bar = tqdm(total=total, initial=done, desc="features", unit="clip", disable=not progress,
+    bar = progress_bar(total=total, initial=done, desc="features", unit="clip", enabled=progress,
                dynamic_ncols=True)
     seen = 0
     for batch in batches:

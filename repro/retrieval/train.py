@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from repro.engine.distributed import device
+from repro.progress import progress_bar
 from repro.retrieval.loss import MARGIN, max_margin_ranking_loss
 from repro.retrieval.metrics import retrieval_metrics
 from repro.retrieval.model import RetrievalNet
@@ -35,7 +36,7 @@ class RetrievalRecipe:
 
 
 def fit_retrieval(net: RetrievalNet, features: torch.Tensor, captions: list[np.ndarray],
-                  recipe: RetrievalRecipe) -> list[dict]:
+                  recipe: RetrievalRecipe, progress: bool = False) -> list[dict]:
     """Train ``net`` on ``features`` ``(N, Dv)`` and ``captions[i]`` ``(C_i, W)`` token ids of
     video i. Returns the per-epoch history (mean loss, lr)."""
     if len(captions) != len(features):
@@ -45,6 +46,7 @@ def fit_retrieval(net: RetrievalNet, features: torch.Tensor, captions: list[np.n
     rng = np.random.default_rng(recipe.seed)
     opt = torch.optim.Adam(net.parameters(), lr=recipe.lr)
     history = []
+    bar = progress_bar(total=recipe.epochs, desc="retrieval network", unit="epoch", enabled=progress)
     for epoch in range(recipe.epochs):
         net.train()
         order = rng.permutation(len(features))
@@ -60,8 +62,11 @@ def fit_retrieval(net: RetrievalNet, features: torch.Tensor, captions: list[np.n
             losses.append(loss.item())
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)),
                         "lr": opt.param_groups[0]["lr"]})
+        bar.update(1)
+        bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
         for g in opt.param_groups:
             g["lr"] *= recipe.lr_decay
+    bar.close()
     return history
 
 
@@ -98,7 +103,8 @@ def diagonal_queries(captions: list) -> Queries:
 
 
 def run_network(settings: dict, data, train_feats: torch.Tensor, test_feats: torch.Tensor,
-                word2vec: str | None, seed: int, queries: Queries) -> tuple[dict, list[dict], dict]:
+                word2vec: str | None, seed: int, queries: Queries,
+                progress: bool = False) -> tuple[dict, list[dict], dict]:
     """Train the retrieval network of ``settings`` (a resolved ``retrieval`` config) on the
     training clips' features and captions of ``data`` and test it text to video on ``queries``.
 
@@ -122,7 +128,7 @@ def run_network(settings: dict, data, train_feats: torch.Tensor, test_feats: tor
     train_feats, test_feats = train_feats.to(dev), test_feats.to(dev)
     recipe = RetrievalRecipe(settings["epochs"], settings["batch_size"], settings["lr"], settings["lr_decay"],
                              settings["margin"], seed)
-    history = fit_retrieval(net, train_feats, tokens, recipe)
+    history = fit_retrieval(net, train_feats, tokens, recipe, progress)
     sim = similarities(net, test_feats, torch.from_numpy(np.stack([vocab.encode(c, n) for c in test_caps])))
     metrics = queries.score(sim)
     known = sum(w in vocab.index for c in test_caps for w in tokenize(c))

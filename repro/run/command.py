@@ -12,6 +12,7 @@ from repro.errors import TrainingError
 from repro.report.build import build_report
 from repro.report.index import write_index
 from repro.report.probe import write_probe_report
+from repro.results.store import short_path
 from repro.run.plan import Options, plan_table
 from repro.run.undecided import undecided_rows
 from repro.run.unit import Unit
@@ -33,7 +34,7 @@ def run_command(tables: list[str], opts: Options, cost: bool = False, report_onl
         from repro.run.cost import run_cost
 
         for t in tables:
-            run_cost(t, opts.overrides, opts.set_args, opts.dirs.results, say)
+            run_cost(t, opts.overrides, opts.set_args, opts.dirs.results, say, opts.rows)
     elif eval_only:
         _evaluate_checkpoints(tables, opts)
     elif extract:
@@ -71,15 +72,25 @@ def _write_reports(tables: list[str], opts: Options, report_only: bool, probe_re
         built = build_report(t, opts.dirs.results, opts.reports)
         skipped += built.skipped
         for p in built.paths:
-            say(f"[{t}] wrote {p}")
+            say(f"[{t}] wrote {short_path(p)}")
         if built.skipped:
-            say(f"[{t}] {built.skipped} result(s) not used: made by another config than the row's "
-                "current one (listed under 'Results not used' in the report)")
+            say(f"[{t}] {_not_used(built.skipped, bool(opts.set_args))}")
     if report_only:
         say(f"--report-only: {skipped} result(s) skipped as not matching the current spec")
     if probe_report:
-        say(f"wrote {write_probe_report(opts.dirs.results, opts.reports)}")
-    say(f"wrote {write_index(opts.dirs.results, opts.reports)}")
+        say(f"wrote {short_path(write_probe_report(opts.dirs.results, opts.reports))}")
+    say(f"wrote {short_path(write_index(opts.dirs.results, opts.reports))}")
+
+
+def _not_used(n: int, set_given: bool) -> str:
+    """Why a report leaves results out, in the user's words when their own --set made them."""
+    if set_given:
+        return (f"{n} result(s) of other configs, your --set runs among them, are kept: each under "
+                "variants/<config hash>/ beside the row's own results (paths above). The report compares "
+                "the paper with the spec's own config, so it lists them under 'Results not used' "
+                "rather than averaging them in")
+    return (f"{n} result(s) not used: made by another config than the row's current one (listed under "
+            "'Results not used' in the report)")
 
 
 def _run_undecided(tables: list[str], opts: Options, n: int) -> list[str]:

@@ -16,7 +16,7 @@ from repro.engine import distributed as D
 from repro.engine.metrics import summarize
 from repro.errors import EnsembleError
 from repro.results.scores import file_hash, save_scores, scores_path
-from repro.results.store import result_path, write_result
+from repro.results.store import result_path, short_path, write_result
 from repro.run.provenance import Provenance
 from repro.run.retest import protocol_config, retest
 from repro.run.unit import Dirs, Unit, run_folder, up_to_date
@@ -111,5 +111,5 @@ def run_ensemble(spec, row_id: str, profile: str, seed: int | None, overrides: d
                     dataset=prov.dataset, epochs=prov.epochs, info=first.get("info"))
         write_result(result, out, dirs.results)
     say(f"[{table}] {key}: ensemble of {', '.join(row.ensemble)}: top1 {metrics['top1']:.1f}, "
-        f"top5 {metrics['top5']:.1f} -> {out}", flush=True)
+        f"top5 {metrics['top5']:.1f} -> {short_path(out)}", flush=True)
     return result

@@ -162,7 +162,7 @@ def run_retrieval(spec, row_id: str, profile: str, seed: int | None, overrides: 
     queries = (probe_queries(data.test.entries, cfg["seed"]) if data.name == "synthetic"
                else diagonal_queries(data.test.captions))
     metrics, history, info = run_network(settings, data, feats["train"], feats["test"], word2vec, cfg["seed"],
-                                         queries)
+                                         queries, progress)
     clf = cfg["classifier"]
     prov = Provenance(
         spec_hash=h, profile=profile, dataset=data.name + (f" ({data.root.name})" if data.name == "synthetic" else ""),

@@ -16,6 +16,7 @@ from repro.config.loader import load_spec
 from repro.engine import distributed as D
 from repro.engine.world import say
 from repro.errors import TrainingError, UsageError, WeightsError
+from repro.progress import progress_bar
 from repro.report.build import build_report
 from repro.run.datasets import prepare_data
 from repro.run.ensemble import run_ensemble
@@ -156,7 +157,7 @@ def _parallel(units: list, opts: Options, jobs: int, progress: bool) -> list[str
         groups.setdefault(run_hash(cfg), []).append((plan, u))
     say(f"{len(units)} runs ({len(groups)} distinct configs x seeds), {jobs} at a time (--jobs); "
         "each result is written as it finishes", flush=True)
-    bar = tqdm(total=len(units), desc="runs", unit="run", disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(total=len(units), desc="runs", unit="run", enabled=progress, dynamic_ncols=True)
     emit = tqdm.write if progress else (lambda m: print(m, flush=True))
     failures: list[str] = []
     pool = Pool(jobs)

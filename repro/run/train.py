@@ -15,6 +15,7 @@ from repro.data.fingerprint import fingerprint
 from repro.data.registry import num_classes
 from repro.engine import distributed as D
 from repro.engine.inputs import seed_everything
+from repro.engine.runlog import LOG_FILE
 from repro.engine.train import fit
 from repro.errors import SpecError
 from repro.models.build import build_from_config, load_imagenet
@@ -96,9 +97,11 @@ def _train(unit: Unit, dirs: Dirs, spec, cfg: dict, h: str, run_dir: Path, progr
     test_ds, val_ds = _views(unit, spec, cfg, val_ds)
     t0 = time.time()
     model, weights = _build(cfg, say)
-    say(f"[{spec.key}] {position}{unit.key}: training ({cfg['train']['epochs']} epochs, "
-        f"{len(train_ds)} train / {len(val_ds)} val videos)", flush=True)
+    say(f"[{spec.key}] {position}{unit.key}: fingerprinting the dataset copy (annotation hashes, "
+        f"{len(train_ds) + len(val_ds)} listed videos, a sample of validation videos)", flush=True)
     data_fp = fingerprint(root, train_ds, val_ds)
+    say(f"[{spec.key}] {position}{unit.key}: training ({cfg['train']['epochs']} epochs, "
+        f"{len(train_ds)} train / {len(val_ds)} val videos; log: {run_dir / LOG_FILE})", flush=True)
     run = fit(model, cfg, train_ds, val_ds, info, run_dir, h, progress, desc=f"{spec.key}/{unit.key}",
               test_ds=test_ds)
     return run, (root, info, val_ds, data_fp), weights, t0

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from repro.config.loader import config_hash, load_spec, resolve, seed_override
-from repro.results.store import VARIANTS, keyed_dir, read_result, result_path
+from repro.results.store import VARIANTS, keyed_dir, read_result, result_path, short_path
 
 
 @dataclass(frozen=True)
@@ -116,4 +116,4 @@ def summary_line(table: str, key: str, result: dict, path: str) -> str:
     m, p = result["metrics"], result["provenance"]
     extra = f", reversal pairs {m['reversal_pairs']:.1f}" if m.get("reversal_pairs") is not None else ""
     return (f"[{table}] {key}: top1 {m['top1']:.1f}, top5 {m['top5']:.1f}{extra} "
-            f"({p.get('wall_time_s', 0):.0f} s) -> {path}")
+            f"({p.get('wall_time_s', 0):.0f} s) -> {short_path(path)}")

@@ -19,7 +19,7 @@ from repro.engine import distributed as D
 from repro.engine.metrics import summarize
 from repro.errors import WeightsError
 from repro.models.build import build_from_config
-from repro.results.store import checkpoint_result_path, write_result
+from repro.results.store import checkpoint_result_path, short_path, write_result
 from repro.run.provenance import Provenance
 from repro.run.retest import score_model
 from repro.run.unit import Dirs, Unit
@@ -84,6 +84,7 @@ def evaluate_checkpoint(unit: Unit, dirs: Dirs, progress: bool = True, say=print
     out = checkpoint_result_path(dirs.results, spec.key, unit.profile, unit.row, weights["sha256"])
     if D.world().is_main:
         write_result(result, out, dirs.results)
-    say(f"[{spec.key}] {unit.row}: checkpoint top1 {metrics['top1']:.1f}, top5 {metrics['top5']:.1f} -> {out}",
+    say(f"[{spec.key}] {unit.row}: checkpoint top1 {metrics['top1']:.1f}, top5 {metrics['top5']:.1f} "
+        f"-> {short_path(out)}",
         flush=True)
     return result
