@@ -20,7 +20,7 @@ from repro.engine.train import fit
 from repro.errors import SpecError
 from repro.models.build import build_from_config, load_imagenet
 from repro.results.scores import save_scores, scores_path
-from repro.results.store import write_result
+from repro.results.store import short_path, write_result
 from repro.run.datasets import load_datasets
 from repro.run.provenance import Provenance, cpu_name
 from repro.run.unit import Dirs, Unit, find_twin, run_folder, run_hash, up_to_date, where
@@ -101,7 +101,7 @@ def _train(unit: Unit, dirs: Dirs, spec, cfg: dict, h: str, run_dir: Path, progr
         f"{len(train_ds) + len(val_ds)} listed videos, a sample of validation videos)", flush=True)
     data_fp = fingerprint(root, train_ds, val_ds)
     say(f"[{spec.key}] {position}{unit.key}: training ({cfg['train']['epochs']} epochs, "
-        f"{len(train_ds)} train / {len(val_ds)} val videos; log: {run_dir / LOG_FILE})", flush=True)
+        f"{len(train_ds)} train / {len(val_ds)} val videos; log: {short_path(run_dir / LOG_FILE)})", flush=True)
     run = fit(model, cfg, train_ds, val_ds, info, run_dir, h, progress, desc=f"{spec.key}/{unit.key}",
               test_ds=test_ds)
     return run, (root, info, val_ds, data_fp), weights, t0
