@@ -18,12 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from tabulate import tabulate
 
 from repro import cli
 from repro.config.loader import MODULES_TABLE, load_spec, parse_set
 from repro.errors import ProbeUsageError, ReproError
-from repro.report.tables import family_table, long_table, probe_lines
+from repro.report.tables import family_groups, family_table, long_table, narrow_tables, probe_lines
 from repro.results.select import select_results
 from repro.results.store import REPO, RESULTS_DIR
 
@@ -143,7 +142,7 @@ def family_report(name: str, args: argparse.Namespace) -> str:
     return "\n".join([f"# Synthetic probe: {args.module}", "",
                       "Accuracy per class family (%), mean ± std over seeds; built-in rows from "
                       f"`{args.baseline_results.name}/{MODULES_TABLE}` (same recipe, backbone and seeds).",
-                      "", tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True),
+                      "", *narrow_tables(headers, rows, family_groups(headers)),
                       *([""] + notes if notes else [])]) + "\n"
 
 

@@ -34,7 +34,7 @@ def build_report(table: str | Spec, results_dir: Path, reports_dir: Path) -> Bui
     reports_dir.mkdir(parents=True, exist_ok=True)
     csv, md, png = (reports_dir / f"{spec.key}.{ext}" for ext in ("csv", "md", "png"))
     write_csv(df, csv)
-    paired_bars(df, f"{spec.id}: {spec.table} ({spec.dataset} {spec.split})", png)
+    paired_bars(df, f"{spec.id}: {spec.table} ({spec.dataset} {spec.split})", png, dataset=spec.dataset)
     curves = reports_dir / f"{spec.key}.curves.png"
     retrieval_png = reports_dir / f"{spec.key}.retrieval.png"
     extra = retrieval_section(spec, sel.current, retrieval_png) + checkpoint_lines(sel.current)

@@ -1,13 +1,19 @@
-"""reports/README.md: one line per table with how many of its rows have which kind of number."""
+"""reports/README.md: one line per table with how many of its rows have which kind of number,
+then its claims' verdicts and its recipe fidelity."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from tabulate import tabulate
 
+from repro.errors import SpecError
+from repro.report.claims import CANNOT_TELL, CONTRADICTED, MISSING, UPHELD, check_claims
+from repro.report.fidelity import VERDICTS, grouped
 from repro.report.tables import long_table
 from repro.results.select import select_results
 from repro.config.loader import list_tables, load_spec
+
+VERDICT_ORDER = (UPHELD, CONTRADICTED, CANNOT_TELL, MISSING, "not run")
 
 
 def table_counts(table: str, results_dir: Path) -> dict:
@@ -22,6 +28,7 @@ def table_counts(table: str, results_dir: Path) -> dict:
     within = {row for row, sub in cost.groupby("row")
               if (sub["status"] == "within tolerance").any() and not (sub["status"] == "differs").any()}
     return {
+        "claims": len(spec.claims), "claim counts": claim_counts(spec, df), "fidelity": fidelity_counts(spec),
         "table": table, "paper": spec.paper.upper(), "source": spec.table, "rows": len(spec.rows),
         "reproduced (paper)": sum("paper" in profiles_by_row.get(r.id, ()) for r in built),
         "synthetic": sum("synthetic" in profiles_by_row.get(r.id, ()) for r in built),
@@ -29,6 +36,49 @@ def table_counts(table: str, results_dir: Path) -> dict:
         "not run": sum(not (profiles_by_row.get(r.id, set()) - {"cost"}) for r in built),
         "reported only": sum(r.reported_only is not None for r in spec.rows),
     }
+
+
+def claim_counts(spec, df) -> dict[str, str]:
+    """Per source (the paper's numbers, each reproduced profile): how many of the spec's claims
+    got each verdict, from the same check as the table's report (claims.check_claims)."""
+    checked = check_claims(spec.claims, df, spec.dataset, spec.split) if spec.claims else []
+    sources = sorted({k for c in checked for k in c} - {"claim", "text"}, key=lambda s: (s != "paper", s))
+    out = {}
+    for src in sources:
+        verdicts = [c.get(src, "not run").split(" (")[0] for c in checked]
+        out[src] = ", ".join(f"{verdicts.count(v)} {v}" for v in VERDICT_ORDER if v in verdicts)
+    return out
+
+
+def fidelity_counts(spec) -> str:
+    """Settings judged same / silent / unknowable / diverges, summed over the built rows (each
+    group of rows of fidelity.grouped counts once per row), as in the report's fidelity section."""
+    try:
+        groups = grouped(spec)
+    except SpecError as e:  # a recipe without references: the report says the same
+        return f"not available: {e}"
+    if not groups:
+        return "no built rows"
+    counts = {v: sum(len(rows) * sum(ln.verdict == v for ln in lines) for rows, lines in groups)
+              for v in VERDICTS}
+    n_rows = sum(len(rows) for rows, _ in groups)
+    return ", ".join(f"{n} {v}" for v, n in counts.items()) + f" (over {n_rows} row{'s' * (n_rows != 1)})"
+
+
+def verdict_table(verdicts: list[dict]) -> list[str]:
+    """Markdown: per table, its claims' verdicts and its recipe fidelity."""
+    rows = [[f"[{v['table']}]({v['table']}.md)", v["claims"], v["claim counts"].get("paper", ""),
+             "; ".join(f"{p}: {t}" for p, t in v["claim counts"].items() if p != "paper"), v["fidelity"]]
+            for v in verdicts]
+    return ["## Claims and recipe fidelity", "",
+            "*Claims*: the paper's qualitative claims in the spec, each judged on the paper's own numbers "
+            "and on every reproduced profile (the report's *The paper's claims* section; synthetic "
+            "verdicts test the mechanism on the probe, not the paper's numbers). *Recipe fidelity*: the "
+            "paper profile's settings of every built row beside the paper or its reference code (the "
+            "report's *Recipe fidelity* section, `run_all.py --table T --fidelity`), counted over "
+            "settings x rows.", "",
+            tabulate(rows, headers=["Table", "Claims", "Paper's numbers", "Reproduced", "Recipe fidelity"],
+                     tablefmt="github", disable_numparse=True), ""]
 
 
 def write_index(results_dir: Path, reports_dir: Path) -> Path:
@@ -47,7 +97,7 @@ def write_index(results_dir: Path, reports_dir: Path) -> Path:
         "tolerance*: counted GFLOPs and parameters match the printed ones (1% / 0.1 M). *Not run*: "
         "built, but no accuracy result yet. *Reported only*: methods this harness does not build.", "",
         tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), "",
-        *checkpoint_table(), ""])
+        *verdict_table(counts), *checkpoint_table(), ""])
     path = Path(reports_dir) / "README.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

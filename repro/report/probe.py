@@ -13,11 +13,12 @@ from tabulate import tabulate
 from repro.config.loader import MODULES_TABLE, load_spec, probe_tables
 from repro.data.synthetic import CLASSES, label_text
 from repro.report.claims import check_claims
-from repro.report.plots import family_bars
+from repro.report.plots import family_heatmap
 from repro.report.retrieval import retrieval_section
 from repro.report.seeds import AWARE_STDS, BLIND_BAND, fmt_mean_std, order_sensitivity
 from repro.report.stats import RULE, SPLIT_RANGE, UNDECIDED_SEEDS, splits
-from repro.report.tables import TOLERANCE, family_table, long_table, probe_lines
+from repro.report.tables import (TOLERANCE, family_groups, family_table, long_table, narrow_tables,
+                                 probe_lines)
 from repro.results.select import select_results
 
 CAPTIONS_TABLE = "probe_captions"  # caption retrieval on the same modules' features
@@ -132,15 +133,15 @@ def _modules_section(results_dir: Path, reports_dir: Path) -> list[str]:
     else:
         headers, rows = family_table(probe, labels)
         png = reports_dir / "probe.png"
-        family_bars(probe, labels, "Synthetic probe: accuracy per class family, mean ± std over seeds "
-                    "(not comparable to the papers)", png)
+        family_heatmap(probe, labels, "Synthetic probe: accuracy (%) per class family, mean ± std over "
+                       "seeds (not comparable to the papers; 50 on reversal pairs = order-blind)", png)
         out += [f"Every module at the same places (`experiments/{MODULES_TABLE}.yaml`; "
                 f"[full report]({MODULES_TABLE}.md)). Mean ± standard deviation over seeds, %. "
                 f"Order: *aware* when reversal pairs exceed 50 by more than {AWARE_STDS:.0f} seed "
                 f"standard deviations and {BLIND_BAND:.0f} points, *blind* within {BLIND_BAND:.0f} "
                 "points of 50.", "",
-                tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), "",
-                f"![per-module accuracy per family]({png.name})"]
+                *narrow_tables(headers, rows, family_groups(headers)), "",
+                f"![per-module accuracy per family (heatmap)]({png.name})"]
     return out
 
 

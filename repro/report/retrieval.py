@@ -10,8 +10,8 @@ import numpy as np
 from tabulate import tabulate
 
 from repro import metrics as M
-from repro.report.plots import save_panels
 from repro.report.seeds import aggregate, fmt_mean_std
+from repro.report.tables import narrow_tables
 from repro.retrieval.config import SOURCES, retrieval_settings
 
 COLUMNS = tuple((k, M.label(k)) for k in M.metric_names(retrieval=True))
@@ -39,6 +39,7 @@ def retrieval_section(spec, results: list[dict], plot: Path | None = None,
     settings = {}
     for r in mine:
         settings.setdefault(r["provenance"]["profile"], r["config"]["retrieval"])
+    headers = ["Row", "Profile", "Features of", "Classifier top-1", "Seeds", *[h for _, h in COLUMNS]]
     out = ["", f"## {title}", "",
            "Per retrieval row and profile, mean ± standard deviation over seeds. Captions are the "
            "queries and the test clips the gallery; R@K is the percent of captions whose clip ranks "
@@ -48,8 +49,7 @@ def retrieval_section(spec, results: list[dict], plot: Path | None = None,
            "colour and shape, and *order-only R@1* is the percent of captions naming a direction whose "
            "video outscores its exact time reverse (50 = blind to frame order). The classifier column "
            "names the row whose features were used, and its top-1 on its own validation set.", "",
-           tabulate(rows, headers=["Row", "Profile", "Features of", "Classifier top-1", "Seeds",
-                                   *[h for _, h in COLUMNS]], tablefmt="github", disable_numparse=True)]
+           *narrow_tables(headers, rows, [[2, 3, 4], list(range(5, len(headers)))], key=2)]
     for profile, s in sorted(settings.items()):
         out += ["", f"Retrieval settings ({profile}): " + ", ".join(f"{k} {v}" for k, v in s.items()
                                                                    if k != "word2vec") + "."]
@@ -76,30 +76,41 @@ def settings_section(spec) -> list[str]:
 
 def _plot(spec, results: list[dict], labels: dict[str, str], path: Path) -> bool:
     """Left: R@1, R@5 and order-only R@1 per row (mean and seed std); right: the ranking loss
-    per epoch of every run."""
+    per epoch of every run, one thin line per seed in its row's colour. One legend, below both."""
     matplotlib.use("Agg")
+    from matplotlib.lines import Line2D
 
     order = list(labels)
     aggs = sorted(aggregate(results), key=lambda a: (order.index(a["row"]), a["provenance"]["profile"]))
     if not aggs:
         return False
     keys = [k for k in ("r@1", "r@5", "order_only_r@1") if any(k in a["mean"] for a in aggs)]
-    fig, (ax_bar, ax_loss) = plt.subplots(1, 2, figsize=(12, 4.2))
+    colour = {(a["row"], a["provenance"]["profile"]): plt.get_cmap("tab10")(i % 10) for i, a in enumerate(aggs)}
+    fig, (ax_bar, ax_loss) = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
     width = 0.8 / max(len(aggs), 1)
+    handles = []
     for i, a in enumerate(aggs):
         x = np.arange(len(keys)) + i * width
-        ax_bar.bar(x, [a["mean"].get(k, 0) for k in keys], width, yerr=[a["std"].get(k, 0) for k in keys],
-                   capsize=3, label=f"{labels[a['row']]} ({a['provenance']['profile']}, n={a['n']})")
+        handles.append(ax_bar.bar(x, [a["mean"].get(k, 0) for k in keys], width, capsize=3,
+                                  yerr=[a["std"].get(k, 0) for k in keys],
+                                  color=colour[(a["row"], a["provenance"]["profile"])],
+                                  label=f"{labels[a['row']]} ({a['provenance']['profile']}, n={a['n']})"))
     ax_bar.set_xticks(np.arange(len(keys)) + 0.4 - width / 2, [dict(COLUMNS)[k] for k in keys])
     if "order_only_r@1" in keys:
-        ax_bar.axhline(50, color="k", lw=0.8, ls=":", label="order-blind (50)")
-    ax_bar.set(ylabel="%", title="Text-to-video retrieval (mean ± seed std)")
-    ax_bar.legend(fontsize=7)
+        ax_bar.axhline(50, color="k", lw=0.8, ls=":")
+        handles.append(Line2D([], [], color="k", lw=0.8, ls=":", label="order-blind (50)"))
+    ax_bar.set(ylabel="%", title="Text-to-video retrieval (mean ± seed std)", ylim=(0, 105))
     for r in results:
         h = r.get("retrieval_history") or []
-        ax_loss.plot([e["epoch"] for e in h], [e["loss"] for e in h], lw=0.9,
-                     label=f"{r['row']} ({r['provenance']['profile']}, seed {r.get('seed', '-')})")
-    ax_loss.set(xlabel="epoch", ylabel="ranking loss", title="Retrieval network training loss")
-    ax_loss.legend(fontsize=6)
-    save_panels(fig, (ax_bar, ax_loss), f"{spec.id}: retrieval", path)
+        ax_loss.plot([e["epoch"] for e in h], [e["loss"] for e in h], lw=0.8,
+                     color=colour.get((r["row"], r["provenance"]["profile"]), "grey"))
+    ax_loss.set(xlabel="epoch", ylabel="ranking loss",
+                title="Retrieval network training loss (one line per seed, colour as left)")
+    for ax in (ax_bar, ax_loss):
+        ax.grid(alpha=0.3)
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(4, len(handles)), fontsize=8, frameon=False)
+    fig.suptitle(f"{spec.id}: retrieval")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90, metadata={"Software": None})
+    plt.close(fig)
     return True

@@ -265,23 +265,43 @@ def _header(spec: Spec, results: list[dict]) -> list[str]:
 
 
 def _main_section(df: pd.DataFrame) -> list[str]:
-    """Reported vs reproduced: the lines with a paper number, and the always-shown metrics."""
+    """Reported vs reproduced, one line per row in one table per dataset, split and metric (the
+    lines with a paper number and the always-shown metrics); run settings are in Provenance."""
     main = df[df["reported"].notna() | df["metric"].isin(SHOWN)]
     main = main[~main["metric"].str.startswith("family:") & (main["metric"] != "reversal_pairs")
                 & ~main["metric"].isin(list(TOLERANCE))]
     main = main[~((main["profile"] == "synthetic") & main["reported"].isna() & ~main["metric"].isin(SHOWN))]
-    rows = [[r.label, r.dataset, r.split, r.metric, _fmt(r.reported), r.reported_source,
-             fmt_mean_std(r.reproduced, r.reproduced_std, _int(r.seeds)), _fmt(r.seeds), _fmt(r.delta),
-             r.profile, r.run_dataset, _fmt(r.frames), _fmt(r.views), _fmt(r.epochs), r.status]
-            for r in main.itertuples()]
-    return ["", "## Reported vs reproduced", "",
-            "Reported: the paper's number for that dataset, split and metric. Reproduced: this "
-            "harness's, from the profile named; over several seeds it is the mean ± the standard "
-            "deviation over seeds.", "",
-            tabulate(rows, headers=["Row", "Dataset", "Split", "Metric", "Reported", "Source", "Reproduced",
-                                    "Seeds", "Delta", "Profile", "Run dataset", "Frames", "Views", "Epochs",
-                                    "Status"],
-                     tablefmt="github", disable_numparse=True)]
+    out = ["", "## Reported vs reproduced", "",
+           "One table per dataset, split and metric, one line per row. Reported: the paper's number. "
+           "Reproduced: this harness's, with the profile it comes from and its seeds; over several "
+           "seeds it is the mean ± the standard deviation over seeds. Frames, views, epochs and the "
+           "dataset copy of each run are in *Provenance*."]
+    blocks = main.groupby(["dataset", "split", "metric"], sort=False)
+    for (dataset, split, metric), sub in blocks:
+        rows = [_main_row(label, lines) for label, lines in sub.groupby("label", sort=False)]
+        out += ["", f"### {dataset} {split}, {M.label(metric) if metric in M.metric_names() else metric}", "",
+                tabulate(rows, headers=["Row", "Reported", "Source", "Reproduced", "Delta", "Status"],
+                         tablefmt="github", disable_numparse=True)]
+    return out
+
+
+def _main_row(label: str, lines: pd.DataFrame) -> list[str]:
+    """One row's cells: its reproduced numbers of every profile joined, each with its profile."""
+    repro = [f"{fmt_mean_std(r.reproduced, r.reproduced_std, _int(r.seeds))} ({_run_of(r)})"
+             for r in lines.itertuples() if not pd.isna(r.reproduced)]
+    many = len(repro) > 1  # name the profile of each Delta only when it could be mistaken
+    deltas = [f"{r.delta:+.1f}" + (f" ({r.profile})" if many else "")
+              for r in lines.itertuples() if not pd.isna(r.delta)]
+    reported = lines[lines["reported"].notna()]
+    rep, src = (reported.iloc[0][["reported", "reported_source"]] if not reported.empty else (None, ""))
+    return [label, _fmt(rep), src, "; ".join(repro),
+            "; ".join(deltas), "; ".join(dict.fromkeys(lines["status"]))]
+
+
+def _run_of(r) -> str:
+    """'synthetic, 3 seeds' / 'paper, 1 seed'."""
+    n = _int(r.seeds)
+    return f"{r.profile}, {n} seed{'s' if n != 1 else ''}" if n else str(r.profile)
 
 
 def _probe_section(spec: Spec, df: pd.DataFrame) -> list[str]:
@@ -299,36 +319,49 @@ def _probe_section(spec: Spec, df: pd.DataFrame) -> list[str]:
                 "points of 50, else *unclear*. Top-1 per seed: every seed's value, in seed order; "
                 f"**split** marks a row whose seeds span more than {SPLIT_RANGE:.0f} points (some "
                 "seeds learn the task and others do not, so the mean describes neither).", "",
-                "Every number in this table: " + _labels(probe) + ".", "",
-                tabulate(prows, headers=headers, tablefmt="github", disable_numparse=True)]
+                "Every number in these tables: " + _labels(probe) + ".", "",
+                *narrow_tables(headers, prows, family_groups(headers))]
     if spec.probe and spec.probe.get("note"):
         out += ["", f"Not in the synthetic tier: {' '.join(spec.probe['note'].split())}"]
     return out
 
 
 def _provenance_section(spec: Spec, results: list[dict]) -> list[str]:
-    """Commit, spec hash, seed, device and wall time of every result, and where copies came from."""
+    """Two tables: how each row and profile ran (dataset copy, frames, views, epochs, places),
+    then commit, spec hash, seed, device and wall time of every result, and where copies came from."""
     if not results:
         return []
     order = {r.id: i for i, r in enumerate(spec.rows)}
-    prov_rows = []
+    results = sorted(results, key=lambda r: (order.get(r["row"], 99), r["provenance"]["profile"],
+                                             str(r["provenance"].get("seed", ""))))
     reused = any(r["provenance"].get("reused_from") for r in results)
-    for r in sorted(results, key=lambda r: (order.get(r["row"], 99), r["provenance"]["profile"],
-                                            str(r["provenance"].get("seed", "")))):
-        p = r["provenance"]
-        prov_rows.append([r["row"], p["profile"], p["commit"][:12] + ("+dirty" if p["commit"].endswith("+dirty") else ""),
-                          p["spec_hash"], p["seed"], p["device"], f"{p['wall_time_s']:.0f}",
-                          p.get("videos_skipped", 0), p.get("places", "")]
-                         + ([p.get("reused_from", "")] if reused else []))
-    out = ["", "## Provenance", ""]
+    out = ["", "## Provenance", "", "How each row ran, per profile (over all its seeds):", "",
+           tabulate(_settings_rows(results), headers=["Row", "Profile", "Run dataset", "Frames", "Views",
+                                                      "Epochs", "Inserted at"],
+                    tablefmt="github", disable_numparse=True), "", "Every result:", ""]
     if reused:
         out += ["*Copied from*: a run of another table with the identical config and seed, "
                 "whose result is reused rather than trained again (on CPU at a fixed thread count a config "
                 "and seed train deterministically on one machine).", ""]
-    return out + [tabulate(prov_rows, headers=["Row", "Profile", "Commit", "Spec hash", "Seed", "Device",
-                                               "Wall time (s)", "Videos skipped", "Inserted at"]
-                           + (["Copied from"] if reused else []),
+    rows = []
+    for r in results:
+        p = r["provenance"]
+        rows.append([r["row"], p["profile"], p["commit"][:12] + ("+dirty" if p["commit"].endswith("+dirty") else ""),
+                     p["spec_hash"], p["seed"], p["device"], f"{p['wall_time_s']:.0f}", p.get("videos_skipped", 0)]
+                    + ([p.get("reused_from", "")] if reused else []))
+    return out + [tabulate(rows, headers=["Row", "Profile", "Commit", "Spec hash", "Seed", "Device",
+                                          "Wall time (s)", "Videos skipped"] + (["Copied from"] if reused else []),
                            tablefmt="github", disable_numparse=True)]
+
+
+def _settings_rows(results: list[dict]) -> list[list[str]]:
+    """One line per (row, profile); a setting that differs between seeds lists every value."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["row"], r["provenance"]["profile"]), []).append(r["provenance"])
+    keys = ("dataset", "frames", "views", "epochs", "places")
+    return [[row, prof] + [" / ".join(dict.fromkeys(_fmt(p.get(k, "")) for p in provs)) for k in keys]
+            for (row, prof), provs in groups.items()]
 
 
 def probe_lines(df: pd.DataFrame) -> pd.DataFrame:
@@ -359,3 +392,30 @@ def family_table(probe: pd.DataFrame, labels: dict[str, str]) -> tuple[list[str]
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
     df.to_csv(path, index=False, float_format="%.2f", lineterminator="\n")
+
+
+MOST_COLUMNS = 9  # a wider markdown table wraps on a normal screen and cannot be read
+
+
+def narrow_tables(headers: list[str], rows: list[list], groups: list[list[int]] | None = None,
+                  key: int = 1, most: int = MOST_COLUMNS) -> list[str]:
+    """A wide table as several markdown tables of at most ``most`` columns, each repeating the
+    first ``key`` (naming) columns; ``groups``: which other columns go together (in order)."""
+    rest = list(range(key, len(headers)))
+    groups = groups or [rest]
+    width = most - key
+    chunks = [g[i:i + width] for g in groups for i in range(0, len(g), width)]
+    out: list[str] = []
+    for cols in chunks:
+        idx = list(range(key)) + cols
+        out += ([""] if out else []) + [tabulate([[r[i] for i in idx] for r in rows],
+                                                 headers=[headers[i] for i in idx],
+                                                 tablefmt="github", disable_numparse=True)]
+    return out
+
+
+def family_groups(headers: list[str]) -> list[list[int]]:
+    """Column groups of :func:`family_table`: the summary (seeds, top-1, top-5, reversal pairs,
+    order, top-1 per seed), then the class families."""
+    n_fams = len(headers) - 7
+    return [[1, 2, 3, 4, 5 + n_fams, 6 + n_fams], list(range(5, 5 + n_fams))]
