@@ -126,6 +126,18 @@ def _source(rv) -> str:
     return f"{src} ({rv.note})" if rv.note else src
 
 
+def _cost_status(sub: pd.DataFrame) -> str:
+    """One row's cost verdict, naming the count it is about where GFLOPs and params disagree
+    (``params differ; GFLOPs within tolerance``)."""
+    status = {m: set(sub[sub["metric"] == m]["status"]) for m in TOLERANCE}
+    kinds = {st for v in status.values() for st in v}
+    if len(kinds) <= 1:
+        return "; ".join(sorted(kinds))
+    words = {"gflops": "GFLOPs", "params_m": "params"}
+    return "; ".join(f"{words.get(m, m)} {'differ' if st == 'differs' else st}"
+                     for m, v in status.items() for st in sorted(v))
+
+
 def _cost_section(df: pd.DataFrame) -> list[str]:
     cost = df[df["metric"].isin(list(TOLERANCE))]
     if cost.empty:
@@ -138,7 +150,7 @@ def _cost_section(df: pd.DataFrame) -> list[str]:
             counted = not m.empty and m["reproduced"].notna().any()
             cells += [_fmt(m["reported"].max()) if not m.empty else "",
                       f"{m['reproduced'].max():.{M.metric(name).digits}f}" if counted else ""]
-        cells.append("; ".join(sorted(set(sub["status"]))))
+        cells.append(_cost_status(sub))
         frames = sub["frames"].iloc[0]
         cells.append(_fmt(frames))
         rows.append(cells)
