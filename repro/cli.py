@@ -60,7 +60,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="override a resolved config value, e.g. train.epochs=2; such a run is kept "
                         "apart from the row's results (variants/<hash>/) and never averaged in")
     p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
-    p.add_argument("--reports-dir", type=Path, default=REPO / "reports")
+    p.add_argument("--reports-dir", type=Path, default=None, help="where reports go (default: reports/ "
+                   "beside the results folder read, so --results-dir X never rewrites the committed reports)")
     p.add_argument("--runs-dir", type=Path, default=REPO / "runs", help="checkpoints (not committed)")
     p.add_argument("--cache-dir", type=Path, default=None, help="generated datasets (default .cache/)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -69,6 +70,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def options(args: argparse.Namespace):
     """Check every flag (one line naming it on failure) and bundle them for the run layer."""
+    if args.reports_dir is None:  # the reports of the results read, never another folder's
+        args.reports_dir = Path(args.results_dir).parent / "reports"
     for flag, path in (("--results-dir", args.results_dir), ("--reports-dir", args.reports_dir),
                        ("--runs-dir", args.runs_dir), ("--cache-dir", args.cache_dir)):
         P.check_dir(flag, path, must_exist=flag == "--results-dir" and args.report_only)
@@ -123,6 +126,16 @@ def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
     raise Stopped()
 
 
+# Ctrl-C seen, even if the KeyboardInterrupt it raised was swallowed: one landing in a __del__
+# (decord's VideoReader) is printed as "Exception ignored" and the run would go on to exit 0.
+_SIGINT_SEEN: list[bool] = []
+
+
+def _on_sigint(signum, frame) -> None:  # noqa: ARG001
+    _SIGINT_SEEN.append(True)
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
@@ -138,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
 
         W = D.init_from_env()
     previous = _install(signal.SIGTERM, _on_sigterm)
+    previous_int = _install(signal.SIGINT, _on_sigint)
+    _SIGINT_SEEN.clear()
     try:
         if W.enabled and (args.list or args.report_only or args.cost or args.fidelity):
             raise UsageError("--list, --report-only, --cost and --fidelity do not train: run them without torchrun")
@@ -147,9 +162,12 @@ def main(argv: list[str] | None = None) -> int:
         tables, opts = targets(args), options(args)  # every flag checked before anything runs
         from repro.run.command import run_command
 
-        return run_command(tables, opts, cost=args.cost, report_only=args.report_only, probe=args.probe,
-                           all_tables=not args.table, fidelity=args.fidelity, eval_only=args.eval_only,
-                           extract=args.extract_features, undecided_seeds=args.undecided_seeds)
+        rc = run_command(tables, opts, cost=args.cost, report_only=args.report_only, probe=args.probe,
+                         all_tables=not args.table, fidelity=args.fidelity, eval_only=args.eval_only,
+                         extract=args.extract_features, undecided_seeds=args.undecided_seeds)
+        if _SIGINT_SEEN:  # interrupted, though something swallowed the KeyboardInterrupt
+            raise KeyboardInterrupt
+        return rc
     except ReproError as e:
         rank = f"[rank {W.rank}] " if W.rank else ""
         for line in str(e).splitlines() or [type(e).__name__]:
@@ -165,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         if W.enabled:
             D.shutdown()
         _install(signal.SIGTERM, previous)
+        _install(signal.SIGINT, previous_int)
 
 
 def _install(signum: int, handler):

@@ -307,3 +307,9 @@ def test_bad_retrieval_inputs(capsys, dirs, tmp_path, monkeypatch, extra, names)
 def test_extract_features_needs_a_retrieval_table(capsys, dirs):
     expect_error(capsys, ["--table", "ssa_table2", "--extract-features", *dirs[1]], "--extract-features",
                  "ssa_table7")
+
+
+def test_fidelity_honours_set_retrieval(capsys):
+    """--fidelity resolves the retrieval settings with --set, so an out-of-range one is refused."""
+    expect_error(capsys, ["--table", "ssa_table7", "--fidelity", "--set", "retrieval.epochs=0"],
+                 "retrieval.epochs", "--set", ">= 1")

@@ -229,5 +229,5 @@ def print_fidelity(table: str, overrides: dict | None = None, say=print) -> None
         say("\nno built rows: nothing is trained for this table"
             + (" but its retrieval networks:" if any(r.is_retrieval for r in spec.rows) else ""))
 
-    for line in settings_section(spec)[4:]:  # the retrieval settings beside their sources
+    for line in settings_section(spec, overrides)[4:]:  # the retrieval settings beside their sources
         say(line)

@@ -58,12 +58,13 @@ def retrieval_section(spec, results: list[dict], plot: Path | None = None,
     return out
 
 
-def settings_section(spec) -> list[str]:
-    """The paper profile's retrieval settings beside what SSAN and [22] state, with sources."""
+def settings_section(spec, overrides: dict | None = None) -> list[str]:
+    """The paper profile's retrieval settings (with ``--set retrieval.*`` applied) beside what
+    SSAN and [22] state, with sources; out-of-range settings raise the SpecError that names them."""
     rows = [r for r in spec.rows if r.is_retrieval]
     if not rows:
         return []
-    s = retrieval_settings(spec, rows[0].id, "paper")
+    s = retrieval_settings(spec, rows[0].id, "paper", overrides)
     lines = [[k, s[k], *SOURCES[k]] for k in SOURCES]
     return ["", "## Retrieval settings (--profile paper)", "",
             "The retrieval network's settings under `--profile paper` beside what SSAN and HowTo100M "
