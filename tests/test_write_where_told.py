@@ -37,3 +37,23 @@ def test_a_ctrl_c_swallowed_by_a_destructor_still_stops_with_130(monkeypatch, ca
     monkeypatch.setattr("repro.run.command.run_command", run_command)
     assert cli.main(["--table", "ssa_table2", "--report-only"]) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_weights_replaced_at_the_same_path_make_another_config(tmp_path):
+    """--weights is keyed by content: a file replaced at the same path re-runs instead of being
+    reported as 'result exists for its current config'."""
+    import os
+
+    from repro.config.loader import config_hash, load_spec, resolve
+    from repro.run.unit import run_hash
+
+    w = tmp_path / "k400.pth"
+    w.write_bytes(b"first checkpoint")
+    spec = load_spec("ssa_table2")
+    over = {"model": {"weights": str(w)}}
+    first = resolve(spec, "ssa", "synthetic", over)
+    w.write_bytes(b"second checkpoint, same path")
+    os.utime(w, ns=(1, 1))  # even with an old modification time
+    second = resolve(spec, "ssa", "synthetic", over)
+    assert first["meta"]["weights_sha256"] != second["meta"]["weights_sha256"]
+    assert config_hash(first) != config_hash(second) and run_hash(first) != run_hash(second)

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from repro.config import schema as S
+from repro.data.fingerprint import sha256
 from repro.data.registry import dataset_names
 from repro.errors import SpecError
 from repro.models.depths import DEPTHS, STAGES
@@ -554,6 +555,9 @@ def resolve(spec: Spec, row_id: str, profile: str, overrides: dict | None = None
         raise SpecError(origins[0], [f"{k}: {p}" for k, p in problems_at], origins)
     cfg["data"]["dataset"] = spec.dataset if dataset == "paper" else dataset
     cfg["meta"] = {"table": spec.id, "row": row_id, "profile": profile, "recipe": recipe_name}
+    digest = weights_digest(cfg["model"]["weights"])
+    if digest:  # keyed by content: a file replaced at the same path is another config
+        cfg["meta"]["weights_sha256"] = digest
     if moved:
         cfg["meta"]["places_fitted_from"] = moved
     return cfg
@@ -652,6 +656,21 @@ def _missing_blocks(stages: dict[str, list[int]], declared: list[int]) -> list[t
             out.append((f"model.insert.stages.{name}", f"block {bad[0]} does not exist: {name} of the spec's "
                         f"backbone has {declared[i]} blocks (0-{declared[i] - 1})"))
     return out
+
+
+_DIGESTS: dict[tuple, str] = {}
+
+
+def weights_digest(path: str | None) -> str | None:
+    """sha256 of a ``model.weights`` file (None when unset or absent: loading it names the
+    problem), computed once per (path, size, mtime) in a process."""
+    if not path or not Path(path).is_file():
+        return None
+    st = Path(path).stat()
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = sha256(Path(path))
+    return _DIGESTS[key]
 
 
 def complete(cfg: dict) -> dict:

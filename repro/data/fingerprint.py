@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from repro.data.backends import decord
 from repro.errors import DecodeError
 
 ANNOTATION_SUFFIXES = (".json", ".csv", ".txt", ".list")
@@ -57,6 +56,8 @@ def decoder_name(dataset: str | None, records: list) -> str:
         from repro.data.frames import decoder_name as frames_decoder
 
         return frames_decoder(records)
+
+    from repro.data.backends import decord  # here: the spec loader imports sha256 without decoders
 
     return f"decord {decord.__version__}"
 

@@ -77,6 +77,8 @@ def up_to_date(path: Path, spec_hash: str, force: bool) -> dict | None:
 def run_hash(cfg: dict) -> str:
     """Hash of what is trained: the resolved config without the table/row/profile names."""
     c = {k: v for k, v in cfg.items() if k != "meta"}
+    if cfg.get("meta", {}).get("weights_sha256"):  # the starting weights' content is trained on
+        c["weights_sha256"] = cfg["meta"]["weights_sha256"]
     if not c["model"]["insert"].get("module"):
         # No module inserted: where one would go changes nothing that is trained.
         c["model"] = {**c["model"], "insert": {"module": None}}
