@@ -57,3 +57,43 @@ def test_weights_replaced_at_the_same_path_make_another_config(tmp_path):
     second = resolve(spec, "ssa", "synthetic", over)
     assert first["meta"]["weights_sha256"] != second["meta"]["weights_sha256"]
     assert config_hash(first) != config_hash(second) and run_hash(first) != run_hash(second)
+
+
+def _feature_run(folder, calls):
+    """A tiny extraction: 6 clips of a probe backbone, in batches of 2; counts forward passes."""
+    import torch
+
+    import repro
+    from repro.retrieval.features import extract
+
+    torch.manual_seed(0)
+    model = repro.build_model("probe_modules", "tsn", "synthetic").eval()
+    model.fc.register_forward_hook(lambda m, i, o: calls.append(1))
+    clips = torch.randint(0, 256, (6, 3, 8, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    batches = ({"video": clips[s:s + 2], "index": torch.arange(s, s + 2), "bad": 0, "bad_videos": []}
+               for s in range(0, 6, 2))
+    return extract(model, batches, 6, folder, progress=False)
+
+
+def test_a_damaged_feature_cache_is_named_deleted_and_rebuilt(tmp_path, capsys):
+    """A truncated features.npy used to be zero-filled by numpy's r+ memmap and used as final;
+    a garbled progress.json was a traceback. Both are now named, removed and extracted again."""
+    import numpy as np
+
+    calls: list[int] = []
+    good, _ = _feature_run(tmp_path / "f", calls)
+    good = np.array(good)
+    path = tmp_path / "f" / "features.npy"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # truncated
+    again, _ = _feature_run(tmp_path / "f", calls)
+    assert "damaged" in capsys.readouterr().err and len(calls) == 6  # all 3 batches ran again
+    assert np.array_equal(np.array(again), good)
+    (tmp_path / "f" / "progress.json").write_text("{not json")
+    _feature_run(tmp_path / "f", calls)
+    assert "progress.json is not valid" in capsys.readouterr().err and len(calls) == 9
+    arr = np.lib.format.open_memmap(path, mode="r+")
+    arr[0, 0] += 1  # same size and shape, other content: the checksum tells
+    arr.flush()
+    del arr
+    again, _ = _feature_run(tmp_path / "f", calls)
+    assert "checksum" in capsys.readouterr().err and np.array_equal(np.array(again), good)

@@ -15,14 +15,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 import torch
 
+from repro.data.fingerprint import sha256
 from repro.engine.inputs import to_input
 from repro.progress import progress_bar
+
+
+FEATURES, PROGRESS = "features.npy", "progress.json"
 
 
 def last_linear(model: torch.nn.Module) -> torch.nn.Linear:
@@ -67,15 +72,9 @@ def extract(model: torch.nn.Module, batches: Iterable[dict], total: int, folder:
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    path, state_path = folder / "features.npy", folder / "progress.json"
-    state = json.loads(state_path.read_text()) if state_path.is_file() else {"done": 0, "total": total}
-    if state["total"] != total:
-        raise ValueError(f"{folder} holds features of {state['total']} clips, not {total}; delete it")
-    done, bad, out = state["done"], list(state.get("bad", [])), None
-    if done and path.is_file():
-        out = np.load(path, mmap_mode="r+")
-    elif done:  # progress without its array: nothing is final
-        done, bad = 0, []
+    path, state_path = folder / FEATURES, folder / PROGRESS
+    state, out = trusted_cache(folder, total)
+    done, bad = state["done"], list(state.get("bad", []))
     bar = progress_bar(total=total, initial=done, desc="features", unit="clip", enabled=progress,
                dynamic_ncols=True)
     seen = 0
@@ -94,13 +93,68 @@ def extract(model: torch.nn.Module, batches: Iterable[dict], total: int, folder:
         bad += batch["bad_videos"] or ([f"{batch['bad']} unnamed"] if batch["bad"] else [])
         seen += n
         done = seen
-        tmp = state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"done": done, "total": total, "bad": bad}))
-        os.replace(tmp, state_path)
+        _write_state(state_path, {"done": done, "total": total, "bad": bad,
+                                  **({"dim": int(out.shape[1])} if out is not None else {})})
         bar.update(n)
     bar.close()
     if done != total:
         raise RuntimeError(f"{folder}: {done} of {total} clips have features; the batches ran out")
     if out is None:
         raise RuntimeError(f"{folder}: none of the {total} videos could be read")
+    if "sha256" not in state or state.get("done") != total:  # the checksum is written last
+        _write_state(state_path, {"done": done, "total": total, "bad": bad, "dim": int(out.shape[1]),
+                                  "sha256": sha256(path)})
     return np.load(path, mmap_mode="r"), bad
+
+
+def _write_state(state_path: Path, state: dict) -> None:
+    tmp = state_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state))
+    os.replace(tmp, state_path)
+
+
+def trusted_cache(folder: Path, total: int) -> tuple[dict, np.ndarray | None]:
+    """The cache's progress and its array (read-write), when they check out: ``progress.json``
+    parses, ``features.npy`` has the size, shape and dtype it records and, once finished, the
+    checksum written last. A damaged cache is named on stderr, deleted, and started again."""
+    path, state_path = folder / FEATURES, folder / PROGRESS
+    fresh = {"done": 0, "total": total}
+    if not state_path.is_file():
+        return fresh, None
+    try:
+        state = json.loads(state_path.read_text())
+        done = int(state["done"])
+    except (ValueError, KeyError, TypeError):
+        return _discard(folder, f"{state_path.name} is not valid JSON progress"), None
+    if state.get("total") != total:
+        raise ValueError(f"{folder} holds features of {state.get('total')} clips, not {total}; delete it")
+    if done == 0:
+        return state, None
+    problem = _array_problem(path, total, state)
+    if problem:
+        return _discard(folder, problem), None
+    return state, np.load(path, mmap_mode="r+")
+
+
+def _array_problem(path: Path, total: int, state: dict) -> str | None:
+    """Why ``features.npy`` cannot be trusted, or None."""
+    if not path.is_file():
+        return f"{path.name} is missing"
+    try:
+        arr = np.load(path, mmap_mode="r")  # a truncated file does not map: ValueError
+    except (ValueError, OSError, EOFError) as e:
+        return f"{path.name} is unreadable ({e})"
+    if arr.ndim != 2 or arr.shape[0] != total or arr.dtype != np.float16 or \
+            ("dim" in state and arr.shape[1] != state["dim"]):
+        return f"{path.name} is {arr.dtype}{list(arr.shape)}, not float16[{total}, {state.get('dim', 'D')}]"
+    if state.get("done") == total and state.get("sha256") and sha256(path) != state["sha256"]:
+        return f"{path.name}'s checksum differs from the one written when it was finished"
+    return None
+
+
+def _discard(folder: Path, problem: str) -> dict:
+    print(f"warning: feature cache {folder} is damaged: {problem}; deleting it and extracting again",
+          file=sys.stderr, flush=True)
+    for name in (FEATURES, PROGRESS):
+        (folder / name).unlink(missing_ok=True)
+    return {"done": 0, "total": None}
