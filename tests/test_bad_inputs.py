@@ -313,3 +313,16 @@ def test_fidelity_honours_set_retrieval(capsys):
     """--fidelity resolves the retrieval settings with --set, so an out-of-range one is refused."""
     expect_error(capsys, ["--table", "ssa_table7", "--fidelity", "--set", "retrieval.epochs=0"],
                  "retrieval.epochs", "--set", ">= 1")
+
+
+@pytest.mark.parametrize("path,names", [
+    ("math:pi", ["math:pi", "float", "torch.nn.Module"]),
+    ("math:sqrt", ["math:sqrt", "builtin", "torch.nn.Module"]),
+    ("collections:OrderedDict", ["collections:OrderedDict", "without forward"]),
+    ("not_a_module_maker:build", ["not_a_module_maker:build", "returned int", "torch.nn.Module"]),
+], ids=["constant", "builtin", "other-class", "function-returning-int"])
+def test_a_class_path_to_a_non_module_is_named(capsys, tmp_path, monkeypatch, path, names):
+    (tmp_path / "not_a_module_maker.py").write_text("def build(channels, **kw):\n    return 3\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    expect_error(capsys, ["--table", "ssa_table2", "--rows", "ssa", "--cost", "--results-dir", str(tmp_path / "r"),
+                          "--set", f"model.insert.module={path}"], *names)

@@ -85,10 +85,14 @@ def init_classifier(model: nn.Module, how: str) -> None:
 
 def _construct(name: str, ctor, channels: int, args: dict, place: str) -> nn.Module:
     try:
-        return ctor(channels, **args)
+        mod = ctor(channels, **args)
     except Exception as e:  # noqa: BLE001 -- any failure of a module's constructor is reported as its own
         raise ModuleError(f"video module {name} at {place}: {name}({channels}, **{args}) raised "
                           f"{type(e).__name__}: {e}") from e
+    if not isinstance(mod, nn.Module):
+        raise ModuleError(f"video module {name} at {place}: {name}({channels}, **{args}) returned "
+                          f"{type(mod).__name__}, not a torch.nn.Module")
+    return mod
 
 
 def _guard_forward(mod: nn.Module, name: str, place: str) -> None:

@@ -41,8 +41,12 @@ def import_path(path: str) -> Callable:
         if not hasattr(obj, part):
             raise KeyError(f"video module {path!r}: {mod_name!r} has no attribute {attr!r}")
         obj = getattr(obj, part)
-    if not callable(obj):
-        raise KeyError(f"video module {path!r} is not a class or function")
+    # A torch.nn.Module class (it has forward) or a Python function that builds one; anything
+    # else (a constant, a builtin, another class) would fail deep inside the model builder.
+    if not ((inspect.isclass(obj) and callable(getattr(obj, "forward", None))) or inspect.isfunction(obj)):
+        what = "a class without forward" if inspect.isclass(obj) else type(obj).__name__
+        raise KeyError(f"video module {path!r} is {what}, not a torch.nn.Module class or a function "
+                       "that returns one")
     return obj
 
 
