@@ -326,3 +326,9 @@ def test_a_class_path_to_a_non_module_is_named(capsys, tmp_path, monkeypatch, pa
     monkeypatch.syspath_prepend(str(tmp_path))
     expect_error(capsys, ["--table", "ssa_table2", "--rows", "ssa", "--cost", "--results-dir", str(tmp_path / "r"),
                           "--set", f"model.insert.module={path}"], *names)
+
+
+def test_a_switch_of_a_module_rejects_a_string(capsys, tmp_path):
+    """`sa: "yes"` was accepted (a non-empty string is truthy); a switch takes true or false."""
+    expect_error(capsys, ["--table", "ssa_table2", "--rows", "ssa", "--cost", "--results-dir", str(tmp_path),
+                          "--set", 'model.insert.args={sa: "yes"}'], "model.insert.args.sa", "switch", "'yes'")

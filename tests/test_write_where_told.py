@@ -97,3 +97,21 @@ def test_a_damaged_feature_cache_is_named_deleted_and_rebuilt(tmp_path, capsys):
     del arr
     again, _ = _feature_run(tmp_path / "f", calls)
     assert "checksum" in capsys.readouterr().err and np.array_equal(np.array(again), good)
+
+
+def test_a_frame_folder_missing_a_middle_frame_is_a_bad_video(tmp_path):
+    """SSv1's JPEG folders: a lost frame was read past silently, shifting every later frame; it is
+    now a DecodeError, which datasets count as an unreadable video."""
+    import numpy as np
+    import pytest
+    from PIL import Image
+
+    from repro.data.frames import decode_frames
+    from repro.errors import DecodeError
+
+    for k in (1, 2, 4, 5):  # 00003.jpg is missing
+        Image.fromarray(np.full((8, 8, 3), 10 * k, np.uint8)).save(tmp_path / f"{k:05d}.jpg")
+    with pytest.raises(DecodeError, match="misses frame 3"):
+        decode_frames(tmp_path)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "00003.jpg")
+    assert decode_frames(tmp_path).shape == (5, 8, 8, 3)

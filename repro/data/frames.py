@@ -25,6 +25,15 @@ def frame_files(folder: Path) -> list[Path]:
     return [folder / n for n in names]
 
 
+def _first_gap(files: list[Path]) -> int | None:
+    """The first missing number in a folder's sorted frame numbers, or None if consecutive."""
+    numbers = [int(f.name.split(".")[0]) for f in files]
+    for a, b in zip(numbers, numbers[1:]):
+        if b != a + 1:
+            return a + 1
+    return None
+
+
 def decode_frames(path: Path, pick: Callable[[int], np.ndarray] | None = None) -> np.ndarray:
     """Read a frame folder as ``(F, H, W, 3)`` uint8 RGB, like :func:`repro.data.video.decode`.
 
@@ -40,6 +49,9 @@ def decode_frames(path: Path, pick: Callable[[int], np.ndarray] | None = None) -
     files = frame_files(p)
     if not files:
         raise DecodeError(f"frame folder {p} has no numbered .jpg frames (expected 00001.jpg ...)")
+    gap = _first_gap(files)
+    if gap is not None:  # a lost frame would shift every later one: the clip is not the video
+        raise DecodeError(f"frame folder {p} misses frame {gap} (its numbered frames are not consecutive)")
     idx = np.arange(len(files)) if pick is None else pick(len(files))
     out = []
     for i in idx:

@@ -74,5 +74,9 @@ def argument_problems(name: str, args: dict) -> list[str]:
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
         return []
     names = [n for n in params if n not in ("self", "channels")]
-    return [f"{name} takes no argument {k!r} (its arguments: {', '.join(names) or 'none'})"
-            for k in args if k not in params or k in ("self", "channels")]
+    out = [f"{name} takes no argument {k!r} (its arguments: {', '.join(names) or 'none'})"
+           for k in args if k not in params or k in ("self", "channels")]
+    # A switch (a parameter whose default is true/false) takes true/false: "yes" would be truthy.
+    return out + [f"{name} argument {k!r} is a switch (default {params[k].default}): give true or false, "
+                  f"not {v!r}" for k, v in args.items()
+                  if k in params and isinstance(params[k].default, bool) and not isinstance(v, bool)]
