@@ -6,13 +6,17 @@ data-parallel (repro/engine/distributed.py); rank 0 alone prints, writes results
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
 from repro.config.loader import list_tables, probe_tables, table_listing
+from repro.engine import preempt
 from repro.engine.world import env_world
-from repro.errors import ReproError, UsageError
+from repro.errors import Preempted, ReproError, UsageError
 from repro.results.store import REPO, RESULTS_DIR
 from repro.run import plan as P
 from repro.run.unit import Dirs
@@ -152,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         W = D.init_from_env()
     previous = _install(signal.SIGTERM, _on_sigterm)
     previous_int = _install(signal.SIGINT, _on_sigint)
+    previous_usr1 = _install(signal.SIGUSR1, preempt.request)  # SLURM's warning: stop at a step boundary
     _SIGINT_SEEN.clear()
+    preempt.clear()
     try:
         if W.enabled and (args.list or args.report_only or args.cost or args.fidelity):
             raise UsageError("--list, --report-only, --cost and --fidelity do not train: run them without torchrun")
@@ -168,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
         if _SIGINT_SEEN:  # interrupted, though something swallowed the KeyboardInterrupt
             raise KeyboardInterrupt
         return rc
+    except Preempted as e:
+        print(f"stopped: {e}{_requeue()}", file=sys.stderr)
+        return 143
     except ReproError as e:
         rank = f"[rank {W.rank}] " if W.rank else ""
         for line in str(e).splitlines() or [type(e).__name__]:
@@ -184,6 +193,19 @@ def main(argv: list[str] | None = None) -> int:
             D.shutdown()
         _install(signal.SIGTERM, previous)
         _install(signal.SIGINT, previous_int)
+        _install(signal.SIGUSR1, previous_usr1)
+
+
+def _requeue() -> str:
+    """Under SLURM, put this job back in the queue (``scontrol requeue``); what happened, in words."""
+    job = os.environ.get("SLURM_JOB_ID")
+    if not job or env_world().rank != 0:
+        return ""
+    scontrol = shutil.which("scontrol")
+    if scontrol is None:
+        return f"; SLURM job {job}: scontrol is not on PATH, so resubmit it yourself"
+    r = subprocess.run([scontrol, "requeue", job], capture_output=True, text=True)
+    return f"; SLURM job {job} requeued" if r.returncode == 0 else f"; scontrol requeue {job} failed: {r.stderr.strip()}"
 
 
 def _install(signum: int, handler):

@@ -62,3 +62,8 @@ class LaunchError(ReproError, RuntimeError):
 
 class ProbeUsageError(UsageError, ValueError):
     """Bad arguments of the probe command (repro.probe)."""
+
+
+class Preempted(Exception):
+    """Not an error: the run stopped at a step checkpoint on the cluster's warning signal; the
+    same command resumes it. Kept out of :class:`ReproError`, which means bad input."""

@@ -23,7 +23,8 @@ def test_commands_and_sbatch_files_for_ssa_table2(tmp_path, capsys):
     assert text.startswith("#!/bin/bash") and "{{" not in text
     for line in ("#SBATCH --job-name=ssa_table2-ssa", "#SBATCH --nodes=1", "#SBATCH --gpus-per-node=4",
                  "#SBATCH --time=12:00:00", f"#SBATCH --output={tmp_path.resolve()}/%x-%j.out",
-                 "srun " + dict(cmds)["ssa"]):
+                 "#SBATCH --signal=USR1@120", "#SBATCH --requeue",
+                 "srun --kill-on-bad-exit=1 " + dict(cmds)["ssa"]):
         assert line in text.splitlines(), line
 
 

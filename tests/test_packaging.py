@@ -81,4 +81,4 @@ def test_installed_package_runs_from_another_folder(tmp_path):
               "--out-dir", str(work / "jobs"))
     assert "torchrun --nnodes=1 --nproc_per_node=8 --standalone -m repro --table ssa_table2" in out
     text = (work / "jobs" / "ssa_table2-ssa.sbatch").read_text()
-    assert text.startswith("#!/bin/bash") and "srun torchrun" in text and "{{" not in text
+    assert text.startswith("#!/bin/bash") and "srun --kill-on-bad-exit=1 torchrun" in text and "{{" not in text

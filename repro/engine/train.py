@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from repro.engine import bn_groups, distributed as D
+from repro.engine import preempt
 from repro.engine.checkpoint import BEST, LAST, atomic_save, load_if_matching, rng_state, set_rng_state
 from repro.engine.evaluate import eval_loader, evaluate, precise_bn
 from repro.engine.inputs import (BadVideoBudget, amp_mode, autocast, effective_lr, epoch_seed, make_loader,
@@ -44,7 +45,7 @@ from repro.engine.inputs import (BadVideoBudget, amp_mode, autocast, effective_l
 from repro.engine.metrics import summarize, topk
 from repro.engine.optim import LRSchedule, build_optimizer, set_lr
 from repro.engine.runlog import RunLog
-from repro.errors import TrainingError
+from repro.errors import Preempted, TrainingError
 from repro.progress import progress_bar
 
 
@@ -86,6 +87,9 @@ class State:
     history: list[dict] = field(default_factory=list)
     best: dict = field(default_factory=lambda: {"epoch": 0, "top1": -1.0})
     good_epoch: int = 0  # the last epoch whose checkpoint was written
+    # Resuming inside an epoch (a step checkpoint): the step to start at, the epoch's sums so far
+    # and the RNG state at that step.
+    partial: dict | None = None
 
     def last_good(self, ckpt: Path) -> str:
         if self.good_epoch == 0:
@@ -195,14 +199,17 @@ def resume(run: Run, log=None) -> State:
     state = State(ckpt["epoch"], ckpt["bad_train"], ckpt["train_time"], list(ckpt.get("bad_videos", [])),
                   list(ckpt.get("history", [])), ckpt.get("best", State().best), good_epoch=ckpt["epoch"])
     ranks = ckpt.get("rng_ranks")
-    if ranks is not None and len(ranks) == W.world:
-        set_rng_state(ranks[W.rank])
-    elif "rng" in ckpt and W.is_main:  # older checkpoints lack it: they resume, just not bit-exactly
-        set_rng_state(ckpt["rng"])
+    rng = ranks[W.rank] if ranks is not None and len(ranks) == W.world else ckpt.get("rng") if W.is_main else None
+    at = ""
+    if "step" in ckpt:  # inside an epoch: the RNG is restored at that step, after the loader skips to it
+        state.partial = {**ckpt["partial"], "step": ckpt["step"], "rng": rng}
+        at = f", step {ckpt['step']} of {run.ipe}"
+    elif rng is not None:  # older checkpoints lack it: they resume, just not bit-exactly
+        set_rng_state(rng)
     if W.is_main:  # printed even without progress bars: a log must show that a row was resumed
-        tqdm.write(f"{run.desc or 'fit'}: resuming from {path} at epoch {state.epoch}")
+        tqdm.write(f"{run.desc or 'fit'}: resuming from {path} at epoch {state.epoch + 1 if at else state.epoch}{at}")
         if log is not None:
-            log(f"resumed from {path} at epoch {state.epoch}")
+            log(f"resumed from {path} at epoch {state.epoch + 1 if at else state.epoch}{at}")
     return state
 
 
@@ -218,12 +225,18 @@ def train_one_epoch(run: Run, state: State, train_ds, epoch: int) -> tuple[int, 
     run.train_loader.generator.manual_seed(epoch_seed(tr["seed"], epoch))
     budget = BadVideoBudget(f"{run.prefix}training epoch {epoch + 1}", run.ipe * tr["batch_size"],
                             float(run.cfg["data"]["max_bad_fraction"]))
-    t0, seen, loss_sum = time.time(), 0, 0.0
+    part, state.partial = state.partial or {}, None
+    start = part.get("step", 0)
+    t0, seen, loss_sum = time.time() - part.get("seconds", 0.0), part.get("seen", 0), part.get("loss_sum", 0.0)
     bar = progress_bar(total=run.ipe, desc=f"{run.desc} epoch {epoch + 1}/{tr['epochs']}", enabled=run.progress,
-               leave=False, dynamic_ncols=True, unit="it")
+                       leave=False, dynamic_ncols=True, unit="it", initial=start)
     for i, b in enumerate(run.train_loader):
         if i >= run.ipe:  # train.max_iters caps the epoch
             break
+        if i < start:  # trained before the step checkpoint: the same order, so skip to it
+            continue
+        if i == start and part.get("rng") is not None:
+            set_rng_state(part["rng"])
         b, has_video = _agree_on_batch(b, run.device)
         state.bad_train += b["bad"]
         budget.add(b)
@@ -235,6 +248,12 @@ def train_one_epoch(run: Run, state: State, train_ds, epoch: int) -> tuple[int, 
         bar.update(1)
         bar.set_postfix(loss=f"{step_loss:.3f}", lr=f"{run.sched.lr(epoch * run.ipe + i):.4f}",
                         clips_s=f"{seen / max(1e-6, time.time() - t0):.0f}")
+        if _stop_requested(run.device) and i + 1 < run.ipe:
+            save_step_checkpoint(run, state, epoch, i + 1, {"seen": seen, "loss_sum": loss_sum,
+                                                             "seconds": time.time() - t0})
+            raise Preempted(f"{run.prefix}stopped on the cluster's warning signal at epoch {epoch + 1}, "
+                            f"step {i + 1} of {run.ipe}; the step checkpoint is {run.run_dir / LAST}. "
+                            "Run the same command to resume there")
     bar.close()
     if W.enabled:
         budget.names = [n for part in D.all_gather(budget.names) for n in part]
@@ -242,6 +261,28 @@ def train_one_epoch(run: Run, state: State, train_ds, epoch: int) -> tuple[int, 
     seconds = time.time() - t0
     state.train_time += seconds
     return seen, loss_sum, seconds
+
+
+def _stop_requested(device: torch.device) -> bool:
+    """Whether a preemption was asked for, the same answer on every rank (DDP needs them together)."""
+    if not D.world().enabled:
+        return preempt.requested()
+    return D.all_sum([1.0 if preempt.requested() else 0.0], device)[0] > 0
+
+
+def save_step_checkpoint(run: Run, state: State, epoch: int, step: int, sums: dict) -> None:
+    """``last.pt`` inside an epoch: the state after ``step`` steps of ``epoch`` (0-based), the
+    epoch's sums so far and every RNG, so that a resumed run continues as if never stopped."""
+    W = D.world()
+    ckpt = {"model": run.model.state_dict(), "optimizer": run.opt.state_dict(),
+            "schedule": run.sched.state_dict(), "epoch": epoch, "step": step, "partial": sums,
+            "bad_train": state.bad_train, "bad_videos": sorted(set(state.bad_names)),
+            "train_time": state.train_time, "config_hash": run.config_hash, "rng": rng_state(),
+            "history": state.history, "best": state.best}
+    if W.enabled:
+        ckpt["rng_ranks"] = D.all_gather(ckpt["rng"])
+    if W.is_main:
+        atomic_save(ckpt, run.run_dir / LAST)
 
 
 def _agree_on_batch(b: dict, device: torch.device) -> tuple[dict, bool]:
