@@ -115,3 +115,20 @@ def test_a_frame_folder_missing_a_middle_frame_is_a_bad_video(tmp_path):
         decode_frames(tmp_path)
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "00003.jpg")
     assert decode_frames(tmp_path).shape == (5, 8, 8, 3)
+
+
+def test_a_truncated_weights_file_is_one_line_naming_it(tmp_path):
+    """A half-downloaded checkpoint was a raw zip-reader traceback; now one CheckpointError names
+    the file and says what was expected."""
+    import pytest
+    import torch
+
+    from repro.convert import read_checkpoint
+    from repro.errors import CheckpointError
+
+    torch.save({"state_dict": {"w": torch.zeros(300, 100)}}, tmp_path / "whole.pth")
+    data = (tmp_path / "whole.pth").read_bytes()
+    (tmp_path / "half.pth").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"half\.pth is not a readable checkpoint .*download it again"):
+        read_checkpoint(tmp_path / "half.pth")
+    assert read_checkpoint(tmp_path / "whole.pth")["state_dict"]["w"].shape == (300, 100)

@@ -150,6 +150,14 @@ def read_checkpoint(path: str | Path, trusted: bool = False):
         raise CheckpointError(f"{path} holds objects other than tensors and plain containers "
                               f"({str(e).splitlines()[0]}); if you trust the file, read it with "
                               "trusted=True.") from e
+    except (RuntimeError, EOFError, OSError, ValueError) as e:  # truncated, not a checkpoint at all
+        raise CheckpointError(_unreadable(path, e)) from e
+
+
+def _unreadable(path: Path, e: Exception) -> str:
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return (f"{path} is not a readable checkpoint ({type(e).__name__}: {first[:160]}); expected a complete "
+            "torch .pth/.pth.tar/.pyth file or a Caffe2 .pkl: download it again")
 
 
 def describe(model: nn.Module, name: str = "the model", dataset: str = "") -> Target:
