@@ -273,16 +273,7 @@ def _stop_requested(device: torch.device) -> bool:
 def save_step_checkpoint(run: Run, state: State, epoch: int, step: int, sums: dict) -> None:
     """``last.pt`` inside an epoch: the state after ``step`` steps of ``epoch`` (0-based), the
     epoch's sums so far and every RNG, so that a resumed run continues as if never stopped."""
-    W = D.world()
-    ckpt = {"model": run.model.state_dict(), "optimizer": run.opt.state_dict(),
-            "schedule": run.sched.state_dict(), "epoch": epoch, "step": step, "partial": sums,
-            "bad_train": state.bad_train, "bad_videos": sorted(set(state.bad_names)),
-            "train_time": state.train_time, "config_hash": run.config_hash, "rng": rng_state(),
-            "history": state.history, "best": state.best}
-    if W.enabled:
-        ckpt["rng_ranks"] = D.all_gather(ckpt["rng"])
-    if W.is_main:
-        atomic_save(ckpt, run.run_dir / LAST)
+    _write_last(run, state, epoch=epoch, step=step, partial=sums)
 
 
 def _agree_on_batch(b: dict, device: torch.device) -> tuple[dict, bool]:
@@ -353,15 +344,22 @@ def save_checkpoint(run: Run, state: State, epoch: int, val_top1: float) -> None
         if W.is_main:  # before last.pt: a resumed run never points at a best.pt it lacks
             atomic_save({"model": run.model.state_dict(), "epoch": epoch + 1,
                          "config_hash": run.config_hash}, run.run_dir / BEST)
+    _write_last(run, state, epoch=epoch + 1)
+    state.good_epoch = epoch + 1
+
+
+def _write_last(run: Run, state: State, **where) -> None:
+    """``last.pt``: weights, optimiser, schedule, every RNG and where training stands (``epoch``,
+    plus ``step`` and the epoch's ``partial`` sums for a step checkpoint)."""
+    W = D.world()
     ckpt = {"model": run.model.state_dict(), "optimizer": run.opt.state_dict(),
-            "schedule": run.sched.state_dict(), "epoch": epoch + 1, "bad_train": state.bad_train,
+            "schedule": run.sched.state_dict(), **where, "bad_train": state.bad_train,
             "bad_videos": sorted(set(state.bad_names)), "train_time": state.train_time,
             "config_hash": run.config_hash, "rng": rng_state(), "history": state.history, "best": state.best}
     if W.enabled:  # each rank's own RNG, restored per rank when resumed at the same world size
         ckpt["rng_ranks"] = D.all_gather(ckpt["rng"])
     if W.is_main:
         atomic_save(ckpt, run.run_dir / LAST)
-    state.good_epoch = epoch + 1
 
 
 def test(run: Run, state: State, loader: DataLoader, last_val: tuple | None, info: dict) -> dict:
