@@ -126,7 +126,7 @@ class Stopped(KeyboardInterrupt):
     """SIGTERM: unwinds like Ctrl-C, so workers are stopped and temp files removed."""
 
 
-def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
+def _stop() -> None:
     raise Stopped()
 
 
@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         from repro.engine import distributed as D
 
         W = D.init_from_env()
-    previous = _install(signal.SIGTERM, _on_sigterm)
+    # SIGTERM inside training finishes the step and writes a step checkpoint, as SIGUSR1 does.
+    previous = _install(signal.SIGTERM, preempt.term_handler(_stop))
     previous_int = _install(signal.SIGINT, _on_sigint)
     previous_usr1 = _install(signal.SIGUSR1, preempt.request)  # SLURM's warning: stop at a step boundary
     _SIGINT_SEEN.clear()

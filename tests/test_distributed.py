@@ -41,7 +41,7 @@ def test_eval_shards_cover_every_video_once(n, world):
     assert max(map(len, shards)) - min(map(len, shards)) <= 1
 
 
-@pytest.mark.parametrize("world", [2, 4])
+@pytest.mark.parametrize("world", [1, 2, 4])
 def test_global_batches_equal_single_process_batches(world):
     n, batch, seed = 23, 4, 0
     ds = list(range(n))
@@ -60,6 +60,20 @@ def test_global_batches_equal_single_process_batches(world):
             per_rank.append(list(DataLoader(ds, batch_size=batch // world, sampler=s, drop_last=True)))
         merged = [sorted(x for r in range(world) for x in per_rank[r][i].tolist()) for i in range(len(single))]
         assert merged == single
+
+
+@pytest.mark.parametrize("world", [1, 2])
+def test_an_epoch_started_at_a_step_gives_the_rest_of_the_same_batches(world):
+    """A resumed step checkpoint: the sampler begins at batch ``start``, without reading the ones before."""
+    ds, batch = list(range(23)), 4
+    for r in range(world):
+        s = GlobalBatchSampler(ds, batch, lambda e: epoch_seed(0, e), r, world)
+        s.set_epoch(2)
+        whole = [b.tolist() for b in DataLoader(ds, batch_size=batch // world, sampler=s, drop_last=True)]
+        s.set_epoch(2, start=3)
+        assert [b.tolist() for b in DataLoader(ds, batch_size=batch // world, sampler=s, drop_last=True)] == whole[3:]
+        s.set_epoch(3)  # the next epoch starts at its beginning again
+        assert len(list(s)) == len(whole) * batch // world
 
 
 def test_effective_lr_scales_linearly():

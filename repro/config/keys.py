@@ -44,6 +44,7 @@ class Key:
     choices: tuple = ()
     required: bool = False  # no default: a run config must set it
     derived: str | None = None  # unset: the value of this other key
+    hashed: bool = True  # False: how a run is carried out, not what it computes (left out of the config hash)
 
     def check(self) -> tuple[Callable[[Any], bool], str] | None:
         """``(test, what the value must be)`` of a resolved value, or None when any value of the
@@ -204,6 +205,10 @@ KEYS: tuple[Key, ...] = (
     Key("train.max_iters", (int, NONE), None, "caps every epoch at this many iterations (null: the whole "
         "training set); the schedule counts the capped epochs", "no cap", ok=_positive,
         must="a positive integer or null (a run must train)"),
+    Key("train.checkpoint_every_minutes", NUM, 30, "also write last.pt inside an epoch every this many "
+        "minutes of training (0: only at epoch ends), bounding what a hard kill loses; a resumed run "
+        "ends with the same numbers, so it is not part of the config hash",
+        "harness choice: a long SSv2 epoch on one node", ok=_at_least_0, must=">= 0 (0: off)", hashed=False),
     Key("train.label_smoothing", NUM, 0.0, "label smoothing of the cross-entropy", "off", ok=_unit, must=_UNIT),
     Key("train.grad_clip", (NUM, NONE), None, "clip the gradient's L2 norm at this value", "off",
         ok=_positive, must="a positive number or null"),

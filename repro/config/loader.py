@@ -464,12 +464,19 @@ def parse_set(items: list[str]) -> dict:
         for p in parts[:-1]:
             node = node.setdefault(p, {})
         try:
-            node[parts[-1]] = yaml.safe_load(raw)
+            node[parts[-1]] = _scalar(yaml.safe_load(raw))
         except yaml.YAMLError as e:
             raise SpecError("--set", [f"{item!r}: the value is not valid YAML ({_yaml_problem(e)}); quote "
                                       "it for the shell, e.g. --set 'train.steps=[30, 40]'"]) from None
     check_overrides(out)
     return out
+
+
+def _scalar(v: Any) -> Any:
+    """YAML 1.1 reads ``1e-6`` (no dot) as a string; on a command line it means the number."""
+    if isinstance(v, str) and re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", v):
+        return float(v)
+    return v
 
 
 def check_overrides(over: dict) -> None:
@@ -707,8 +714,25 @@ def fitted_note(cfg: dict) -> str | None:
 
 
 def config_hash(cfg: dict) -> str:
-    """Stable hash of a resolved config: a result is reused only for the same hash."""
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
+    """Stable hash of a resolved config: a result is reused only for the same hash. Keys that say
+    how a run is carried out rather than what it computes (``hashed=False`` in
+    :mod:`repro.config.keys`) are left out, also where a config holds another (a retrieval row's
+    ``classifier``)."""
+    return hashlib.sha256(json.dumps(hashed_part(cfg), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def hashed_part(cfg: Any) -> Any:
+    """``cfg`` without its unhashed keys, at any depth (copied only where something goes)."""
+    if not isinstance(cfg, dict):
+        return cfg
+    out = {k: hashed_part(v) for k, v in cfg.items()}
+    for *parent, leaf in S.UNHASHED:
+        node = out
+        for k in parent:
+            node = node.get(k) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return out
 
 
 def ensemble_hash(members: dict[str, str], member_eval: dict | None = None) -> str:

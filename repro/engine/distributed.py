@@ -109,18 +109,29 @@ class GlobalBatchSampler(DistributedSampler):
     whole global batches, the items ``rank::world``. Rank r's j-th item of its batch i is item
     ``(i * per + j) * world + r``, so the ranks' batches i together are exactly single-process
     batch i. The order depends only on (seed, epoch), so a resumed run draws the same batches.
+
+    With one process (rank 0 of 1) it is the single-process order itself. ``set_epoch(e, start)``
+    begins the epoch at batch ``start``: a run resumed from a step checkpoint neither decodes nor
+    trains the batches before it (each clip's augmentation is seeded by its index, not by the
+    loader's position, so the batches after it are unchanged).
     """
 
     def __init__(self, dataset, global_batch: int, epoch_seed, rank: int, world_size: int) -> None:
         super().__init__(dataset, num_replicas=world_size, rank=rank, shuffle=True, drop_last=True)
         self.global_batch, self.epoch_seed = global_batch, epoch_seed
+        self.per = per_rank_batch(global_batch, world_size)
         self.batches = len(dataset) // global_batch
-        self.num_samples = self.batches * per_rank_batch(global_batch, world_size)
+        self.num_samples = self.batches * self.per
         self.total_size = self.num_samples * world_size
+        self.start = 0
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        super().set_epoch(epoch)
+        self.start = start
 
     def __iter__(self) -> Iterator[int]:
         order = single_process_order(len(self.dataset), self.epoch_seed(self.epoch))
-        return iter(order[:self.total_size][self.rank::self.num_replicas])
+        return iter(order[:self.total_size][self.rank::self.num_replicas][self.start * self.per:])
 
     def __len__(self) -> int:
         return self.num_samples

@@ -3,8 +3,10 @@
 Failures a long run must survive, and what happens:
 
 - killed (SIGKILL, preemption, Ctrl-C): ``run_dir/last.pt`` is written atomically at the end of
-  every epoch with the model, optimizer, schedule and RNG states; the shuffle order of an epoch
-  depends only on ``(seed, epoch)``. A re-run resumes from it and, on CPU, ends with the same
+  every epoch with the model, optimizer, schedule and RNG states, and inside an epoch every
+  ``train.checkpoint_every_minutes`` and on SIGUSR1/SIGTERM (:mod:`repro.engine.preempt`) with the
+  step too; the shuffle order of an epoch depends only on ``(seed, epoch)``. A re-run resumes
+  from it (mid-epoch, the sampler starts at the saved step) and, on CPU, ends with the same
   metrics as an uninterrupted run.
 - unreadable videos: skipped and counted (``videos_skipped``, ``bad_videos``), unless more than
   ``data.max_bad_fraction`` (default 5%) of the videos of a training epoch or of an evaluation
@@ -59,7 +61,7 @@ class Run:
     net: torch.nn.Module  # what is trained: DDP around ``model`` under torchrun
     train_loader: DataLoader
     val_loader: DataLoader
-    sampler: D.GlobalBatchSampler | None
+    sampler: D.GlobalBatchSampler
     opt: torch.optim.Optimizer
     sched: LRSchedule
     device: torch.device
@@ -90,6 +92,7 @@ class State:
     # Resuming inside an epoch (a step checkpoint): the step to start at, the epoch's sums so far
     # and the RNG state at that step.
     partial: dict | None = None
+    saved_at: float = field(default_factory=time.monotonic)  # when last.pt was last written (or training began)
 
     def last_good(self, ckpt: Path) -> str:
         if self.good_epoch == 0:
@@ -118,7 +121,8 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
         f"{len(train_ds)} training / {len(val_ds)} validation videos, device {run.device}")
     with log.warnings():
         state = resume(run, log)
-        val = _epochs(run, state, train_ds, log)
+        with preempt.training():
+            val = _epochs(run, state, train_ds, log)
         t0 = time.time()
         test_ds = val_ds if test_ds is None else test_ds
         loader = run.val_loader if test_ds is val_ds else eval_loader(test_ds, cfg)
@@ -147,6 +151,9 @@ def _epochs(run: Run, state: State, train_ds, log: RunLog) -> tuple | None:
         if run.progress:
             tqdm.write(line)
         save_checkpoint(run, state, epoch, row["val_top1"])
+        if _step_checkpoint_wanted(run, state)[0]:  # asked during the last step or the validation
+            raise Preempted(f"{run.prefix}stopped on {preempt.signal_name()} after epoch {epoch + 1}; its "
+                            f"checkpoint is {run.run_dir / LAST}. Run the same command to resume there")
     if tb is not None:
         tb.close()
     return val
@@ -170,8 +177,8 @@ def setup(model: torch.nn.Module, cfg: dict, train_ds, val_ds, run_dir: Path, co
     net = model
     if W.enabled:
         net = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
-    sampler = (D.GlobalBatchSampler(train_ds, tr["batch_size"], lambda e: epoch_seed(tr["seed"], e), W.rank,
-                                    W.world) if W.enabled else None)
+    # The single-process order (rank 0 of 1 without torchrun), able to start an epoch mid-way.
+    sampler = D.GlobalBatchSampler(train_ds, tr["batch_size"], lambda e: epoch_seed(tr["seed"], e), W.rank, W.world)
     train_loader = make_loader(train_ds, rbatch, True, cfg["data"]["num_workers"], tr["seed"], sampler)
     val_loader = eval_loader(val_ds, cfg)
     ipe = len(train_loader) if not tr["max_iters"] else min(tr["max_iters"], len(train_loader))
@@ -218,25 +225,22 @@ def train_one_epoch(run: Run, state: State, train_ds, epoch: int) -> tuple[int, 
     tr, W = run.cfg["train"], D.world()
     run.net.train()
     train_ds.set_epoch(epoch)
-    if run.sampler is not None:
-        run.sampler.set_epoch(epoch)  # its order is the single-process order of this epoch
-    # The shuffle order is drawn from this generator when the loader's iterator is created
-    # below; reseeding it per epoch makes the order independent of earlier epochs.
+    part, state.partial = state.partial or {}, None
+    start = part.get("step", 0)
+    run.sampler.set_epoch(epoch, start)  # the single-process order of this epoch, from step ``start``
+    # The loader's iterator draws its workers' base seed from this generator; reseeding it per
+    # epoch keeps that independent of earlier epochs.
     run.train_loader.generator.manual_seed(epoch_seed(tr["seed"], epoch))
     budget = BadVideoBudget(f"{run.prefix}training epoch {epoch + 1}", run.ipe * tr["batch_size"],
                             float(run.cfg["data"]["max_bad_fraction"]))
-    part, state.partial = state.partial or {}, None
-    start = part.get("step", 0)
     t0, seen, loss_sum = time.time() - part.get("seconds", 0.0), part.get("seen", 0), part.get("loss_sum", 0.0)
     bar = progress_bar(total=run.ipe, desc=f"{run.desc} epoch {epoch + 1}/{tr['epochs']}", enabled=run.progress,
                        leave=False, dynamic_ncols=True, unit="it", initial=start)
-    for i, b in enumerate(run.train_loader):
+    if part.get("rng") is not None:
+        set_rng_state(part["rng"])
+    for i, b in enumerate(run.train_loader, start):
         if i >= run.ipe:  # train.max_iters caps the epoch
             break
-        if i < start:  # trained before the step checkpoint: the same order, so skip to it
-            continue
-        if i == start and part.get("rng") is not None:
-            set_rng_state(part["rng"])
         b, has_video = _agree_on_batch(b, run.device)
         state.bad_train += b["bad"]
         budget.add(b)
@@ -248,10 +252,12 @@ def train_one_epoch(run: Run, state: State, train_ds, epoch: int) -> tuple[int, 
         bar.update(1)
         bar.set_postfix(loss=f"{step_loss:.3f}", lr=f"{run.sched.lr(epoch * run.ipe + i):.4f}",
                         clips_s=f"{seen / max(1e-6, time.time() - t0):.0f}")
-        if _stop_requested(run.device) and i + 1 < run.ipe:
+        stop, due = _step_checkpoint_wanted(run, state)
+        if (stop or due) and i + 1 < run.ipe:
             save_step_checkpoint(run, state, epoch, i + 1, {"seen": seen, "loss_sum": loss_sum,
                                                              "seconds": time.time() - t0})
-            raise Preempted(f"{run.prefix}stopped on the cluster's warning signal at epoch {epoch + 1}, "
+        if stop and i + 1 < run.ipe:
+            raise Preempted(f"{run.prefix}stopped on {preempt.signal_name()} at epoch {epoch + 1}, "
                             f"step {i + 1} of {run.ipe}; the step checkpoint is {run.run_dir / LAST}. "
                             "Run the same command to resume there")
     bar.close()
@@ -263,17 +269,23 @@ def train_one_epoch(run: Run, state: State, train_ds, epoch: int) -> tuple[int, 
     return seen, loss_sum, seconds
 
 
-def _stop_requested(device: torch.device) -> bool:
-    """Whether a preemption was asked for, the same answer on every rank (DDP needs them together)."""
+def _step_checkpoint_wanted(run: Run, state: State) -> tuple[bool, bool]:
+    """(stop, due): whether a preemption was asked for, and whether
+    ``train.checkpoint_every_minutes`` have passed since the last checkpoint; the same answers on
+    every rank (DDP needs them together), any rank's clock sufficing."""
+    every = float(run.cfg["train"]["checkpoint_every_minutes"])
+    due = bool(every) and time.monotonic() - state.saved_at >= 60.0 * every
     if not D.world().enabled:
-        return preempt.requested()
-    return D.all_sum([1.0 if preempt.requested() else 0.0], device)[0] > 0
+        return preempt.requested(), due
+    stop, due = D.all_sum([1.0 if preempt.requested() else 0.0, 1.0 if due else 0.0], run.device)
+    return stop > 0, due > 0
 
 
 def save_step_checkpoint(run: Run, state: State, epoch: int, step: int, sums: dict) -> None:
     """``last.pt`` inside an epoch: the state after ``step`` steps of ``epoch`` (0-based), the
     epoch's sums so far and every RNG, so that a resumed run continues as if never stopped."""
     _write_last(run, state, epoch=epoch, step=step, partial=sums)
+    state.saved_at = time.monotonic()
 
 
 def _agree_on_batch(b: dict, device: torch.device) -> tuple[dict, bool]:
@@ -345,7 +357,7 @@ def save_checkpoint(run: Run, state: State, epoch: int, val_top1: float) -> None
             atomic_save({"model": run.model.state_dict(), "epoch": epoch + 1,
                          "config_hash": run.config_hash}, run.run_dir / BEST)
     _write_last(run, state, epoch=epoch + 1)
-    state.good_epoch = epoch + 1
+    state.good_epoch, state.saved_at = epoch + 1, time.monotonic()
 
 
 def _write_last(run: Run, state: State, **where) -> None:

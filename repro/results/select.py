@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from repro.results.store import read_results
-from repro.config.loader import Spec, config_hash, ensemble_hash, resolve, seed_override
+from repro.config.loader import Spec, config_hash, ensemble_hash, hashed_part, resolve, seed_override
 from repro.errors import SpecError
 
 COST = "cost"  # results of run_all.py --cost: the paper-profile model, counted
@@ -80,7 +80,7 @@ def flatten(d: dict, prefix: str = "") -> dict[str, object]:
 
 def difference(ran: dict, now: dict, limit: int = 4) -> str:
     """``train.lr=0.05 (spec: 0.1), ...``: where a result's config differs from the current one."""
-    a, b = flatten({k: v for k, v in ran.items() if k != "meta"}), flatten({k: v for k, v in now.items() if k != "meta"})
+    a, b = (flatten(hashed_part({k: v for k, v in c.items() if k != "meta"})) for c in (ran, now))
     keys = sorted(k for k in a.keys() | b.keys() if a.get(k, "(unset)") != b.get(k, "(unset)"))
     parts = [f"{k}={a.get(k, '(unset)')} (spec: {b.get(k, '(unset)')})" for k in keys[:limit]]
     more = f", and {len(keys) - limit} more" if len(keys) > limit else ""

@@ -19,14 +19,16 @@ from concurrent.futures import ProcessPoolExecutor
 
 import torch
 
+from repro.engine import preempt
+from repro.errors import Preempted
 from repro.run.train import run_unit
 from repro.run.unit import Dirs, Unit
 
 PR_SET_PDEATHSIG = 1
 
 
-def _exit_on_signal(signum, frame) -> None:  # noqa: ARG001
-    raise SystemExit(128 + signum)  # unwinds: the finally blocks of atomic writes remove temp files
+def _exit_now() -> None:
+    raise SystemExit(143)  # unwinds: the finally blocks of atomic writes remove temp files
 
 
 def _watch_parent(parent: int) -> None:
@@ -39,21 +41,29 @@ def _watch_parent(parent: int) -> None:
 
 
 def _init_worker(parent: int) -> None:
-    """In each worker: exit with the parent, on SIGTERM unwind, leave Ctrl-C to the parent."""
+    """In each worker: exit with the parent; on SIGTERM write a step checkpoint if training, then
+    unwind; on SIGUSR1 (the cluster's warning) stop at a step checkpoint; leave Ctrl-C to the parent."""
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         except OSError:
             pass  # the watcher thread below still catches it
-    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGTERM, preempt.term_handler(_exit_now))
+    signal.signal(signal.SIGUSR1, preempt.request)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
 def _worker(unit: Unit, dirs: Dirs, force: bool) -> dict:
     """Entry point in a pool process. Errors come back as text: custom exceptions need not pickle."""
+    if preempt.requested():  # asked to stop: a unit queued behind the stopped one does not start
+        return {"status": "preempted", "error": "not started"}
     try:
         return run_unit(unit, dirs, force, progress=False, say=lambda *a, **k: None)
+    except Preempted as e:
+        if preempt.requested(signal.SIGTERM):  # the parent is going: do not go back to the pool's loop
+            os._exit(143)
+        return {"status": "preempted", "error": str(e)}
     except SystemExit as e:  # SIGTERM: the finally blocks have run; do not go back to the pool's loop
         os._exit(e.code if isinstance(e.code, int) else 143)
     except Exception as e:  # noqa: BLE001 -- reported by the parent with the unit it belongs to
@@ -86,6 +96,15 @@ class Pool:
             self._ex = ProcessPoolExecutor(self.jobs, mp_context=mp.get_context("spawn"),
                                            initializer=_init_worker, initargs=(os.getpid(),))
         return self._ex.submit(_worker, unit, dirs, force)
+
+    def forward(self, signum: int) -> None:
+        """Pass the cluster's warning (SIGUSR1) on to the workers: each stops at a step checkpoint.
+        (SIGTERM is not passed on here: the parent stops, and :meth:`close` sends it.)"""
+        if signum != signal.SIGUSR1 or self._ex is None:
+            return
+        for p in list((getattr(self._ex, "_processes", None) or {}).values()):
+            if p.is_alive():
+                os.kill(p.pid, signum)
 
     def close(self, cancel: bool = False) -> None:
         """Wait for the workers, or (``cancel``) stop them now: SIGTERM, then SIGKILL after 10 s."""

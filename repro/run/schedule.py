@@ -13,9 +13,9 @@ from concurrent.futures import as_completed
 from tqdm import tqdm
 
 from repro.config.loader import load_spec
-from repro.engine import distributed as D
+from repro.engine import distributed as D, preempt
 from repro.engine.world import say
-from repro.errors import TrainingError, UsageError, WeightsError
+from repro.errors import Preempted, TrainingError, UsageError, WeightsError
 from repro.progress import progress_bar
 from repro.report.build import build_report
 from repro.run.datasets import prepare_data
@@ -127,6 +127,9 @@ def _sequential(units: list, opts: Options, progress: bool) -> list[str]:
     failures = []
     for i, (plan, unit) in enumerate(units, 1):
         table, pos = _table_of(plan, unit), f"{i}/{len(units)} "
+        if preempt.requested():  # the warning came during an evaluation: start nothing new
+            raise Preempted(f"stopped on {preempt.signal_name()} before [{table}] {unit.key}; every finished "
+                            "row is saved. Run the same command to go on")
         try:
             done = run_unit(unit, opts.dirs, opts.force, progress, say=say, position=pos)
         except TrainingError as e:
@@ -141,9 +144,8 @@ def _sequential(units: list, opts: Options, progress: bool) -> list[str]:
 
 
 def _parallel(units: list, opts: Options, jobs: int, progress: bool) -> list[str]:
-    """``jobs`` worker processes; one training per distinct (config, seed), copies for the rest."""
-
-
+    """``jobs`` worker processes; one training per distinct (config, seed), copies for the rest.
+    The cluster's warning (SIGUSR1) is passed on to the workers, which stop at step checkpoints."""
     dirs = opts.dirs
     configs = [u.config()[1] for _, u in units]
     # Generate missing data here, once, with its progress bar; workers then only read it.
@@ -160,43 +162,58 @@ def _parallel(units: list, opts: Options, jobs: int, progress: bool) -> list[str
     bar = progress_bar(total=len(units), desc="runs", unit="run", enabled=progress, dynamic_ncols=True)
     emit = tqdm.write if progress else (lambda m: print(m, flush=True))
     failures: list[str] = []
+    stopped: list[str] = []
     pool = Pool(jobs)
     try:
         futures = {pool.submit(group[0][1], dirs, opts.force): group for group in groups.values()}
-        for fut in as_completed(futures):
-            group = futures[fut]
-            (plan, u), done = group[0], fut.result()
-            table = _table_of(plan, u)
-            bar.update(1)
-            if done["status"] == "failed":
-                failures.append(f"[{table}] {u.key}: {done['error']}")
-                emit(f"[{table}] {u.key}: FAILED: {done['error']}")
-                for twin_plan, twin in group[1:]:
-                    failures.append(f"[{twin_plan.spec.key}] {twin.key}: not run (same config as the "
-                                    f"failed {table}/{u.key})")
-                    bar.update(1)
-                continue
-            emit(summary_line(table, u.key, done["result"], done["path"]) if done["status"] == "trained"
-                 else f"[{table}] {u.key}: same config and seed as "
-                      f"{done['result']['provenance']['reused_from']}: result copied" if done["status"] == "reused"
-                 else f"[{table}] {u.key}: result exists, skipped (--force to re-run)")
-            touched = {table: plan.spec}
-            for twin_plan, twin in group[1:]:
-                # The same training for another table's row: copy the result just written.
-                res = run_unit(twin, dirs, opts.force, False, say=lambda *a, **k: None, copy_twins=True)
-                if res["status"] == "reused":
-                    emit(f"[{twin_plan.spec.key}] {twin.key}: same config and seed as {table}/{u.key}: "
-                         "result copied")
-                touched[twin_plan.spec.key] = twin_plan.spec
-                bar.update(1)
-            for spec in touched.values():
-                rebuild(spec, opts)
+        with preempt.listening(pool.forward):
+            for fut in as_completed(futures):
+                _collect(futures[fut], fut.result(), opts, bar, emit, failures, stopped)
         bar.close()
     except BaseException:
         pool.close(cancel=True)
         raise
     pool.close()
+    if stopped:
+        raise Preempted(f"stopped on {preempt.signal_name()}: {len(stopped)} run(s) wrote a step checkpoint or did "
+                        f"not start ({', '.join(stopped)}); every finished run is saved. Run the same command "
+                        "to resume them")
     return failures
+
+
+def _collect(group: list, done: dict, opts: Options, bar, emit, failures: list[str], stopped: list[str]) -> None:
+    """One finished pool run: say it, copy it to the twins that share its config, rebuild reports."""
+    dirs = opts.dirs
+    (plan, u) = group[0]
+    table = _table_of(plan, u)
+    bar.update(1)
+    if done["status"] == "preempted":
+        stopped.extend(f"{_table_of(p, t)}/{t.key}" for p, t in group)
+        bar.update(len(group) - 1)
+        return
+    if done["status"] == "failed":
+        failures.append(f"[{table}] {u.key}: {done['error']}")
+        emit(f"[{table}] {u.key}: FAILED: {done['error']}")
+        for twin_plan, twin in group[1:]:
+            failures.append(f"[{twin_plan.spec.key}] {twin.key}: not run (same config as the "
+                            f"failed {table}/{u.key})")
+            bar.update(1)
+        return
+    emit(summary_line(table, u.key, done["result"], done["path"]) if done["status"] == "trained"
+         else f"[{table}] {u.key}: same config and seed as "
+              f"{done['result']['provenance']['reused_from']}: result copied" if done["status"] == "reused"
+         else f"[{table}] {u.key}: result exists, skipped (--force to re-run)")
+    touched = {table: plan.spec}
+    for twin_plan, twin in group[1:]:
+        # The same training for another table's row: copy the result just written.
+        res = run_unit(twin, dirs, opts.force, False, say=lambda *a, **k: None, copy_twins=True)
+        if res["status"] == "reused":
+            emit(f"[{twin_plan.spec.key}] {twin.key}: same config and seed as {table}/{u.key}: "
+                 "result copied")
+        touched[twin_plan.spec.key] = twin_plan.spec
+        bar.update(1)
+    for spec in touched.values():
+        rebuild(spec, opts)
 
 
 def _table_of(plan: Plan, unit) -> str:
