@@ -16,7 +16,8 @@ from pathlib import Path
 from repro.config.loader import list_tables, probe_tables, table_listing
 from repro.engine import preempt
 from repro.engine.world import env_world
-from repro.errors import Preempted, ReproError, UsageError
+from repro.errors import DiskFull, Preempted, ReproError, UsageError
+from repro.files import disk_full
 from repro.results.store import REPO, RESULTS_DIR
 from repro.run import plan as P
 from repro.run.unit import Dirs
@@ -185,6 +186,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # the reader went away (run_all.py --list | head): nothing left to say
         return 0
+    except DiskFull as e:  # not bad input: exit code 1; what was being written is left as it was
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        full = disk_full(e)  # ENOSPC from a write that names its file (a dataset being generated, a log)
+        if full is None:
+            raise
+        print(f"error: {full}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as e:
         how = "stopped (SIGTERM)" if isinstance(e, Stopped) else "interrupted"
         print(f"{how}; finished rows are saved, and a re-run resumes from the last checkpoint", file=sys.stderr)

@@ -67,3 +67,26 @@ class ProbeUsageError(UsageError, ValueError):
 class Preempted(Exception):
     """Not an error: the run stopped at a step checkpoint on the cluster's warning signal; the
     same command resumes it. Kept out of :class:`ReproError`, which means bad input."""
+
+
+class DiskFull(Exception):
+    """No space left where the harness writes: names the folder and the bytes it needed. Not bad
+    input (exit code 1, not 2); the file being written is left as it was, and finished work stays."""
+
+    def __init__(self, folder: Path | str, need: int | None, free: int | None = None) -> None:
+        self.folder, self.need = str(folder), need
+        want = f"{_size(need)} needed" if need else "more space needed"
+        have = f", {_size(free)} free" if free is not None else ""
+        super().__init__(f"no space left on the device of {folder} ({want}{have}); free space there or point the "
+                         "run elsewhere (--results-dir, --reports-dir, --runs-dir, --cache-dir), then re-run: "
+                         "finished work is kept")
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)

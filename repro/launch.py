@@ -74,7 +74,8 @@ def torchrun_command(table: str, row: str, profile: str, gpus: int, nodes: int,
     for d in data_roots:
         args += ["--data-root", d]
     # rdzv values must stay unquoted so that the shell expands the variables.
-    return " ".join(["torchrun", f"--nnodes={nodes}", f"--nproc_per_node={gpus}", *rdzv,
+    # repro.torchrun: torchrun whose agent survives SLURM's SIGUSR1 warning (the ranks act on it).
+    return " ".join(["python", "-m", "repro.torchrun", f"--nnodes={nodes}", f"--nproc_per_node={gpus}", *rdzv,
                      *(shlex.quote(a) for a in args)])
 
 

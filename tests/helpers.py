@@ -1,6 +1,8 @@
 """Helpers shared by tests: find a run's files whether they sit at the row's path or under variants/."""
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 
@@ -52,3 +54,37 @@ def tsm_layout(state: dict) -> dict:
     sd = {("module.new_fc." + k[3:]) if k.startswith("fc.") else "module.base_model." + k: v
           for k, v in state.items() if not k.endswith("num_batches_tracked")}
     return {"epoch": 1, "arch": "resnet50", "state_dict": sd, "best_prec1": 0.0}
+
+
+# Imported by every Python process a test starts (sitecustomize: the run, its --jobs workers, its
+# torchrun ranks): each training step takes half a second, and each process's second step leaves
+# a marker file, so that a signal sent once the markers exist surely lands inside training.
+_SLOW_STEPS = """\
+import os, time
+from pathlib import Path
+import repro.engine.train as T
+_real, _n = T.train_step, []
+def _slow(*a, **k):
+    _n.append(1)
+    if len(_n) == 2:
+        Path(os.environ["STEP_MARKS"], str(os.getpid())).touch()
+    time.sleep(0.5)
+    return _real(*a, **k)
+T.train_step = _slow
+"""
+
+
+def slow_steps(tmp: Path, env: dict, repo: Path) -> tuple[dict, Path]:
+    """``env`` for a run whose training steps are slow and marked (see above); the marker folder."""
+    shim, marks = tmp / "shim", tmp / "marks"
+    shim.mkdir(), marks.mkdir()
+    (shim / "sitecustomize.py").write_text(_SLOW_STEPS)
+    return {**env, "PYTHONPATH": f"{shim}{os.pathsep}{repo}", "STEP_MARKS": str(marks)}, marks
+
+
+def wait_for_marks(marks: Path, n: int, proc, timeout: float = 180) -> None:
+    """Until ``n`` processes are inside training (or ``proc`` ended, or ``timeout`` passed)."""
+    deadline = time.time() + timeout
+    while len(list(marks.iterdir())) < n and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert len(list(marks.iterdir())) == n, proc.communicate()

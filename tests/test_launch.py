@@ -12,10 +12,10 @@ def test_commands_and_sbatch_files_for_ssa_table2(tmp_path, capsys):
     assert main(["--table", "ssa_table2", "--gpus", "4", "--out-dir", str(tmp_path), "--time", "12:00:00",
                  "--set", "train.batch_size=256"]) == 0
     out = capsys.readouterr().out
-    cmds = re.findall(r"^(\w+): (torchrun .*)$", out, re.M)
+    cmds = re.findall(r"^(\w+): (python -m repro.torchrun .*)$", out, re.M)
     assert [r for r, _ in cmds] == ROWS
     for row, cmd in cmds:
-        assert cmd == ("torchrun --nnodes=1 --nproc_per_node=4 --standalone run_all.py --table ssa_table2 "
+        assert cmd == ("python -m repro.torchrun --nnodes=1 --nproc_per_node=4 --standalone run_all.py --table ssa_table2 "
                        f"--rows {row} --profile paper --no-progress --set train.batch_size=256")
     files = sorted(p.name for p in tmp_path.glob("*.sbatch"))
     assert files == sorted(f"ssa_table2-{r}.sbatch" for r in ROWS)
@@ -30,7 +30,7 @@ def test_commands_and_sbatch_files_for_ssa_table2(tmp_path, capsys):
 
 def test_multi_node_uses_rendezvous(tmp_path, capsys):
     assert main(["--table", "ssa_table2", "--rows", "ssa", "--nodes", "2", "--out-dir", str(tmp_path)]) == 0
-    cmd = re.search(r"^ssa: (torchrun .*)$", capsys.readouterr().out, re.M).group(1)
+    cmd = re.search(r"^ssa: (python -m repro.torchrun .*)$", capsys.readouterr().out, re.M).group(1)
     assert "--nnodes=2 --nproc_per_node=8" in cmd and "--standalone" not in cmd
     assert "--rdzv_endpoint=$MASTER_ADDR:$MASTER_PORT" in cmd and "--rdzv_id=$SLURM_JOB_ID" in cmd
     assert "#SBATCH --nodes=2" in (tmp_path / "ssa_table2-ssa.sbatch").read_text()

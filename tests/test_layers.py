@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "repro"
 # Top to bottom; a folder (or top-level module) may import only those on later lines.
 LAYERS = [
-    ("__main__", "cli", "probe", "launch", "__init__"),  # entry points and the public API
+    ("__main__", "cli", "probe", "launch", "torchrun", "__init__"),  # entry points and the public API
     ("run",),  # a plan of (table, row, seed) units -> result files
     ("report",),  # result files -> markdown, CSV, plots
     ("results",),  # reading, writing and selecting result files
@@ -17,7 +17,7 @@ LAYERS = [
     ("config",),  # specs, recipes, profiles -> one resolved config per run
     ("engine", "models"),  # training and evaluation loops; the networks
     ("data",),  # datasets, decoding, transforms, generated data
-    ("metrics", "cost", "typecheck", "progress", "errors"),  # leaves
+    ("metrics", "cost", "typecheck", "progress", "files", "errors"),  # leaves
 ]
 LEVEL = {name: i for i, names in enumerate(LAYERS) for name in names}
 

@@ -76,9 +76,10 @@ def test_installed_package_runs_from_another_folder(tmp_path):
     assert bad.returncode == 2 and "no_such_table" in bad.stderr, bad.stderr[-2000:]
 
     assert "--table" in run(sys.executable, "-m", "repro.launch", "--help")
+    assert "--nproc_per_node" in run(sys.executable, "-m", "repro.torchrun", "--help")
     # The shipped template renders, and the job starts the installed CLI (there is no run_all.py).
     out = run(sys.executable, "-m", "repro.launch", "--table", "ssa_table2", "--rows", "ssa",
               "--out-dir", str(work / "jobs"))
-    assert "torchrun --nnodes=1 --nproc_per_node=8 --standalone -m repro --table ssa_table2" in out
+    assert "python -m repro.torchrun --nnodes=1 --nproc_per_node=8 --standalone -m repro --table ssa_table2" in out
     text = (work / "jobs" / "ssa_table2-ssa.sbatch").read_text()
-    assert text.startswith("#!/bin/bash") and "srun --kill-on-bad-exit=1 torchrun" in text and "{{" not in text
+    assert text.startswith("#!/bin/bash") and "srun --kill-on-bad-exit=1 python -m repro.torchrun" in text and "{{" not in text

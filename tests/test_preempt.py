@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from helpers import find_file
+from helpers import find_file, slow_steps, wait_for_marks
 from repro.cli import main
 from repro.config.loader import config_hash, load_spec, resolve
 from repro.data.dataset import VideoClipDataset
@@ -131,24 +131,6 @@ def test_set_reads_exponent_numbers_as_numbers():
         "checkpoint_every_minutes": 1e-6, "lr": 25.0}
 
 
-# Imported by every Python process the test starts (the run and its spawned --jobs workers): each
-# training step takes half a second, and the second step of each run leaves a marker, so that the
-# signal surely lands inside training.
-_SLOW_STEPS = """\
-import os, time
-from pathlib import Path
-import repro.engine.train as T
-_real, _n = T.train_step, []
-def _slow(*a, **k):
-    _n.append(1)
-    if len(_n) == 2:
-        Path(os.environ["STEP_MARKS"], str(os.getpid())).touch()
-    time.sleep(0.5)
-    return _real(*a, **k)
-T.train_step = _slow
-"""
-
-
 @pytest.mark.slow
 def test_the_warning_to_a_jobs_run_reaches_its_workers_and_they_resume_exactly(tmp_path, tiny_root):
     """``--jobs 2``: SIGUSR1 to the parent only (as ``kill -USR1 PID`` sends it) is passed on to the
@@ -156,7 +138,6 @@ def test_the_warning_to_a_jobs_run_reaches_its_workers_and_they_resume_exactly(t
     of one never stopped."""
     import subprocess
     import sys
-    import time
     from pathlib import Path
 
     cache = tiny_root.parents[1]
@@ -169,16 +150,10 @@ def test_the_warning_to_a_jobs_run_reaches_its_workers_and_they_resume_exactly(t
                 "--reports-dir", str(base / "reports"), "--runs-dir", str(base / "runs"), "--cache-dir", str(cache)]
 
     assert subprocess.run(cmd(tmp_path / "whole"), capture_output=True, cwd=repo).returncode == 0
-    shim, marks = tmp_path / "shim", tmp_path / "marks"
-    shim.mkdir(), marks.mkdir()
-    (shim / "sitecustomize.py").write_text(_SLOW_STEPS)
-    env = {**os.environ, "PYTHONPATH": f"{shim}{os.pathsep}{repo}", "STEP_MARKS": str(marks)}
+    env, marks = slow_steps(tmp_path, dict(os.environ), repo)
     p = subprocess.Popen(cmd(tmp_path / "cut"), cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
-    deadline = time.time() + 120
-    while len(list(marks.iterdir())) < 2 and time.time() < deadline and p.poll() is None:
-        time.sleep(0.1)
-    assert len(list(marks.iterdir())) == 2, p.communicate()
+    wait_for_marks(marks, 2, p)
     p.send_signal(signal.SIGUSR1)
     out, err = p.communicate(timeout=120)
     assert p.returncode == 143, err

@@ -1,4 +1,4 @@
-"""Atomic checkpoint files, one per row run, resumable at an epoch boundary.
+"""Atomic checkpoint files, one per row run, resumable at an epoch boundary or a saved step.
 
 A checkpoint also holds the RNG states (torch, CUDA, numpy, python) as they were at the end of
 its epoch, so that a resumed run draws the same dropout masks as an uninterrupted one and ends
@@ -6,47 +6,24 @@ with the same metrics.
 """
 from __future__ import annotations
 
-import os
+import io
 import random
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from repro.errors import TrainingError
-
-
-def _fsync_dir(path: Path) -> None:
-    # The rename is only durable once the directory entry is on disk (POSIX); best effort.
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+from repro.files import write_atomic
 
 
 def atomic_save(obj, path: Path) -> None:
-    """Write to a temp file in the same folder, fsync, then rename: a kill (or a crash of the
-    machine) never leaves half a file, and readers see the old or the new checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """``torch.save`` of ``obj``, serialised in memory first and then written atomically
+    (:func:`repro.files.write_atomic`): a kill leaves the old or the new checkpoint, and a full
+    disk one DiskFull naming the folder and the bytes needed, never half a file."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    write_atomic(path, buf.getbuffer())
 
 
 # A run folder's checkpoints: the end of the last finished epoch, and the best validation epoch.

@@ -372,6 +372,9 @@ def _write_last(run: Run, state: State, **where) -> None:
         ckpt["rng_ranks"] = D.all_gather(ckpt["rng"])
     if W.is_main:
         atomic_save(ckpt, run.run_dir / LAST)
+    # No rank goes on before last.pt is on disk: a rank that then stops (preemption) would have
+    # torchrun's agent terminate rank 0 in the middle of writing it.
+    D.barrier()
 
 
 def test(run: Run, state: State, loader: DataLoader, last_val: tuple | None, info: dict) -> dict:

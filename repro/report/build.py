@@ -6,6 +6,7 @@ from pathlib import Path
 
 from repro.config.loader import Spec, load_spec
 from repro.errors import SpecError
+from repro.files import write_atomic
 from repro.report.curves import checkpoint_lines, plot_curves
 from repro.report.datasets import dataset_section
 from repro.report.fidelity import table_markdown
@@ -47,7 +48,7 @@ def build_report(table: str | Spec, results_dir: Path, reports_dir: Path) -> Bui
     extra += published_section(spec, evaluated)
     extra += dataset_section(sel.current + evaluated)
     extra += fidelity_section(spec) + settings_section(spec)
-    md.write_text(markdown(spec, df, sel.current, png.name, sel.other, Path(results_dir), extra))
+    write_atomic(md, markdown(spec, df, sel.current, png.name, sel.other, Path(results_dir), extra), fsync=False)
     paths = [md, csv, png] + [p for p in (curves, retrieval_png) if p.exists()]
     return Built(paths, len(sel.current), len(sel.other))
 

@@ -10,7 +10,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 
 from repro.config.loader import EXPERIMENTS
-from repro.report.plots import COLOURS as PROFILE_COLOURS
+from repro.report.plots import COLOURS as PROFILE_COLOURS, save_figure
 
 REFERENCE_LOGS = EXPERIMENTS / "reference_logs"
 
@@ -57,9 +57,7 @@ def plot_curves(spec, results: list[dict], path: Path) -> bool:
         ax.set_ylabel("val top-1 (%)")
     fig.legend(handles=_legend(runs, refs), loc="outside lower center", ncol=4, fontsize=8, frameon=False)
     fig.suptitle(f"{spec.id}: learning curves (validation top-1 after each epoch, 1 view; train loss)")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, Path(path), 90)
     return True
 
 

@@ -6,12 +6,13 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from repro.config.loader import list_tables, load_spec
 from repro.errors import SpecError
+from repro.files import write_atomic
 from repro.report.claims import CANNOT_TELL, CONTRADICTED, MISSING, UPHELD, check_claims
 from repro.report.fidelity import VERDICTS, grouped
 from repro.report.tables import long_table
 from repro.results.select import select_results
-from repro.config.loader import list_tables, load_spec
 
 VERDICT_ORDER = (UPHELD, CONTRADICTED, CANNOT_TELL, MISSING, "not run")
 
@@ -99,8 +100,7 @@ def write_index(results_dir: Path, reports_dir: Path) -> Path:
         tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True), "",
         *verdict_table(counts), *checkpoint_table(), ""])
     path = Path(reports_dir) / "README.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    write_atomic(path, text, fsync=False)
     return path
 
 

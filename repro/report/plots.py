@@ -1,6 +1,7 @@
 """Paired-bar plots of reported vs reproduced numbers, byte-stable across regenerations."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +13,7 @@ from matplotlib.transforms import ScaledTranslation  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from repro import metrics as M  # noqa: E402
+from repro.files import write_atomic  # noqa: E402
 
 
 # Numbers of the paper's kind (its recipe on its dataset) may share an axis with the paper's;
@@ -94,9 +96,7 @@ def paired_bars(df: pd.DataFrame, title: str, path: Path, metric: str = "top1",
         axes[0, 0].text(0.5, 0.5, f"{title}: no {M.label(metric)} numbers yet", ha="center", va="center")
     if not rev.empty:
         _reversal_panel(axes[0, len(panels)], rev, labels)
-    # No software/date metadata, so regeneration gives identical bytes.
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, path, 110)
 
 
 def _reversal_panel(ax, rev: pd.DataFrame, labels: list[str]) -> None:
@@ -145,5 +145,13 @@ def family_heatmap(probe: pd.DataFrame, labels: dict[str, str], title: str, path
     ax.set_title(title, fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02).set_label("accuracy (%), mean over seeds", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
+    save_figure(fig, path, 110)
+
+
+def save_figure(fig, path: Path, dpi: int) -> None:
+    """The figure as PNG, made in memory and written atomically (a full disk leaves no 0-byte
+    plot), then closed. No software/date metadata, so regeneration gives identical bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     plt.close(fig)
+    write_atomic(path, buf.getvalue(), fsync=False)

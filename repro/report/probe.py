@@ -12,6 +12,7 @@ from tabulate import tabulate
 
 from repro.config.loader import MODULES_TABLE, load_spec, probe_tables
 from repro.data.synthetic import CLASSES, label_text
+from repro.files import write_atomic
 from repro.report.claims import check_claims
 from repro.report.plots import family_heatmap
 from repro.report.retrieval import retrieval_section
@@ -118,7 +119,7 @@ def write_probe_report(results_dir: Path, reports_dir: Path) -> Path:
     out += _probe_claims_section(tables, results_dir)
     out += _split_section(tables, results_dir)
     out += _wall_section(tables, results_dir)
-    md.write_text("\n".join(out) + "\n")
+    write_atomic(md, "\n".join(out) + "\n", fsync=False)
     return md
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from tabulate import tabulate
 
 from repro import metrics as M
+from repro.report.plots import save_figure
 from repro.report.seeds import aggregate, fmt_mean_std
 from repro.report.tables import narrow_tables
 from repro.retrieval.config import SOURCES, retrieval_settings
@@ -111,7 +112,5 @@ def _plot(spec, results: list[dict], labels: dict[str, str], path: Path) -> bool
         ax.grid(alpha=0.3)
     fig.legend(handles=handles, loc="outside lower center", ncol=min(4, len(handles)), fontsize=8, frameon=False)
     fig.suptitle(f"{spec.id}: retrieval")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90, metadata={"Software": None})
-    plt.close(fig)
+    save_figure(fig, Path(path), 90)
     return True

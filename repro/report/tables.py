@@ -9,6 +9,7 @@ from tabulate import tabulate
 
 from repro import metrics as M
 from repro.config.loader import Spec
+from repro.files import write_atomic
 from repro.report.claims import check_claims, rank_agreement
 from repro.report.seeds import AWARE_STDS, BLIND_BAND, aggregate, fmt_mean_std, order_sensitivity
 from repro.report.stats import RULE, SPLIT_RANGE, splits
@@ -403,7 +404,7 @@ def family_table(probe: pd.DataFrame, labels: dict[str, str]) -> tuple[list[str]
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
-    df.to_csv(path, index=False, float_format="%.2f", lineterminator="\n")
+    write_atomic(path, df.to_csv(index=False, float_format="%.2f", lineterminator="\n"), fsync=False)
 
 
 MOST_COLUMNS = 9  # a wider markdown table wraps on a normal screen and cannot be read

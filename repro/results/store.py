@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from repro.files import write_atomic
 
 PACKAGE = Path(__file__).resolve().parents[1]
 # A checkout (pyproject.toml beside the package) keeps results/ and reports/ in it; an installed
@@ -53,18 +53,8 @@ def checkpoint_result_path(results_dir: Path, table: str, profile: str, row: str
 
 
 def write_json_atomic(data: dict, path: Path) -> None:
-    path = Path(path)
     data = {k: v for k, v in data.items() if k != "_path"}  # where it was read from, not content
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n", fsync=False)
 
 
 def read_result(path: Path) -> dict | None:
@@ -172,9 +162,6 @@ def write_result(result: dict, path: Path, results_dir: Path) -> None:
         patch_file = Path(results_dir) / PATCHES / f"{digest}.patch"
         _, patch, mine = git_state()
         if not patch_file.is_file() and patch is not None and digest == mine:
-            patch_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = patch_file.with_suffix(".tmp")
-            tmp.write_text(patch)
-            os.replace(tmp, patch_file)
+            write_atomic(patch_file, patch, fsync=False)  # --jobs workers may write it at once
         result = {**result, "provenance": {**prov, "diff_file": f"{PATCHES}/{patch_file.name}"}}
     write_json_atomic(result, path)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Iterable
@@ -24,6 +23,7 @@ import torch
 
 from repro.data.fingerprint import sha256
 from repro.engine.inputs import to_input
+from repro.files import check_space, reserve, write_atomic
 from repro.progress import progress_bar
 
 
@@ -86,7 +86,7 @@ def extract(model: torch.nn.Module, batches: Iterable[dict], total: int, folder:
         if "video" in batch:
             f = clip_features(model, batch["video"]).numpy().astype(np.float16)
             if out is None:
-                out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=(total, f.shape[1]))
+                out = _new_array(path, total, f.shape[1])
             out[batch["index"].numpy()] = f
         if out is not None:
             out.flush()  # the rows reach the file before progress.json says they are final
@@ -108,9 +108,20 @@ def extract(model: torch.nn.Module, batches: Iterable[dict], total: int, folder:
 
 
 def _write_state(state_path: Path, state: dict) -> None:
-    tmp = state_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state))
-    os.replace(tmp, state_path)
+    write_atomic(state_path, json.dumps(state), fsync=False)
+
+
+def _new_array(path: Path, total: int, dim: int) -> np.ndarray:
+    """A ``(total, dim)`` float16 memory map at ``path``, its blocks allocated up front: a sparse
+    file that meets a full disk while the map is written kills the process with SIGBUS."""
+    check_space(path.parent, total * dim * 2 + 4096)
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=(total, dim))
+    try:
+        reserve(path, path.stat().st_size)
+    except BaseException:
+        path.unlink(missing_ok=True)  # no half-made cache is left to be mistaken for one
+        raise
+    return out
 
 
 def trusted_cache(folder: Path, total: int) -> tuple[dict, np.ndarray | None]:

@@ -1,0 +1,88 @@
+"""A full disk under results, runs, reports or the feature cache: one line naming the folder and
+the bytes needed, exit code 1, and no partial or 0-byte file. Each case mounts a small tmpfs in
+a private mount namespace (``unshare -rm``), so nothing outside the test sees it."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--table", "ssa_table2", "--rows", "nl1d", "--seeds", "0", "--no-progress", "--jobs", "1",
+        "--set", "train.epochs=1", "--set", "train.max_iters=2", "--set", "data.train_per_class=2",
+        "--set", "data.val_per_class=1", "--set", "train.batch_size=4"]
+
+
+def _namespaces_work() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    r = subprocess.run(["unshare", "-rm", "sh", "-c", "d=$(mktemp -d) && mount -t tmpfs -o size=4k tmpfs $d"],
+                       capture_output=True)
+    return r.returncode == 0
+
+
+pytestmark = pytest.mark.skipif(not _namespaces_work(), reason="needs unshare -rm and tmpfs mounts")
+
+
+def _in_full_tmpfs(folder: Path, size: str, argv: list[str]) -> subprocess.CompletedProcess:
+    """``argv`` run with a ``size`` tmpfs mounted at ``folder`` (private to the command)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    script = f'mount -t tmpfs -o size={size} tmpfs "$1" && shift && exec "$@"'
+    return subprocess.run(["unshare", "-rm", "sh", "-c", script, "sh", str(folder), *argv], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+
+
+
+
+def _run(tmp: Path, cache: Path, full: str, size: str) -> tuple[subprocess.CompletedProcess, Path]:
+    dirs = {k: tmp / k for k in ("results", "reports", "runs")}
+    argv = [sys.executable, "run_all.py", *TINY, "--cache-dir", str(cache),
+            *(x for k, d in dirs.items() for x in (f"--{k}-dir", str(d)))]
+    # After the run, list the full folder from inside the namespace (the mount dies with it).
+    lister = [sys.executable, "-c", "import os, sys; [print(os.path.join(r, f), os.path.getsize(os.path.join(r, f))) "
+              "for r, _, fs in os.walk(sys.argv[1]) for f in fs]", str(dirs[full])]
+    script = (f'mount -t tmpfs -o size={size} tmpfs "{dirs[full]}" && "$@"; rc=$?; echo "--- left:"; '
+              + " ".join(f'"{a}"' for a in lister) + '; exit $rc')
+    dirs[full].mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["unshare", "-rm", "sh", "-c", script, "sh", *argv], cwd=REPO, capture_output=True,
+                       text=True, timeout=300)
+    return r, dirs[full]
+
+
+@pytest.mark.slow
+# Sizes below what each folder needs: a result file is about 6 KiB (4k: one page), a checkpoint
+# MiBs, a report's plot tens of KiB.
+@pytest.mark.parametrize("full, size", [("runs", "12k"), ("results", "4k"), ("reports", "12k")])
+def test_a_full_disk_is_one_line_exit_1_and_no_partial_file(tmp_path, tiny_root, full, size):
+    r, folder = _run(tmp_path, tiny_root.parents[1], full, size)
+    assert r.returncode == 1, (r.returncode, r.stderr[-3000:])
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in r.stderr, r.stderr[-3000:]
+    assert "no space left on the device of " + str(folder) in errors[0] and "needed" in errors[0], errors
+    left = [ln.rsplit(" ", 1) for ln in r.stdout.split("--- left:", 1)[1].splitlines() if ln.strip()]
+    assert not [p for p, n in left if int(n) == 0 or p.endswith(".tmp")], left
+
+
+def test_a_feature_cache_on_a_full_disk_is_named_not_a_sigbus(tmp_path):
+    """The memory-mapped features array is allocated up front: a sparse file that met a full
+    disk while being written killed the process with SIGBUS (exit 135) and no message."""
+    code = """
+import sys, torch
+from pathlib import Path
+from repro.errors import DiskFull
+from repro.retrieval.features import extract
+model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(512))
+batches = [{"video": torch.zeros(4, 3, 2, 4, 4, dtype=torch.uint8), "index": torch.arange(i, i + 4),
+            "bad": 0, "bad_videos": []} for i in range(0, 4000, 4)]
+try:
+    extract(model, batches, 4000, Path(sys.argv[1]) / "f", progress=False)
+except DiskFull as e:
+    print("error:", e)
+    sys.exit(1)
+"""
+    r = _in_full_tmpfs(tmp_path / "cache", "64k", [sys.executable, "-c", code, str(tmp_path / "cache")])
+    assert r.returncode == 1, (r.returncode, r.stderr[-3000:])
+    assert "no space left on the device of " + str(tmp_path / "cache" / "f") in r.stdout and "needed" in r.stdout
