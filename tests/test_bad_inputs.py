@@ -332,3 +332,57 @@ def test_a_switch_of_a_module_rejects_a_string(capsys, tmp_path):
     """`sa: "yes"` was accepted (a non-empty string is truthy); a switch takes true or false."""
     expect_error(capsys, ["--table", "ssa_table2", "--rows", "ssa", "--cost", "--results-dir", str(tmp_path),
                           "--set", 'model.insert.args={sa: "yes"}'], "model.insert.args.sa", "switch", "'yes'")
+
+
+def _ssv2_copy(tmp_path: Path, edit) -> Path:
+    """A copy of the smoke SSv2 root (its videos linked) whose annotation JSONs ``edit`` changes:
+    ``edit(labels, train, validation)`` works on the parsed files in place."""
+    import json
+    import shutil
+
+    from repro.data import smoke
+
+    src = smoke.ensure_layout("ssv2", REPO / ".cache")
+    root = tmp_path / "ssv2"
+    shutil.copytree(src / "labels", root / "labels")
+    for d in src.iterdir():
+        if d.name != "labels":
+            (root / d.name).symlink_to(d)
+    files = ["labels", "train", "validation"]
+    parsed = [json.loads((root / "labels" / f"something-something-v2-{f}.json").read_text()) for f in files]
+    edit(*parsed)
+    for f, data in zip(files, parsed):
+        (root / "labels" / f"something-something-v2-{f}.json").write_text(json.dumps(data))
+    return root
+
+
+def _index_twice(labels, train, val):
+    a, b = list(labels)[:2]
+    labels[b] = labels[a]
+
+
+def _index_past_the_end(labels, train, val):
+    labels[next(iter(labels))] = str(len(labels) + 3)
+
+
+def _video_listed_twice(labels, train, val):
+    val.append(dict(val[0]))
+
+
+def _more_templates_than_classes(labels, train, val):
+    """A labels file of 200 templates: its own indices are in range, the dataset's 174 are not."""
+    for i in range(len(labels), 200):
+        labels[f"extra template {i}"] = str(i)
+    val[0]["template"] = "extra template 199"
+
+
+@pytest.mark.parametrize("edit, names", [
+    (_index_twice, ["something-something-v2-labels.json", "class index", "given to both"]),
+    (_index_past_the_end, ["something-something-v2-labels.json", "is outside 0.."]),
+    (_video_listed_twice, ["val split", "is listed twice"]),
+    (_more_templates_than_classes, ["val split", "has label 199, outside 0..173"]),
+])
+def test_bad_ssv2_annotations_are_named(capsys, dirs, tmp_path, edit, names):
+    root = _ssv2_copy(tmp_path, edit)
+    expect_error(capsys, [*TABLE, *dirs[1], "--profile", "paper", "--data-root", f"ssv2={root}",
+                          "--set", "model.backbone.pretrained=none"], *names)

@@ -208,9 +208,21 @@ def prepare(cfg: dict, data_roots: dict[str, str] | None = None, cache_dir: Path
 
 
 def read_records(cfg: dict, root: Path, split: str) -> list:
-    """Records (``.path``, ``.label``, ``.video_id``) of ``split`` for the config's dataset."""
+    """Records (``.path``, ``.label``, ``.video_id``) of ``split`` for the config's dataset,
+    checked: every label a class index of the dataset, and no video listed twice in an
+    evaluation split (its scores would count twice)."""
     d = dataset_info(cfg["data"]["dataset"])
-    return layout(d.name).records(root, split, cfg, d)
+    records = layout(d.name).records(root, split, cfg, d)
+    classes, first = num_classes(d.name), {}
+    for i, r in enumerate(records):
+        if not 0 <= r.label < classes:
+            raise DatasetError(f"{d.title} {split} split under {root}: video {r.video_id!r} has label "
+                               f"{r.label}, outside 0..{classes - 1} ({classes} classes); fix its "
+                               "annotation")
+        if split != "train" and first.setdefault(r.video_id, i) != i:
+            raise DatasetError(f"{d.title} {split} split under {root}: video {r.video_id!r} is listed twice "
+                               "(in its annotation file); remove one, or its scores would count twice")
+    return records
 
 
 def flip_rule(d: dict, info: dict) -> dict:

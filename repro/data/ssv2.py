@@ -47,12 +47,23 @@ def _read_json(path: Path, what: str):
 
 def read_labels(root: Path) -> dict[str, int]:
     """Template text (brackets stripped) -> class index."""
-    raw = _read_json(Path(root) / LABELS_FILE, "labels file")
+    path = Path(root) / LABELS_FILE
+    raw = _read_json(path, "labels file")
     try:
-        return {str(k): int(v) for k, v in raw.items()}
+        labels = {str(k): int(v) for k, v in raw.items()}
     except (AttributeError, ValueError) as e:
-        raise DatasetError(f"{Path(root) / LABELS_FILE}: expected an object mapping template text "
+        raise DatasetError(f"{path}: expected an object mapping template text "
                            f"to an index string, e.g. {{\"Moving something up\": \"0\"}}") from e
+    owner: dict[int, str] = {}
+    for name, i in labels.items():  # the indices must be 0..N-1, once each: they are the classifier's outputs
+        if i in owner:
+            raise DatasetError(f"{path}: class index {i} is given to both {owner[i]!r} and {name!r}; "
+                               "each template needs its own index: re-extract labels.zip")
+        if not 0 <= i < len(labels):
+            raise DatasetError(f"{path}: class index {i} of {name!r} is outside 0..{len(labels) - 1} "
+                               f"(the file lists {len(labels)} templates); re-extract labels.zip")
+        owner[i] = name
+    return labels
 
 
 def read_split(root: Path, split: str) -> list[VideoRecord]:

@@ -10,7 +10,7 @@ from repro.engine import distributed as D
 from repro.run.unit import Dirs
 
 
-# Decoded videos already held in this process, by data config: a worker that runs several
+# Decoded videos already held in this process, by data config and roots: a worker that runs several
 # units decodes each video once. Datasets themselves are built per unit, since their
 # augmentation seed (train.seed) and clip length (model.frames) belong to the unit.
 _PREPARED: dict[str, tuple] = {}
@@ -18,7 +18,8 @@ _PREPARED: dict[str, tuple] = {}
 
 def load_datasets(cfg: dict, dirs: Dirs, progress: bool) -> tuple:
     """``(root, info, train, val)`` of a config: its dataset prepared once per process."""
-    key = json.dumps(cfg["data"], sort_keys=True)
+    # The roots are part of the key: a caller in one process may point the same config elsewhere.
+    key = json.dumps([cfg["data"], dirs.data_roots, str(dirs.cache)], sort_keys=True)
     if key not in _PREPARED:
         W = D.world()
         # Rank 0 generates a missing dataset (with its progress bar) while the others wait.
