@@ -17,7 +17,7 @@ from repro.config.loader import list_tables, probe_tables, table_listing
 from repro.engine import preempt
 from repro.engine.world import env_world
 from repro.errors import DiskFull, Preempted, ReproError, UsageError
-from repro.files import disk_full
+from repro.files import disk_full, thread_disk_full, watch_threads
 from repro.results.store import REPO, RESULTS_DIR
 from repro.run import plan as P
 from repro.run.unit import Dirs
@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     previous_usr1 = _install(signal.SIGUSR1, preempt.request)  # SLURM's warning: stop at a step boundary
     _SIGINT_SEEN.clear()
     preempt.clear()
+    watch_threads()
     try:
         if W.enabled and (args.list or args.report_only or args.cost or args.fidelity):
             raise UsageError("--list, --report-only, --cost and --fidelity do not train: run them without torchrun")
@@ -175,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                          extract=args.extract_features, undecided_seeds=args.undecided_seeds)
         if _SIGINT_SEEN:  # interrupted, though something swallowed the KeyboardInterrupt
             raise KeyboardInterrupt
+        if thread_disk_full() is not None:  # e.g. TensorBoard's writer thread: its events are incomplete
+            raise thread_disk_full()
         return rc
     except Preempted as e:
         print(f"stopped: {e}{_requeue()}", file=sys.stderr)

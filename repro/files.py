@@ -13,6 +13,7 @@ import errno
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 from repro.errors import DiskFull
@@ -83,6 +84,29 @@ def disk_full(e: OSError) -> DiskFull | None:
         return None
     where = Path(e.filename).parent if e.filename else Path("the folder being written")
     return DiskFull(where, None, free_bytes(where) if e.filename else None)
+
+
+_THREAD_FULL: list[DiskFull] = []
+
+
+def watch_threads() -> None:
+    """A full disk met by a background thread (TensorBoard's event writer) is kept for
+    :func:`thread_disk_full` instead of printed as a traceback; other exceptions print as before."""
+    previous = threading.excepthook
+
+    def hook(args) -> None:
+        full = disk_full(args.exc_value) if isinstance(args.exc_value, OSError) else None
+        if full is None:
+            previous(args)
+        else:
+            _THREAD_FULL.append(full)
+
+    threading.excepthook = hook
+
+
+def thread_disk_full() -> DiskFull | None:
+    """The first full disk a background thread met since :func:`watch_threads`, if any."""
+    return _THREAD_FULL[0] if _THREAD_FULL else None
 
 
 def _fsync_dir(folder: Path) -> None:

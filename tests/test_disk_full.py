@@ -37,9 +37,10 @@ def _in_full_tmpfs(folder: Path, size: str, argv: list[str]) -> subprocess.Compl
 
 
 
-def _run(tmp: Path, cache: Path, full: str, size: str) -> tuple[subprocess.CompletedProcess, Path]:
+def _run(tmp: Path, cache: Path, full: str, size: str, jobs: int = 1) -> tuple[subprocess.CompletedProcess, Path]:
     dirs = {k: tmp / k for k in ("results", "reports", "runs")}
-    argv = [sys.executable, "run_all.py", *TINY, "--cache-dir", str(cache),
+    side_by_side = ["--jobs", "2", "--seeds", "0,1"] if jobs > 1 else []
+    argv = [sys.executable, "run_all.py", *TINY, *side_by_side, "--cache-dir", str(cache),
             *(x for k, d in dirs.items() for x in (f"--{k}-dir", str(d)))]
     # After the run, list the full folder from inside the namespace (the mount dies with it).
     lister = [sys.executable, "-c", "import os, sys; [print(os.path.join(r, f), os.path.getsize(os.path.join(r, f))) "
@@ -55,9 +56,11 @@ def _run(tmp: Path, cache: Path, full: str, size: str) -> tuple[subprocess.Compl
 @pytest.mark.slow
 # Sizes below what each folder needs: a result file is about 6 KiB (4k: one page), a checkpoint
 # MiBs, a report's plot tens of KiB.
-@pytest.mark.parametrize("full, size", [("runs", "12k"), ("results", "4k"), ("reports", "12k")])
-def test_a_full_disk_is_one_line_exit_1_and_no_partial_file(tmp_path, tiny_root, full, size):
-    r, folder = _run(tmp_path, tiny_root.parents[1], full, size)
+# --jobs 2: a worker's full disk stops the run the same way.
+@pytest.mark.parametrize("full, size, jobs", [("runs", "12k", 1), ("results", "4k", 1), ("reports", "12k", 1),
+                                              ("runs", "12k", 2)])
+def test_a_full_disk_is_one_line_exit_1_and_no_partial_file(tmp_path, tiny_root, full, size, jobs):
+    r, folder = _run(tmp_path, tiny_root.parents[1], full, size, jobs)
     assert r.returncode == 1, (r.returncode, r.stderr[-3000:])
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "Traceback" not in r.stderr, r.stderr[-3000:]

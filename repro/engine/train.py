@@ -27,10 +27,12 @@ faster channels-last too: bench/README.md).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -47,7 +49,8 @@ from repro.engine.inputs import (BadVideoBudget, amp_mode, autocast, effective_l
 from repro.engine.metrics import summarize, topk
 from repro.engine.optim import LRSchedule, build_optimizer, set_lr
 from repro.engine.runlog import RunLog
-from repro.errors import Preempted, TrainingError
+from repro.errors import DiskFull, Preempted, TrainingError
+from repro.files import disk_full, free_bytes, thread_disk_full
 from repro.progress import progress_bar
 
 
@@ -135,27 +138,25 @@ def fit(model: torch.nn.Module, cfg: dict, train_ds, val_ds, info: dict, run_dir
 
 def _epochs(run: Run, state: State, train_ds, log: RunLog) -> tuple | None:
     """Train and validate the epochs left, with a checkpoint after each; the last validation."""
-    tb = _tensorboard(run.run_dir / "tb") if D.world().is_main else None
     val, epochs = None, run.cfg["train"]["epochs"]
-    for epoch in range(state.epoch, epochs):
-        seen, loss_sum, seconds = train_one_epoch(run, state, train_ds, epoch)
-        val = validate(run, state, epoch)
-        row = {"epoch": epoch + 1, "lr": run.sched.lr((epoch + 1) * run.ipe - 1),
-               "train_loss": loss_sum / max(1, seen), **_val_entry(val[0], val[1], val[3])}
-        state.history.append(row)
-        _log_epoch(tb, row)
-        speed = seen / max(1e-6, seconds)  # training alone: validation is not in it
-        line = (f"{run.desc} epoch {epoch + 1}/{epochs}: train loss {row['train_loss']:.3f}, val top1 "
-                f"{row['val_top1']:.1f} (loss {val[3]:.3f}), {speed:.{0 if speed >= 10 else 1}f} clips/s training")
-        log(line)
-        if run.progress:
-            tqdm.write(line)
-        save_checkpoint(run, state, epoch, row["val_top1"])
-        if _step_checkpoint_wanted(run, state)[0]:  # asked during the last step or the validation
-            raise Preempted(f"{run.prefix}stopped on {preempt.signal_name()} after epoch {epoch + 1}; its "
-                            f"checkpoint is {run.run_dir / LAST}. Run the same command to resume there")
-    if tb is not None:
-        tb.close()
+    with _tensorboard(run.run_dir / "tb", D.world().is_main) as tb:
+        for epoch in range(state.epoch, epochs):
+            seen, loss_sum, seconds = train_one_epoch(run, state, train_ds, epoch)
+            val = validate(run, state, epoch)
+            row = {"epoch": epoch + 1, "lr": run.sched.lr((epoch + 1) * run.ipe - 1),
+                   "train_loss": loss_sum / max(1, seen), **_val_entry(val[0], val[1], val[3])}
+            state.history.append(row)
+            _log_epoch(tb, row)
+            speed = seen / max(1e-6, seconds)  # training alone: validation is not in it
+            line = (f"{run.desc} epoch {epoch + 1}/{epochs}: train loss {row['train_loss']:.3f}, val top1 "
+                    f"{row['val_top1']:.1f} (loss {val[3]:.3f}), {speed:.{0 if speed >= 10 else 1}f} clips/s training")
+            log(line)
+            if run.progress:
+                tqdm.write(line)
+            save_checkpoint(run, state, epoch, row["val_top1"])
+            if _step_checkpoint_wanted(run, state)[0]:  # asked during the last step or the validation
+                raise Preempted(f"{run.prefix}stopped on {preempt.signal_name()} after epoch {epoch + 1}; its "
+                                f"checkpoint is {run.run_dir / LAST}. Run the same command to resume there")
     return val
 
 
@@ -428,14 +429,37 @@ def _val_entry(scores: torch.Tensor, labels: torch.Tensor, loss: float) -> dict:
             "val_loss": loss}
 
 
-def _tensorboard(folder: Path):
-    """A TensorBoard writer for ``folder``, or None (with a warning) without the package."""
+@contextlib.contextmanager
+def _tensorboard(folder: Path, enabled: bool) -> Iterator:
+    """A TensorBoard writer for ``folder`` (None when not ``enabled``, or without the package),
+    closed however training ends; an event file left empty (a full disk, a stop before the first
+    epoch's numbers) is removed rather than left as a 0-byte file."""
+    tb = None
+    try:
+        if enabled:
+            tb = _summary_writer(folder)
+        yield tb
+    finally:
+        if tb is not None:
+            with contextlib.suppress(OSError):
+                tb.close()
+        for f in Path(folder).glob("events.out.tfevents.*") if enabled else ():
+            if f.stat().st_size == 0:  # also one the writer made before it failed to start
+                f.unlink()
+
+
+def _summary_writer(folder: Path):
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError as e:  # tensorboard is a dependency; a broken install should not stop a run
         tqdm.write(f"warning: no TensorBoard event files ({e}); the history is still in the result")
         return None
-    return SummaryWriter(str(folder))
+    try:
+        return SummaryWriter(str(folder))
+    except OSError as e:
+        if disk_full(e) is None:
+            raise
+        raise DiskFull(folder, None, free_bytes(folder)) from None
 
 
 def _log_epoch(tb, row: dict) -> None:
@@ -445,6 +469,8 @@ def _log_epoch(tb, row: dict) -> None:
         if k != "epoch" and v is not None:
             tb.add_scalar(k.replace("_", "/", 1), v, row["epoch"])
     tb.flush()
+    if thread_disk_full() is not None:  # the writer thread met a full disk (repro.files.watch_threads)
+        raise DiskFull(tb.log_dir, None, free_bytes(Path(tb.log_dir)))
 
 
 def _all_finite(model: torch.nn.Module) -> bool:

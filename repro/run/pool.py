@@ -20,7 +20,8 @@ from concurrent.futures import ProcessPoolExecutor
 import torch
 
 from repro.engine import preempt
-from repro.errors import Preempted
+from repro.errors import DiskFull, Preempted
+from repro.files import disk_full, thread_disk_full, watch_threads
 from repro.run.train import run_unit
 from repro.run.unit import Dirs, Unit
 
@@ -50,6 +51,7 @@ def _init_worker(parent: int) -> None:
             pass  # the watcher thread below still catches it
     signal.signal(signal.SIGTERM, preempt.term_handler(_exit_now))
     signal.signal(signal.SIGUSR1, preempt.request)
+    watch_threads()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
@@ -59,13 +61,21 @@ def _worker(unit: Unit, dirs: Dirs, force: bool) -> dict:
     if preempt.requested():  # asked to stop: a unit queued behind the stopped one does not start
         return {"status": "preempted", "error": "not started"}
     try:
-        return run_unit(unit, dirs, force, progress=False, say=lambda *a, **k: None)
+        done = run_unit(unit, dirs, force, progress=False, say=lambda *a, **k: None)
+        if thread_disk_full() is not None:
+            raise thread_disk_full()
+        return done
     except Preempted as e:
         if preempt.requested(signal.SIGTERM):  # the parent is going: do not go back to the pool's loop
             os._exit(143)
         return {"status": "preempted", "error": str(e)}
     except SystemExit as e:  # SIGTERM: the finally blocks have run; do not go back to the pool's loop
         os._exit(e.code if isinstance(e.code, int) else 143)
+    except (DiskFull, OSError) as e:  # the parent stops the run: every other unit would meet the same disk
+        full = e if isinstance(e, DiskFull) else disk_full(e)
+        if full is None:
+            return {"status": "failed", "error": f"{type(e).__name__}: {e}"}
+        return {"status": "disk_full", "error": str(full), "folder": full.folder, "need": full.need}
     except Exception as e:  # noqa: BLE001 -- reported by the parent with the unit it belongs to
         return {"status": "failed", "error": f"{type(e).__name__}: {e}"}
 
