@@ -38,9 +38,12 @@ def _in_full_tmpfs(folder: Path, size: str, argv: list[str]) -> subprocess.Compl
 
 
 def _run(tmp: Path, cache: Path, full: str, size: str, jobs: int = 1) -> tuple[subprocess.CompletedProcess, Path]:
-    dirs = {k: tmp / k for k in ("results", "reports", "runs")}
+    # full == "cache": an empty cache folder, so that the run generates its dataset there.
+    dirs = {k: tmp / k for k in ("results", "reports", "runs", "cache")}
+    if full != "cache":
+        dirs["cache"] = cache
     side_by_side = ["--jobs", "2", "--seeds", "0,1"] if jobs > 1 else []
-    argv = [sys.executable, "run_all.py", *TINY, *side_by_side, "--cache-dir", str(cache),
+    argv = [sys.executable, "run_all.py", *TINY, *side_by_side,
             *(x for k, d in dirs.items() for x in (f"--{k}-dir", str(d)))]
     # After the run, list the full folder from inside the namespace (the mount dies with it).
     lister = [sys.executable, "-c", "import os, sys; [print(os.path.join(r, f), os.path.getsize(os.path.join(r, f))) "
@@ -55,10 +58,10 @@ def _run(tmp: Path, cache: Path, full: str, size: str, jobs: int = 1) -> tuple[s
 
 @pytest.mark.slow
 # Sizes below what each folder needs: a result file is about 6 KiB (4k: one page), a checkpoint
-# MiBs, a report's plot tens of KiB.
-# --jobs 2: a worker's full disk stops the run the same way.
+# MiBs, a report's plot tens of KiB, the generated dataset MiBs. --jobs 2: a worker's full disk
+# stops the run the same way.
 @pytest.mark.parametrize("full, size, jobs", [("runs", "12k", 1), ("results", "4k", 1), ("reports", "12k", 1),
-                                              ("runs", "12k", 2)])
+                                              ("cache", "1m", 1), ("runs", "12k", 2)])
 def test_a_full_disk_is_one_line_exit_1_and_no_partial_file(tmp_path, tiny_root, full, size, jobs):
     r, folder = _run(tmp_path, tiny_root.parents[1], full, size, jobs)
     assert r.returncode == 1, (r.returncode, r.stderr[-3000:])
@@ -66,7 +69,8 @@ def test_a_full_disk_is_one_line_exit_1_and_no_partial_file(tmp_path, tiny_root,
     assert len(errors) == 1 and "Traceback" not in r.stderr, r.stderr[-3000:]
     assert "no space left on the device of " + str(folder) in errors[0] and "needed" in errors[0], errors
     left = [ln.rsplit(" ", 1) for ln in r.stdout.split("--- left:", 1)[1].splitlines() if ln.strip()]
-    assert not [p for p, n in left if int(n) == 0 or p.endswith(".tmp")], left
+    # No empty file (but a dataset's flock file, empty by design), no temp file or half-made folder.
+    assert not [p for p, n in left if (int(n) == 0 and not p.endswith(".lock")) or ".tmp" in p], left
 
 
 def test_a_feature_cache_on_a_full_disk_is_named_not_a_sigbus(tmp_path):

@@ -55,8 +55,12 @@ def ensure(layout: Layout, cache_dir: Path | None = None) -> Path:
     tmp = root.with_name(f"{name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    layout.write_smoke(tmp, videos(), class_names())
-    (tmp / "DONE").write_text(stamp)
+    try:
+        layout.write_smoke(tmp, videos(), class_names())
+        (tmp / "DONE").write_text(stamp)
+    except BaseException:  # a full disk, Ctrl-C: no half-made copy is left to take its space
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if done.is_file() and done.read_text() == stamp:  # another process finished first
         shutil.rmtree(tmp, ignore_errors=True)
     else:

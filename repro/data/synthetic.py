@@ -531,8 +531,12 @@ def ensure_dataset(cfg: SyntheticConfig, cache_dir: Path | None = None, progress
         shutil.rmtree(tmp, ignore_errors=True)
         (tmp / VIDEO_DIR).mkdir(parents=True)
         (tmp / "labels").mkdir()
-        _generate(cfg, tmp, progress)
-        (tmp / "DONE").write_text(json.dumps(asdict(cfg), sort_keys=True))
+        try:
+            _generate(cfg, tmp, progress)
+            (tmp / "DONE").write_text(json.dumps(asdict(cfg), sort_keys=True))
+        except BaseException:  # a full disk, Ctrl-C: no half-made copy is left to take its space
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         shutil.rmtree(root, ignore_errors=True)
         os.replace(tmp, root)
     return root
