@@ -97,6 +97,10 @@ def test_a_damaged_feature_cache_is_named_deleted_and_rebuilt(tmp_path, capsys):
     del arr
     again, _ = _feature_run(tmp_path / "f", calls)
     assert "checksum" in capsys.readouterr().err and np.array_equal(np.array(again), good)
+    np.save(path, np.zeros((good.shape[0], good.shape[1] + 1), np.float16))  # another shape: a traceback once
+    again, _ = _feature_run(tmp_path / "f", calls)
+    err = capsys.readouterr().err
+    assert "features.npy" in err and "damaged" in err and np.array_equal(np.array(again), good), err
 
 
 def test_a_frame_folder_missing_a_middle_frame_is_a_bad_video(tmp_path):
