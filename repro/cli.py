@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{how}; finished rows are saved, and a re-run resumes from the last checkpoint", file=sys.stderr)
         return 143 if isinstance(e, Stopped) else 130
     finally:
+        preempt.clear()  # a stop request belongs to this run, not to a later one in the same process
         if W.enabled:
             D.shutdown()
         _install(signal.SIGTERM, previous)
