@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "repro"
 # Top to bottom; a folder (or top-level module) may import only those on later lines.
 LAYERS = [
-    ("__main__", "cli", "probe", "launch", "torchrun", "__init__"),  # entry points and the public API
+    ("__main__", "cli", "probe", "launch", "torchrun", "prepare", "__init__"),  # entry points and the public API
     ("run",),  # a plan of (table, row, seed) units -> result files
     ("report",),  # result files -> markdown, CSV, plots
     ("results",),  # reading, writing and selecting result files

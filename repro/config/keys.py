@@ -44,7 +44,10 @@ class Key:
     choices: tuple = ()
     required: bool = False  # no default: a run config must set it
     derived: str | None = None  # unset: the value of this other key
-    hashed: bool = True  # False: how a run is carried out, not what it computes (left out of the config hash)
+    # False: how a run is carried out, not what it computes (left out of the config hash).
+    # "unless_default": in the hash only when set to another value, so that adding the key left
+    # every existing result's hash as it was.
+    hashed: bool | str = True
 
     def check(self) -> tuple[Callable[[Any], bool], str] | None:
         """``(test, what the value must be)`` of a resolved value, or None when any value of the
@@ -145,6 +148,9 @@ KEYS: tuple[Key, ...] = (
     Key("data.num_workers", int, 0, "DataLoader worker processes", "0: the loading runs in the training "
         "process", ok=_at_least_0, must="an integer >= 0"),
     Key("data.cache_decoded", bool, False, "keep decoded videos in memory across epochs", "off"),
+    Key("data.prepared", bool, False, "read the JPEG frame folders `python -m repro.prepare` wrote (SSv2: "
+        "height 256, as TSM's tools/vid2img_sthv2.py extracts them) instead of the videos as distributed",
+        "the videos as distributed", hashed="unless_default"),
     Key("data.train_per_class", int, 100, "synthetic: training videos per class", HARNESS,
         ok=_positive, must=_POS_INT),
     Key("data.val_per_class", int, 30, "synthetic: validation videos per class", HARNESS,

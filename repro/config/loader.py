@@ -726,12 +726,15 @@ def hashed_part(cfg: Any) -> Any:
     if not isinstance(cfg, dict):
         return cfg
     out = {k: hashed_part(v) for k, v in cfg.items()}
-    for *parent, leaf in S.UNHASHED:
+    for path in (*S.UNHASHED, *S.UNHASHED_AT_DEFAULT):
+        *parent, leaf = path
         node = out
         for k in parent:
             node = node.get(k) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.pop(leaf, None)
+        if not isinstance(node, dict) or leaf not in node:
+            continue
+        if tuple(path) not in S.UNHASHED_AT_DEFAULT or node[leaf] == S.UNHASHED_AT_DEFAULT[tuple(path)]:
+            node.pop(leaf)
     return out
 
 

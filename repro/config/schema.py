@@ -60,6 +60,7 @@ DEFAULTS = _unwrap({s: v for s, v in _tree(_default_of).items()})
 REQUIRED = tuple(k.path for k in KEYS if k.required)
 DERIVED = {k.path: k.derived for k in KEYS if k.derived}
 UNHASHED = tuple(k.path.split(".") for k in KEYS if not k.hashed)
+UNHASHED_AT_DEFAULT = {tuple(k.path.split(".")): k.default for k in KEYS if k.hashed == "unless_default"}
 # Ranges of a resolved config: key -> (test, what the value must be). None passes where the type
 # allows null. Cross-key rules (crop <= resize) are in value_problems.
 RANGES = {k.path: k.check() for k in KEYS if k.check()}

@@ -207,11 +207,19 @@ def prepare(cfg: dict, data_roots: dict[str, str] | None = None, cache_dir: Path
     return root, {"flip_swap": lay.flip_swap(root, cfg)}
 
 
+def prepared_datasets() -> list[str]:
+    """Datasets with a prepared form (``python -m repro.prepare NAME``)."""
+    return [n for n in dataset_names(retrieval=False) if layout(n).prepare_jobs is not None]
+
+
 def read_records(cfg: dict, root: Path, split: str) -> list:
     """Records (``.path``, ``.label``, ``.video_id``) of ``split`` for the config's dataset,
     checked: every label a class index of the dataset, and no video listed twice in an
     evaluation split (its scores would count twice)."""
     d = dataset_info(cfg["data"]["dataset"])
+    if cfg["data"]["prepared"] and layout(d.name).prepare_jobs is None:
+        raise DatasetError(f"data.prepared is true, but {d.title} has no prepared form (python -m repro.prepare "
+                           f"knows {', '.join(prepared_datasets())}); drop data.prepared")
     records = layout(d.name).records(root, split, cfg, d)
     classes, first = num_classes(d.name), {}
     for i, r in enumerate(records):

@@ -6,6 +6,11 @@ Layout (as distributed by the dataset's authors, and as the synthetic generator 
     <root>/labels/something-something-v2-labels.json       {"<template text>": "<index>"}
     <root>/labels/something-something-v2-train.json        [{"id", "label", "template", "placeholders"}]
     <root>/labels/something-something-v2-validation.json
+
+Prepared (``python -m repro.prepare ssv2``; read with ``data.prepared: true``): every video's
+frames at height 256, as TSM's tools/vid2img_sthv2.py extracts them (:mod:`repro.data.prepare`)::
+
+    <root>/20bn-something-something-v2-frames/<id>/000001.jpg ...
 """
 from __future__ import annotations
 
@@ -15,9 +20,11 @@ from pathlib import Path
 
 from repro.data.encode import write_webm
 from repro.data.layout import Layout, SmokeVideo
+from repro.data.prepare import extract_frames
 from repro.errors import DatasetError
 
 VIDEO_DIR = "20bn-something-something-v2"
+FRAMES_DIR = "20bn-something-something-v2-frames"  # TSM's FRAME_ROOT (tools/vid2img_sthv2.py:10)
 LABELS_FILE = "labels/something-something-v2-labels.json"
 SPLIT_FILES = {"train": "labels/something-something-v2-train.json",
                "validation": "labels/something-something-v2-validation.json"}
@@ -66,11 +73,15 @@ def read_labels(root: Path) -> dict[str, int]:
     return labels
 
 
-def read_split(root: Path, split: str) -> list[VideoRecord]:
-    """Video records of ``split`` (``train`` | ``val``), labels resolved through the labels file."""
+def read_split(root: Path, split: str, prepared: bool = False) -> list[VideoRecord]:
+    """Video records of ``split`` (``train`` | ``val``), labels resolved through the labels file;
+    ``prepared``: each record's path is its frame folder instead of its webm."""
     root = Path(root)
     if split not in SPLIT_ALIASES:
         raise DatasetError(f"unknown SSv2 split {split!r}; use train or val")
+    if prepared and not (root / FRAMES_DIR).is_dir():
+        raise DatasetError(f"data.prepared is true, but the SSv2 root {root} has no {FRAMES_DIR}/ folder: "
+                           f"run python -m repro.prepare ssv2 --root {root}, or drop data.prepared")
     labels = read_labels(root)
     path = root / SPLIT_FILES[SPLIT_ALIASES[split]]
     entries = _read_json(path, f"{split} annotation file")
@@ -86,8 +97,15 @@ def read_split(root: Path, split: str) -> list[VideoRecord]:
         if key not in labels:
             raise DatasetError(f"{path}: entry {i} (id {vid}) has template {key!r}, "
                                f"which is not in {root / LABELS_FILE}")
-        records.append(VideoRecord(root / VIDEO_DIR / f"{vid}.webm", labels[key], vid))
+        path = root / FRAMES_DIR / vid if prepared else root / VIDEO_DIR / f"{vid}.webm"
+        records.append(VideoRecord(path, labels[key], vid))
     return records
+
+
+def prepare_jobs(root: Path) -> list[tuple[Path, Path]]:
+    """(webm, frame folder) of every train and validation video, for ``python -m repro.prepare``."""
+    root = Path(root)
+    return [(r.path, root / FRAMES_DIR / r.video_id) for split in ("train", "val") for r in read_split(root, split)]
 
 
 def check_root(root: Path) -> None:
@@ -95,7 +113,7 @@ def check_root(root: Path) -> None:
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"SSv2 root {root} does not exist. {HOW_TO_GET}")
-    if not (root / VIDEO_DIR).is_dir():
+    if not (root / VIDEO_DIR).is_dir() and not (root / FRAMES_DIR).is_dir():
         raise DatasetError(f"SSv2 root {root} has no {VIDEO_DIR}/ folder of .webm videos. {HOW_TO_GET}")
     for rel in (LABELS_FILE, *SPLIT_FILES.values()):
         if not (root / rel).is_file():
@@ -114,10 +132,22 @@ def write_smoke(root: Path, videos: list[SmokeVideo], names: list[str]) -> None:
                                  "placeholders": [v.thing]})
     (root / SPLIT_FILES["train"]).write_text(json.dumps(entries["train"], indent=0))
     (root / SPLIT_FILES["validation"]).write_text(json.dumps(entries["val"], indent=0))
+    for video, folder in prepare_jobs(root):  # the prepared form too, so that CI reads both
+        done = extract_frames(video, folder)
+        if done.error:
+            raise DatasetError(f"smoke copy: {video} did not prepare: {done.error}")
+
+
+def _records(root: Path, split: str, cfg: dict) -> list[VideoRecord]:
+    prepared = cfg["data"]["prepared"]
+    if not prepared and not (Path(root) / VIDEO_DIR).is_dir():  # only the prepared form is there
+        raise DatasetError(f"SSv2 root {root} has {FRAMES_DIR}/ but no {VIDEO_DIR}/ of .webm videos: "
+                           "add --set data.prepared=true to read the frames")
+    return read_split(root, split, prepared)
 
 
 LAYOUT = Layout(
-    records=lambda root, split, cfg, info: read_split(root, split),
+    records=lambda root, split, cfg, info: _records(root, split, cfg), prepare_jobs=prepare_jobs,
     check_root=check_root, how_to_get=HOW_TO_GET,
     flip_swap=lambda root, cfg: dict(FLIP_SWAP),
     smoke="ssv2", write_smoke=write_smoke)
