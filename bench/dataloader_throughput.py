@@ -48,12 +48,13 @@ class Rec:
         self.path, self.label = path, label
 
 
-def dataset(fmt: str) -> tuple[VideoClipDataset, dict]:
+def dataset(fmt: str, paths: list[Path] | None = None) -> tuple[VideoClipDataset, dict]:
+    """The recipe's training dataset of ``fmt`` over ``paths`` (default: the generated inputs)."""
     recipe = RECIPES[fmt][0]
     d = yaml.safe_load((REPO / "experiments" / "recipes" / f"{recipe}.yaml").read_text())["data"]
     tf = ClipTransform(d["resize"], d["crop"], True, crop_mode=d.get("crop_mode", "random"),
                        jitter=d.get("jitter"), flip_swap=None if d.get("flip", "none") == "none" else {})
-    recs = [Rec(p, 0) for p in ensure_inputs(fmt)]
+    recs = [Rec(p, 0) for p in (paths or ensure_inputs(fmt))]
     ds = VideoClipDataset(recs, FRAMES, tf, True, seed=0, sampling=d.get("sampling", "tsn"),
                           rate=d.get("sampling_rate", 1))
     return ds, {k: d.get(k) for k in ("resize", "crop", "crop_mode", "flip", "sampling", "sampling_rate")}

@@ -13,8 +13,9 @@ own GOP), this script:
 - splits one frames clip's time into JPEG decoding and the rest (crop, resize, collate), to say
   what limits it.
 
-Writes bench/results/prepared_frames.json.
-Usage: .venv/bin/python bench/prepared_frames.py [--passes 3]
+Writes bench/results/prepared_frames.json. ``--dry-run``: the same steps on 6 of the smoke copy's
+tiny videos, one pass, writing nothing (bench/gpu_check.py runs it in CI).
+Usage: .venv/bin/python bench/prepared_frames.py [--passes 3] [--dry-run]
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 from _record import write_record  # noqa: E402
-from dataloader_throughput import Rec, dataset, loader, make_loader  # noqa: E402
+from dataloader_throughput import dataset, loader, make_loader  # noqa: E402
 from inputs import ensure_inputs, properties  # noqa: E402
 
 from repro.data.frames import decode_frames  # noqa: E402
@@ -108,15 +109,21 @@ def split_time(ds, reps: int = 3) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--passes", type=int, default=3)
+    ap.add_argument("--dry-run", action="store_true", help="6 tiny smoke videos, 1 pass, nothing written")
     a = ap.parse_args()
     torch.set_num_threads(1)
-    videos = ensure_inputs("webm")
+    if a.dry_run:
+        from repro.data import smoke
+
+        a.passes = 1
+        videos = sorted((smoke.ensure_layout("ssv2", REPO / ".cache") / "20bn-something-something-v2").glob("*.webm"))[:6]
+    else:
+        videos = ensure_inputs("webm")
     folders, prep_rate = prepare_all(videos)
     check = against_ffmpeg(videos, folders)
-    webm, geometry = dataset("webm")
-    frames, _ = dataset("webm")
-    frames.records = [Rec(f, 0) for f in folders]
-    reps = max(1, round(4.0 * 40 / len(videos)))  # about 4 s a pass at ~40 clips/s for webm
+    webm, geometry = dataset("webm", videos)
+    frames, _ = dataset("webm", folders)
+    reps = 1 if a.dry_run else max(1, round(4.0 * 40 / len(videos)))  # about 4 s a pass at ~40 clips/s for webm
     webm.records, frames.records = webm.records * reps, frames.records * reps
     loaders = {"webm": make_loader(webm, 1), "frames": make_loader(frames, 1)}
     runs: dict[str, list[float]] = {k: [] for k in loaders}
@@ -125,6 +132,9 @@ def main() -> None:
             runs[k].append(loader(dl))
     med = {k: round(statistics.median(v), 2) for k, v in runs.items()}
     frames.records = frames.records[:len(videos)]
+    if a.dry_run:
+        print(json.dumps({"dry_run": True, "clips_per_s": med, "ffmpeg": check, "split": split_time(frames, 1)}))
+        return
     record = {
         "command": "python bench/prepared_frames.py " + " ".join(sys.argv[1:]),
         "inputs": {k: v for k, v in properties("webm").items() if k != "videos"}, "videos": len(videos),

@@ -88,3 +88,18 @@ def wait_for_marks(marks: Path, n: int, proc, timeout: float = 180) -> None:
     while len(list(marks.iterdir())) < n and time.time() < deadline and proc.poll() is None:
         time.sleep(0.1)
     assert len(list(marks.iterdir())) == n, proc.communicate()
+
+
+def step_processes(root: int) -> list[int]:
+    """``root`` and every process below it: what SLURM signals in a job step (its cgroup). torchrun
+    starts each rank in a session of its own, so a process group would miss them."""
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                todo += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                pass
+    return found

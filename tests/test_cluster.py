@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import find_file, slow_steps, wait_for_marks
+from helpers import find_file, slow_steps, step_processes, wait_for_marks
 from repro.results.scores import load_scores
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,21 +45,6 @@ def _scores(res: dict) -> torch.Tensor:
     return load_scores(Path(res["provenance"]["scores_file"]))["scores"].float()
 
 
-def _step_processes(root: int) -> list[int]:
-    """``root`` and every process below it: what SLURM signals in a job step (its cgroup). torchrun
-    starts each rank in a session of its own, so a process group would miss them."""
-    found, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        for task in Path(f"/proc/{pid}/task").glob("*"):
-            try:
-                todo += [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                pass
-    return found
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -80,7 +65,7 @@ def test_sigusr1_to_every_process_of_a_torchrun_job_stops_at_a_step_and_resumes_
     p = subprocess.Popen([*_torchrun(*two), *_args(tmp_path / "cut", cache)], cwd=REPO, env=env, text=True,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_for_marks(marks, 2, p)
-    for pid in _step_processes(p.pid):  # every process of the "job step", the agent included
+    for pid in step_processes(p.pid):  # every process of the "job step", the agent included
         os.kill(pid, signal.SIGUSR1)
     out, err = p.communicate(timeout=180)
     assert p.returncode == 1, (p.returncode, err[-3000:])  # the agent lived to report its ranks' exit
