@@ -12,8 +12,9 @@ bench/results/gpu_check.json (written on CUDA only: a CPU run is never a GPU fig
    written, then the same command again, which must resume at the saved step and finish;
 3. ``eval_only``: that row's model saved as a TSM checkpoint file, converted and tested with
    ``--eval-only``;
-4. ``loader``: bench/prepared_frames.py, loader clips/s from webm and from prepared frames (CPU
-   path). The GPU decode path is not built yet (issue 24, item 4).
+4. ``loader``: bench/prepared_frames.py, loader clips/s from webm, from prepared frames (CPU
+   path) and through the GPU decode path (``data.decode: gpu``: nvJPEG, crop and resize on the
+   device).
 
 ``--dry-run`` runs the same steps on CPU at tiny sizes (the synthetic profile, 2-step
 throughput checks), writes under a temporary folder only, and fails if any step fails: CI runs it,

@@ -20,8 +20,9 @@ trap 'rm -rf "$out"' EXIT
 # retrieval tests): the ensemble of saved scores and its members' re-test are tested on the
 # synthetic data (tests/test_eval_protocols.py), and the 16-frame RSA model in test_rsa.py.
 # TSM's row reads the smoke copy's prepared JPEG frames (data.prepared: TSM trained SSv2 from
-# frames); the SSAN and RSA rows read its webm videos.
-for spec in "ssa_table2 ssa" "gta_fig7 sa_gta" "gta_table1 tsm_8f --set data.prepared=true" \
+# frames) through the GPU decode path, here its CPU fallback (data.decode=gpu: the workers read
+# bytes, the training device decodes); the SSAN and RSA rows read its webm videos.
+for spec in "ssa_table2 ssa" "gta_fig7 sa_gta" "gta_table1 tsm_8f --set data.prepared=true --set data.decode=gpu" \
             "rsa_main rsa_r50_8f" "gta_fig4 r2d_gta --set eval.clips=1 --set eval.crops=1 --set model.frames=4"; do
   set -- $spec
   table="$1" rows="$2"; shift 2
@@ -35,4 +36,5 @@ for variant in gta_fig4/smoke/variants/*/r2d_gta gta_table1/smoke/variants/*/tsm
   ls "$out"/results/$variant.json >/dev/null || { echo "smoke: missing $variant" >&2; exit 1; }
 done
 grep -q '"prepared": true' "$out"/results/gta_table1/smoke/variants/*/tsm_8f.json \
-  || { echo "smoke: tsm_8f did not read the prepared frames" >&2; exit 1; }
+  && grep -q '"decode": "gpu"' "$out"/results/gta_table1/smoke/variants/*/tsm_8f.json \
+  || { echo "smoke: tsm_8f did not read the prepared frames through the GPU decode path" >&2; exit 1; }

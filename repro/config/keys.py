@@ -151,6 +151,9 @@ KEYS: tuple[Key, ...] = (
     Key("data.prepared", bool, False, "read the JPEG frame folders `python -m repro.prepare` wrote (SSv2: "
         "height 256, as TSM's tools/vid2img_sthv2.py extracts them) instead of the videos as distributed",
         "the videos as distributed", hashed="unless_default"),
+    Key("data.decode", str, "cpu", "where frame-folder JPEGs are decoded: cpu (in the loader's workers) or gpu "
+        "(workers read the bytes and draw the crops; the training device decodes the batch, then cuts and "
+        "resizes: repro/data/jpeg_batch.py)", "cpu", choices=("cpu", "gpu"), hashed="unless_default"),
     Key("data.train_per_class", int, 100, "synthetic: training videos per class", HARNESS,
         ok=_positive, must=_POS_INT),
     Key("data.val_per_class", int, 30, "synthetic: validation videos per class", HARNESS,

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from repro.data.jpeg_batch import JpegClip, read_picked
 from repro.data.sampling import dense_indices, tsn_indices
 from repro.data.transforms import ClipTransform, stack_clips
 from repro.data.video import decode
@@ -103,10 +104,11 @@ class VideoClipDataset(Dataset):
 
     def __init__(self, records: Sequence, segments: int, transform: ClipTransform, train: bool,
                  seed: int = 0, cache_decoded: bool = False, clips: int = 1, sampling: str = "tsn",
-                 rate: int = 1, layout: str = "spread", source: str | None = None) -> None:
+                 rate: int = 1, layout: str = "spread", source: str | None = None, jpeg: bool = False) -> None:
         if clips < 1 or (train and clips != 1):
             raise ValueError(f"clips={clips}: training takes 1 clip, evaluation 1 or more")
         self.sampling, self.rate, self.layout, self.source = sampling, rate, layout, source
+        self.jpeg = jpeg  # the GPU decode path: items are JpegClip, decoded by the engine on its device
         self.records = list(records)
         self.segments, self.transform, self.train, self.clips = segments, transform, train, clips
         self.seed, self.epoch = seed, 0
@@ -148,17 +150,36 @@ class VideoClipDataset(Dataset):
         frames = self.cache[i]
         return frames[pick(len(frames))]
 
-    def __getitem__(self, i: int) -> Clip | BadVideo:
+    def _bad(self, i: int, e: DecodeError) -> BadVideo:
+        key = str(self.records[i].path)
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(f"skipping unreadable video: {e}", RuntimeWarning, stacklevel=3)
+        return BadVideo(key, str(e), i)
+
+    def _jpeg_item(self, i: int, rng: np.random.Generator) -> JpegClip | BadVideo:
+        """The GPU decode path's item: the picked frames' JPEG bytes and the planned crops,
+        drawn in the order the CPU path draws them (:mod:`repro.data.jpeg_batch`)."""
+        try:
+            data, (h, w) = read_picked(self.records[i].path, lambda n: self._pick(n, rng))
+        except DecodeError as e:
+            return self._bad(i, e)
+        label = int(self.records[i].label)
+        plans = []
+        for _ in range(self.clips):
+            cuts, flips, drawn = self.transform.plan(h, w, label, rng)
+            plans.append((cuts, flips))
+        return JpegClip(data, plans, self.transform.crop, drawn if self.clips == 1 else label, i)
+
+    def __getitem__(self, i: int) -> Clip | JpegClip | BadVideo:
         # Seeded per (seed, epoch, index): the same run draws the same clips in any worker layout.
         rng = np.random.default_rng([self.seed, self.epoch, i])
+        if self.jpeg:
+            return self._jpeg_item(i, rng)
         try:
             frames = self._frames(i, rng)
         except DecodeError as e:
-            key = str(self.records[i].path)
-            if key not in self._warned:
-                self._warned.add(key)
-                warnings.warn(f"skipping unreadable video: {e}", RuntimeWarning, stacklevel=2)
-            return BadVideo(key, str(e), i)
+            return self._bad(i, e)
         label = int(self.records[i].label)
         if self.clips == 1:
             video, label = self.transform(frames, label, rng)
@@ -199,12 +220,15 @@ def collate_clips(items: list[Clip | BadVideo | None]) -> dict:
     """Stack clips; ``bad`` counts the videos that failed to decode in this batch and
     ``bad_videos`` holds their ``"path: reason"`` (``None`` items, from older datasets, count
     as bad without a name)."""
-    good = [c for c in items if isinstance(c, Clip)]
+    good = [c for c in items if isinstance(c, (Clip, JpegClip))]
     out: dict = {"bad": len(items) - len(good),
                  "bad_videos": [c.reason if c.path in c.reason else f"{c.path}: {c.reason}"
                                 for c in items if isinstance(c, BadVideo)]}
     if good:
-        out["video"] = stack_clips([c.video for c in good])  # uint8: normalize() on the device
+        if isinstance(good[0], JpegClip):  # decoded on the device (repro.data.jpeg_batch.on_device)
+            out["jpeg"] = good
+        else:
+            out["video"] = stack_clips([c.video for c in good])  # uint8: normalize() on the device
         out["label"] = torch.tensor([c.label for c in good])
         out["index"] = torch.tensor([c.index for c in good])
     return out

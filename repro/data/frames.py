@@ -25,13 +25,26 @@ def frame_files(folder: Path) -> list[Path]:
     return [folder / n for n in names]
 
 
-def _first_gap(files: list[Path]) -> int | None:
+def frame_gap(files: list[Path]) -> int | None:
     """The first missing number in a folder's sorted frame numbers, or None if consecutive."""
     numbers = [int(f.name.split(".")[0]) for f in files]
     for a, b in zip(numbers, numbers[1:]):
         if b != a + 1:
             return a + 1
     return None
+
+
+def checked_frame_files(p: Path) -> list[Path]:
+    """The folder's frames in order, or a DecodeError if it is missing, empty or has a gap."""
+    if not p.is_dir():
+        raise DecodeError(f"frame folder not found: {p}")
+    files = frame_files(p)
+    if not files:
+        raise DecodeError(f"frame folder {p} has no numbered .jpg frames (expected 00001.jpg ...)")
+    gap = frame_gap(files)
+    if gap is not None:  # a lost frame would shift every later one: the clip is not the video
+        raise DecodeError(f"frame folder {p} misses frame {gap} (its numbered frames are not consecutive)")
+    return files
 
 
 def decode_frames(path: Path, pick: Callable[[int], np.ndarray] | None = None) -> np.ndarray:
@@ -44,14 +57,7 @@ def decode_frames(path: Path, pick: Callable[[int], np.ndarray] | None = None) -
     from torchvision.io import ImageReadMode, decode_jpeg
 
     p = Path(path)
-    if not p.is_dir():
-        raise DecodeError(f"frame folder not found: {p}")
-    files = frame_files(p)
-    if not files:
-        raise DecodeError(f"frame folder {p} has no numbered .jpg frames (expected 00001.jpg ...)")
-    gap = _first_gap(files)
-    if gap is not None:  # a lost frame would shift every later one: the clip is not the video
-        raise DecodeError(f"frame folder {p} misses frame {gap} (its numbered frames are not consecutive)")
+    files = checked_frame_files(p)
     idx = np.arange(len(files)) if pick is None else pick(len(files))
     out = []
     for i in idx:

@@ -258,7 +258,13 @@ def build_datasets(cfg: dict, root: Path, info: dict) -> tuple[VideoClipDataset,
     kw = {"sampling": d["sampling"], "rate": d["sampling_rate"], "source": d["dataset"]}
     tf = ClipTransform(d["resize"], d["crop"], True, crop_mode=d["crop_mode"], jitter=d["jitter"],
                        **flip_rule(d, info))
-    train = VideoClipDataset(read_records(cfg, root, "train"), frames, tf, True, seed, cache, **kw)
-    val = VideoClipDataset(read_records(cfg, root, "val"), frames,
-                           ClipTransform(d["resize"], d["crop"], False), False, seed, cache, **kw)
+    recs = {split: read_records(cfg, root, split) for split in ("train", "val")}
+    if d["decode"] == "gpu":  # the workers read JPEG bytes: frame folders only
+        video = next((r.path for r in recs["train"] if not Path(r.path).is_dir()), None)
+        if video is not None:
+            raise DatasetError(f"data.decode=gpu decodes JPEG frame folders, and {video} is a video file: "
+                               "set data.prepared=true (after python -m repro.prepare), or data.decode=cpu")
+        kw["jpeg"], cache = True, False  # nothing decoded in the workers, so nothing to keep
+    train = VideoClipDataset(recs["train"], frames, tf, True, seed, cache, **kw)
+    val = VideoClipDataset(recs["val"], frames, ClipTransform(d["resize"], d["crop"], False), False, seed, cache, **kw)
     return train, val

@@ -57,8 +57,12 @@ def cut_and_resize(x: torch.Tensor, box: Box, out: tuple[int, int]) -> torch.Ten
     v = x[..., top:top + h, left:left + w]
     if (h, w) == tuple(out):
         return v
-    # torch's uint8 bilinear kernel (channels-last input, as decoded frames are) rounds once.
-    return F.interpolate(v, size=out, mode="bilinear", align_corners=False, antialias=True)
+    if v.device.type == "cpu":
+        # torch's uint8 bilinear kernel (channels-last input, as decoded frames are) rounds once.
+        return F.interpolate(v, size=out, mode="bilinear", align_corners=False, antialias=True)
+    # Elsewhere (CUDA) the antialiased kernel takes floats: the same filter, rounded back once.
+    y = F.interpolate(v.float(), size=out, mode="bilinear", align_corners=False, antialias=True)
+    return y.round_().clamp_(0, 255).to(torch.uint8)
 
 
 def normalize(x: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN,
@@ -153,13 +157,11 @@ class ClipTransform:
         top, left = offsets[int(rng.integers(len(offsets)))]
         return (top, left, ch, cw), (rh, rw)
 
-    def __call__(self, frames: np.ndarray, label: int,
-                 rng: np.random.Generator | None = None) -> tuple[torch.Tensor, int]:
-        # (T, 3, H, W) over the decoder's (T, H, W, 3) memory: channels-last, what the uint8
-        # resize kernel is fastest on.
-        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
-        h, w = x.shape[-2:]
-        rng = rng or np.random.default_rng()
+    def plan(self, h: int, w: int, label: int, rng: np.random.Generator) -> tuple[list[Box], list[bool], int]:
+        """The random draws of one clip of ``h x w`` frames, without its pixels: the boxes to cut
+        from the decoded frames, whether each is flipped, and the (possibly swapped) label. The
+        CPU path (:meth:`__call__`) and the GPU decode path (:mod:`repro.data.jpeg_batch`) both
+        draw here, so a clip's crop is the same on either."""
         c = self.crop
         if self.train:
             box, resized = self._train_box(h, w, rng)
@@ -167,20 +169,45 @@ class ClipTransform:
         else:
             resized = resized_shape(h, w, self.resize)
             boxes = [(t, l, c, c) for t, l in crop_offsets(*resized, c, self.crops, self.single_crop)]
-        out = []
+        cuts, flips = [], []
         for box in boxes:
-            v = cut_and_resize(x, source_box(box, (h, w), resized), (c, c))
-            # Compact, so that a worker sends the crop and not the decoded frames it may view.
-            v = v.contiguous(memory_format=torch.channels_last)
+            cuts.append(source_box(box, (h, w), resized))
             # The draw comes first, as it always did, so that a flip rule that keeps a class
             # leaves every other clip's random stream unchanged.
-            if self.train and self.flip_p > 0 and rng.random() < self.flip_p \
-                    and label not in self.flip_keep:
-                v = v.flip(-1)
+            flip = bool(self.train and self.flip_p > 0 and rng.random() < self.flip_p
+                        and label not in self.flip_keep)
+            if flip:
                 label = self.flip_swap.get(label, label)
-            out.append(v.permute(1, 0, 2, 3))  # 3,T,h,w over (T, h, w, 3) memory
-        # One crop keeps the (3, T, h, w) shape that training and 1-view evaluation always had.
-        return (out[0] if len(out) == 1 else stack_clips(out)), label
+            flips.append(flip)
+        return cuts, flips, label
+
+    def apply(self, x: torch.Tensor, cuts: list[Box], flips: list[bool]) -> torch.Tensor:
+        """``(T, 3, H, W)`` uint8 frames, on any device -> the planned clip(s), uint8."""
+        return apply_cuts(x, cuts, flips, self.crop)
+
+    def __call__(self, frames: np.ndarray, label: int,
+                 rng: np.random.Generator | None = None) -> tuple[torch.Tensor, int]:
+        # (T, 3, H, W) over the decoder's (T, H, W, 3) memory: channels-last, what the uint8
+        # resize kernel is fastest on.
+        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+        cuts, flips, label = self.plan(*x.shape[-2:], label, rng or np.random.default_rng())
+        return self.apply(x, cuts, flips), label
+
+
+def apply_cuts(x: torch.Tensor, cuts: list[Box], flips: list[bool], crop: int) -> torch.Tensor:
+    """``(T, 3, H, W)`` uint8 frames, on any device -> each box cut, resized to ``crop`` and
+    flipped where planned (:meth:`ClipTransform.plan`): ``(3, T, crop, crop)`` for one box,
+    ``(n, 3, T, crop, crop)`` for n."""
+    out = []
+    for box, flip in zip(cuts, flips):
+        v = cut_and_resize(x, box, (crop, crop))
+        # Compact, so that a worker sends the crop and not the decoded frames it may view.
+        v = v.contiguous(memory_format=torch.channels_last)
+        if flip:
+            v = v.flip(-1)
+        out.append(v.permute(1, 0, 2, 3))  # 3,T,h,w over (T, h, w, 3) memory
+    # One crop keeps the (3, T, h, w) shape that training and 1-view evaluation always had.
+    return out[0] if len(out) == 1 else stack_clips(out)
 
 
 def stack_clips(clips: Sequence[torch.Tensor]) -> torch.Tensor:

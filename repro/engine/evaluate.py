@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
 
+from repro.data.jpeg_batch import on_device
 from repro.engine import distributed as D
 from repro.engine.inputs import BadVideoBudget, autocast, make_loader, to_input
 from repro.errors import DatasetError
@@ -42,6 +43,7 @@ def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device,
     # Under torchrun the budget is checked on the gathered count, on every rank at once.
     budget = BadVideoBudget(desc or "evaluation", total, math.inf if distributed else max_bad_fraction)
     for b in progress_bar(loader, enabled=progress, desc=desc, leave=False, dynamic_ncols=True):
+        b = on_device(b, device)  # data.decode=gpu: the JPEGs are decoded here
         budget.add(b)
         if "video" not in b:
             continue
@@ -136,6 +138,7 @@ def precise_bn(model: torch.nn.Module, loader: DataLoader, batches: int, device:
     for b in loader:
         if used >= batches:
             break
+        b = on_device(b, device)
         if "video" not in b:
             continue
         with autocast(amp, device):

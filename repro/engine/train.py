@@ -40,6 +40,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from repro.data.jpeg_batch import on_device
 from repro.engine import bn_groups, distributed as D
 from repro.engine import preempt
 from repro.engine.checkpoint import BEST, LAST, atomic_save, load_if_matching, rng_state, set_rng_state
@@ -242,7 +243,7 @@ def train_one_epoch(run: Run, state: State, train_ds, epoch: int) -> tuple[int, 
     for i, b in enumerate(run.train_loader, start):
         if i >= run.ipe:  # train.max_iters caps the epoch
             break
-        b, has_video = _agree_on_batch(b, run.device)
+        b, has_video = _agree_on_batch(on_device(b, run.device), run.device)
         state.bad_train += b["bad"]
         budget.add(b)
         if not has_video:
