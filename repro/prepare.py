@@ -1,8 +1,8 @@
 """``python -m repro.prepare DATASET --root PATH``: a dataset's videos as JPEG frame folders.
 
 Writes the prepared form that a run reads with ``--set data.prepared=true``
-(:mod:`repro.data.prepare`: SSv2 frames at height 256, as TSM's tools/vid2img_sthv2.py extracts
-them). One video per worker process (``--jobs``, default every core), a progress bar, and:
+(:mod:`repro.data.prepare`: frames as TSM extracts them, SSv2 at height 256 by
+tools/vid2img_sthv2.py, Kinetics at height 331 by tools/vid2img_kinetics.py). One video per worker process (``--jobs``, default every core), a progress bar, and:
 
 - resumable: a video whose folder exists is done; a killed run's temporary folders are removed;
 - each video checked: it must decode to at least one frame; a failure is named in the summary
@@ -75,9 +75,10 @@ def prepare(dataset: str, root: Path, jobs: int, progress: bool = True) -> int:
     if lay.check_root is not None:
         lay.check_root(root)
     pairs = lay.prepare_jobs(Path(root))
-    frames_root = pairs[0][1].parent if pairs else Path(root)
-    stale = remove_leftovers(frames_root)
-    todo = [(v, f) for v, f in pairs if not f.is_dir()]
+    parents = sorted({f.parent for _, f, _ in pairs})
+    frames_root = Path(os.path.commonpath(parents)) if parents else Path(root)
+    stale = sum(remove_leftovers(p) for p in parents)
+    todo = [(v, f, h) for v, f, h in pairs if not f.is_dir()]
     print(f"{dataset}: {len(pairs)} videos, {len(pairs) - len(todo)} already prepared, {len(todo)} to go"
           + (f"; removed {stale} unfinished folder(s) of a stopped run" if stale else "") + f" -> {frames_root}",
           flush=True)
@@ -97,8 +98,8 @@ def prepare(dataset: str, root: Path, jobs: int, progress: bool = True) -> int:
     return _summary(dataset, done, frames_root)
 
 
-def _one(pair: tuple[Path, Path]) -> Prepared:
-    return extract_frames(*pair)
+def _one(job: tuple[Path, Path, int]) -> Prepared:
+    return extract_frames(*job)
 
 
 def _check_room(done: list[Prepared], left: int, frames_root: Path) -> None:

@@ -48,7 +48,7 @@ def test_prepare_writes_every_folder_resumes_and_names_a_corrupt_video(root, cap
     out = capsys.readouterr().out
     assert f"prepared {len(pairs) - 1} videos" in out and "1 failed" in out and bad.name in out
     assert (root / FAILURES).read_text().startswith(bad.name)
-    assert sorted(p.name for p in (root / FRAMES_DIR).iterdir()) == sorted(f.name for _, f in pairs if _ != bad)
+    assert sorted(p.name for p in (root / FRAMES_DIR).iterdir()) == sorted(f.name for v, f, _ in pairs if v != bad)
     # A stopped run: one folder half-written under its temporary name, two never started.
     shutil.rmtree(pairs[0][1]), shutil.rmtree(pairs[1][1])
     half = pairs[0][1].with_name(pairs[0][1].name + ".tmp999")
@@ -83,13 +83,13 @@ def test_a_killed_prepare_resumes_and_completes(root):
     import os
     os.killpg(p.pid, signal.SIGKILL)
     p.wait()
-    finished = [f for _, f in pairs if f.is_dir()]
+    finished = [f for _, f, _ in pairs if f.is_dir()]
     assert 10 <= len(finished) < len(pairs)
     for f in finished:  # every folder under its final name is complete
-        assert len(decode_frames(f)) == len(decode(dict((b, a) for a, b in pairs)[f]))
+        assert len(decode_frames(f)) == len(decode(dict((b, a) for a, b, _ in pairs)[f]))
     r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and f"prepared {len(pairs) - len(finished)} videos" in r.stdout, r.stdout + r.stderr
-    assert all(f.is_dir() for _, f in pairs) and not list(frames.glob("*.tmp*"))
+    assert all(f.is_dir() for _, f, _ in pairs) and not list(frames.glob("*.tmp*"))
 
 
 def test_a_run_reads_the_prepared_frames_and_its_fingerprint_says_so(root):
@@ -110,3 +110,21 @@ def test_a_run_reads_the_prepared_frames_and_its_fingerprint_says_so(root):
     shutil.rmtree(root / VIDEO_DIR)  # only the frames left: reading videos says what to set
     with pytest.raises(DatasetError, match="data.prepared=true"):
         read_records({**cfg, "data": {**cfg["data"], "prepared": False}}, root, "val")
+
+
+def test_kinetics_clips_prepare_at_height_331_and_read_back(tmp_path):
+    from repro.config.loader import load_spec, resolve
+    from repro.data.kinetics import FRAMES_DIR as K_FRAMES, PREPARED_HEIGHT
+    from repro.data.registry import read_records
+
+    src = smoke.ensure_layout("k400", REPO / ".cache")
+    root = tmp_path / "k400"
+    for d in ("annotations", "train", "val"):
+        shutil.copytree(src / d, root / d)
+    assert main(["k400", "--root", str(root), "--jobs", "1", "--no-progress"]) == 0
+    cfg = resolve(load_spec("gta_fig4"), "r2d_gta", "paper", {"data": {"prepared": True}})
+    for split in ("train", "val"):
+        recs = read_records(cfg, root, split)
+        assert recs and all(r.path.parent == root / K_FRAMES / split for r in recs)
+        frames, video = decode_frames(recs[0].path), decode(root / split / f"{recs[0].video_id}.mp4")
+        assert frames.shape[1] == PREPARED_HEIGHT and len(frames) == len(video)

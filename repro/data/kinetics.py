@@ -15,6 +15,12 @@ name up to one level down, so both work. Class index = rank of the class name in
 of the train CSV's labels. Clips listed in a CSV but absent on disk (YouTube takedowns: every K400
 copy misses a few percent) are dropped with one warning giving the count; a split with none of
 its clips present is an error, since that means a wrong root rather than a few missing videos.
+
+Prepared (``python -m repro.prepare k400``; read with ``data.prepared: true``): every clip's
+frames at height 331, as TSM's tools/vid2img_kinetics.py:37 extracts Kinetics
+(``scale=-1:331``; the SSv2 extraction of :mod:`repro.data.prepare` at another height)::
+
+    <root>/frames/<split>/<youtube_id>_<start:06d>_<end:06d>/000001.jpg ...
 """
 from __future__ import annotations
 
@@ -26,10 +32,13 @@ from pathlib import Path
 
 from repro.data.encode import write_mp4
 from repro.data.layout import Layout, SmokeVideo
+from repro.data.prepare import extract_frames
 from repro.errors import DatasetError
 
 SPLITS = {"train": ("train",), "val": ("val", "validate"), "validation": ("val", "validate")}
 VIDEO_DIRS = {"train": "train", "val": "val", "validation": "val"}
+FRAMES_DIR = "frames"
+PREPARED_HEIGHT = 331  # TSM tools/vid2img_kinetics.py:37
 COLUMNS = ("label", "youtube_id", "time_start", "time_end")
 HOW_TO_GET = ("Download Kinetics-400 with the CVDF scripts (github.com/cvdfoundation/kinetics-dataset: "
               "k400_downloader.sh, k400_extractor.sh), which give <root>/annotations/{train,val}.csv "
@@ -79,6 +88,18 @@ def read_classes(root: Path) -> list[str]:
     return sorted({r["label"].strip() for r in read_rows(annotation_file(root, "train"))})
 
 
+def _index_frames(folder: Path) -> dict[str, Path]:
+    """Clip name -> frame folder, for the finished folders of a prepared split."""
+    return {e.name: Path(e.path) for e in os.scandir(folder) if e.is_dir() and ".tmp" not in e.name}
+
+
+def prepare_jobs(root: Path) -> list[tuple[Path, Path, int]]:
+    """(clip, frame folder, height) of every train and validation clip on disk."""
+    root = Path(root)
+    return [(r.path, root / FRAMES_DIR / VIDEO_DIRS[split] / r.video_id, PREPARED_HEIGHT)
+            for split in ("train", "val") for r in read_split(root, split)]
+
+
 def _index_clips(folder: Path) -> dict[str, Path]:
     """File name -> path for every .mp4/.webm/.mkv/.avi in ``folder`` and its direct subfolders."""
     found: dict[str, Path] = {}
@@ -93,16 +114,21 @@ def _index_clips(folder: Path) -> dict[str, Path]:
     return found
 
 
-def read_split(root: Path, split: str) -> list[ClipRecord]:
-    """Clip records of ``split`` (``train`` | ``val``); clips missing on disk are dropped, warned once."""
+def read_split(root: Path, split: str, prepared: bool = False) -> list[ClipRecord]:
+    """Clip records of ``split`` (``train`` | ``val``); clips missing on disk are dropped, warned
+    once. ``prepared``: each record's path is the clip's frame folder (``python -m repro.prepare``)."""
     root = Path(root)
     csv_path = annotation_file(root, split)
     classes = {n: i for i, n in enumerate(read_classes(root))}
-    folder = root / VIDEO_DIRS[split]
+    folder = root / FRAMES_DIR / VIDEO_DIRS[split] if prepared else root / VIDEO_DIRS[split]
     if not folder.is_dir():
+        if prepared:
+            raise DatasetError(f"data.prepared is true, but the Kinetics-400 root {root} has no {FRAMES_DIR}/"
+                               f"{VIDEO_DIRS[split]}/ folder: run python -m repro.prepare k400 --root {root}, "
+                               "or drop data.prepared")
         raise DatasetError(f"Kinetics-400 root {root} has no {VIDEO_DIRS[split]}/ folder of clips "
                            f"({csv_path.name} lists them). {HOW_TO_GET}")
-    on_disk = _index_clips(folder)
+    on_disk = _index_frames(folder) if prepared else _index_clips(folder)
     records, missing = [], 0
     for n, r in enumerate(read_rows(csv_path), 2):  # line 1 is the header
         label = r["label"].strip()
@@ -160,10 +186,14 @@ def write_smoke(root: Path, videos: list[SmokeVideo], names: list[str]) -> None:
             w = csv.writer(f)
             w.writerow(["label", "youtube_id", "time_start", "time_end", "split"])
             w.writerows(rows[split])
+    for video, folder, height in prepare_jobs(root):  # the prepared form too, so that tests read both
+        done = extract_frames(video, folder, height)
+        if done.error:
+            raise DatasetError(f"smoke copy: {video} did not prepare: {done.error}")
 
 
 LAYOUT = Layout(
-    records=lambda root, split, cfg, info: read_split(root, split),
+    records=lambda root, split, cfg, info: read_split(root, split, cfg["data"]["prepared"]), prepare_jobs=prepare_jobs,
     check_root=check_root, how_to_get=HOW_TO_GET,
     smoke="k400", write_smoke=write_smoke,
     # Labels are ranks of the sorted class texts, which the smoke copy writes in lower case.

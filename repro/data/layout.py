@@ -61,8 +61,8 @@ class Layout:
     default), made on demand instead of looked up. ``num_classes()``: the class count, for an
     entry that registers none. ``decoder(records)``: the decoder a dataset fingerprint names
     (:mod:`repro.data.fingerprint`); None lets the fingerprint tell by the path type.
-    ``prepare_jobs(root)``: (video, frame folder) pairs that ``python -m repro.prepare`` turns
-    into JPEG frames, read back with ``data.prepared: true``; None when the layout has no
+    ``prepare_jobs(root)``: (video, frame folder, height) of the videos ``python -m repro.prepare``
+    turns into JPEG frames, read back with ``data.prepared: true``; None when the layout has no
     prepared form.
     """
 
@@ -76,4 +76,4 @@ class Layout:
     generate: Callable[[dict, Path | None, bool], tuple[Path, dict]] | None = None
     num_classes: Callable[[], int] | None = None
     decoder: Callable[[list], str] | None = None
-    prepare_jobs: Callable[[Path], list[tuple[Path, Path]]] | None = None
+    prepare_jobs: Callable[[Path], list[tuple[Path, Path, int]]] | None = None

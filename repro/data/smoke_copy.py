@@ -17,7 +17,7 @@ from repro.data.layout import Layout, SmokeVideo
 from repro.data.synthetic import (CLASSES, GENERATOR_VERSION, Difficulty, class_info, default_cache_dir,
                                   fill_template, label_text, render)
 
-SMOKE_VERSION = "2"  # 2: the SSv2 copy holds its prepared frames too
+SMOKE_VERSION = "3"  # 2: the SSv2 copy holds its prepared frames too; 3: the Kinetics copy too
 TRAIN_PER_CLASS, VAL_PER_CLASS, SEED = 2, 1, 0
 
 

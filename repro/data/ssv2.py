@@ -20,7 +20,7 @@ from pathlib import Path
 
 from repro.data.encode import write_webm
 from repro.data.layout import Layout, SmokeVideo
-from repro.data.prepare import extract_frames
+from repro.data.prepare import HEIGHT, extract_frames
 from repro.errors import DatasetError
 
 VIDEO_DIR = "20bn-something-something-v2"
@@ -102,10 +102,11 @@ def read_split(root: Path, split: str, prepared: bool = False) -> list[VideoReco
     return records
 
 
-def prepare_jobs(root: Path) -> list[tuple[Path, Path]]:
-    """(webm, frame folder) of every train and validation video, for ``python -m repro.prepare``."""
+def prepare_jobs(root: Path) -> list[tuple[Path, Path, int]]:
+    """(webm, frame folder, height) of every train and validation video, for ``python -m repro.prepare``."""
     root = Path(root)
-    return [(r.path, root / FRAMES_DIR / r.video_id) for split in ("train", "val") for r in read_split(root, split)]
+    return [(r.path, root / FRAMES_DIR / r.video_id, HEIGHT) for split in ("train", "val")
+            for r in read_split(root, split)]
 
 
 def check_root(root: Path) -> None:
@@ -132,8 +133,8 @@ def write_smoke(root: Path, videos: list[SmokeVideo], names: list[str]) -> None:
                                  "placeholders": [v.thing]})
     (root / SPLIT_FILES["train"]).write_text(json.dumps(entries["train"], indent=0))
     (root / SPLIT_FILES["validation"]).write_text(json.dumps(entries["val"], indent=0))
-    for video, folder in prepare_jobs(root):  # the prepared form too, so that CI reads both
-        done = extract_frames(video, folder)
+    for video, folder, height in prepare_jobs(root):  # the prepared form too, so that CI reads both
+        done = extract_frames(video, folder, height)
         if done.error:
             raise DatasetError(f"smoke copy: {video} did not prepare: {done.error}")
 
