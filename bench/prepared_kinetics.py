@@ -50,10 +50,12 @@ def reencode(video: Path, out: Path) -> None:
             for f in _pull(graph):
                 if enc is None:
                     enc = dst.add_stream("libx264", rate=s.average_rate or Fraction(25))
-                    enc.width, enc.height, enc.pix_fmt = f.width - f.width % 2, f.height, "yuv420p"
+                    # H.264 4:2:0 needs even sides: 331 becomes 330
+                    enc.width, enc.height, enc.pix_fmt = f.width - f.width % 2, f.height - f.height % 2, "yuv420p"
                     enc.options = {"g": str(GOP), "bf": "0", "crf": "18", "preset": "veryfast"}
-                f = f.reformat(width=enc.width, height=enc.height, format="yuv420p")
-                f.pts = None
+                # A fresh frame without the source's timestamps (variable-rate sources confuse the muxer)
+                f = av.VideoFrame.from_ndarray(f.reformat(width=enc.width, height=enc.height,
+                                                          format="yuv420p").to_ndarray(), format="yuv420p")
                 for p in enc.encode(f):
                     dst.mux(p)
         for p in enc.encode():
