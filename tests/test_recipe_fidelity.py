@@ -255,8 +255,10 @@ def test_fidelity_table_is_generated_for_every_table(table):
 
 def test_done_when_tables_diverge_only_where_argued():
     # RSA: main.py's stray step; validation every epoch. SSAN: the classifier's init follows TSM
-    # but not TSM's 5x/10x classifier lr (a flagged divergence of the recipe's own rule).
-    argued = {"optimizer", "checkpoint", "classifier"}
+    # but not TSM's 5x/10x classifier lr (a flagged divergence of the recipe's own rule). Input:
+    # TSM and RSA trained SSv2 from extracted frames, while the paper profile decodes the videos
+    # unless data.prepared is set (the line says how to prepare them).
+    argued = {"optimizer", "checkpoint", "classifier", "input"}
     for table in ("ssa_table2", "gta_fig7", "gta_table1", "rsa_main"):
         spec = load_spec(table)
         for r in spec.rows:
@@ -265,6 +267,15 @@ def test_done_when_tables_diverge_only_where_argued():
                 div = {ln.setting for ln in lines if ln.verdict == DIVERGES}
                 assert div <= argued, (table, r.id, div)
                 assert all(ln.detail for ln in lines if ln.verdict == DIVERGES)
+
+
+def test_the_input_line_says_what_the_reference_read_and_what_the_row_reads():
+    spec = load_spec("gta_table1")
+    webm = {ln.setting: ln for ln in row_lines(spec, "tsm_8f")}["input"]
+    assert webm.verdict == DIVERGES and "python -m repro.prepare ssv2" in webm.detail
+    assert "data.prepared=False" in webm.harness and "vid2img_sthv2.py:23" in webm.source
+    frames = {ln.setting: ln for ln in row_lines(spec, "tsm_8f", {"data": {"prepared": True}})}["input"]
+    assert frames.verdict == "same" and "data.prepared=True" in frames.harness
 
 
 def test_an_override_of_a_judged_value_is_shown_as_a_divergence():

@@ -160,18 +160,19 @@ def get_key_or(cfg: dict, key: str, default: Any = None) -> Any:
 # fidelity: the paper's or reference code's value of every setting, with its source
 # (repro/report/fidelity.py judges them). The settings every row is judged on, in the order a
 # reader scans a training recipe; an entry's expect/show name config keys (checked by the loader).
+# input: what the loader reads (the videos as distributed, or the prepared frames: data.prepared);
 # normalization: the input mean/std; init: the backbone's starting weights; classifier: the new
 # fc's init and lr multipliers. An entry's verdict (fidelity.py): same (source states it), silent
 # (+ follows: the code it follows, file:line), unknowable ("<reason>"), or diverges (a judged value
 # differs, or why: the reason and expected effect). on_dataset: {<dataset>: {...}} replaces
-# those fields for rows run on that dataset (e.g. unknowable on ssv1 only).
-SETTINGS = ("geometry", "train_crop", "flip", "normalization", "sampling", "frames", "epochs", "batch",
+# those fields, and expect, for rows run on that dataset (e.g. unknowable on ssv1 only).
+SETTINGS = ("input", "geometry", "train_crop", "flip", "normalization", "sampling", "frames", "epochs", "batch",
             "lr", "optimizer", "schedule", "warmup", "weight_decay", "bn", "init", "classifier",
             "dropout", "loss", "clipping", "stochastic_depth", "precision", "test_views", "checkpoint")
 _FIDELITY_VERDICT = {"paper": str, "source": str, "silent": bool, "follows": str, "unknowable": str,
                      "why": str, "hint": str}
 FIDELITY_ENTRY = {"expect": {"*": ANY}, "show": ("list", str), "per_row": bool, **_FIDELITY_VERDICT,
-                  "on_dataset": {"*": _FIDELITY_VERDICT}}
+                  "on_dataset": {"*": {**_FIDELITY_VERDICT, "expect": {"*": ANY}}}}
 # An ensemble row is judged on what it adds: its members' test protocol and score rule (the
 # members' training is judged on their own rows).
 ENSEMBLE_SETTINGS = ("ensemble",)
