@@ -52,8 +52,10 @@ def build(table: str, row: str, check: bool, precision: str = "bf16_channels_las
     from repro.config.loader import load_spec, resolve
 
     profile = "synthetic" if check else "paper"
-    cfg = resolve(load_spec(table), row, profile)
-    model = repro.build_model(table, row, profile)
+    # Speed does not depend on the starting weights, and a GPU node may not reach the internet.
+    over = {"model": {"backbone": {"pretrained": "none"}}}
+    cfg = resolve(load_spec(table), row, profile, over)
+    model = repro.build_model(table, row, profile, over)
     return (to_channels_last(model) if precision != "fp32" else model), cfg
 
 
