@@ -155,60 +155,72 @@ def main(argv: list[str] | None = None) -> int:
         from repro.engine import distributed as D
 
         W = D.init_from_env()
-    # SIGTERM inside training finishes the step and writes a step checkpoint, as SIGUSR1 does.
-    previous = _install(signal.SIGTERM, preempt.term_handler(_stop))
-    previous_int = _install(signal.SIGINT, _on_sigint)
-    previous_usr1 = _install(signal.SIGUSR1, preempt.request)  # SLURM's warning: stop at a step boundary
-    _SIGINT_SEEN.clear()
-    preempt.clear()
-    watch_threads()
+    restore = _install_signals()
     try:
-        if W.enabled and (args.list or args.report_only or args.cost or args.fidelity):
-            raise UsageError("--list, --report-only, --cost and --fidelity do not train: run them without torchrun")
-        if args.list:
-            print(table_listing())
-            return 0
-        tables, opts = targets(args), options(args)  # every flag checked before anything runs
-        from repro.run.command import run_command
-
-        rc = run_command(tables, opts, cost=args.cost, report_only=args.report_only, probe=args.probe,
-                         all_tables=not args.table, fidelity=args.fidelity, eval_only=args.eval_only,
-                         extract=args.extract_features, undecided_seeds=args.undecided_seeds)
-        if _SIGINT_SEEN:  # interrupted, though something swallowed the KeyboardInterrupt
-            raise KeyboardInterrupt
-        if thread_disk_full() is not None:  # e.g. TensorBoard's writer thread: its events are incomplete
-            raise thread_disk_full()
-        return rc
-    except Preempted as e:
-        print(f"stopped: {e}{_requeue()}", file=sys.stderr)
-        return 143
-    except ReproError as e:
-        rank = f"[rank {W.rank}] " if W.rank else ""
-        for line in str(e).splitlines() or [type(e).__name__]:
-            print(f"{rank}error: {line}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # the reader went away (run_all.py --list | head): nothing left to say
-        return 0
-    except DiskFull as e:  # not bad input: exit code 1; what was being written is left as it was
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except OSError as e:
-        full = disk_full(e)  # ENOSPC from a write that names its file (a dataset being generated, a log)
-        if full is None:
-            raise
-        print(f"error: {full}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as e:
-        how = "stopped (SIGTERM)" if isinstance(e, Stopped) else "interrupted"
-        print(f"{how}; finished rows are saved, and a re-run resumes from the last checkpoint", file=sys.stderr)
-        return 143 if isinstance(e, Stopped) else 130
+        return _dispatch(args, W)
+    except (Preempted, ReproError, DiskFull, OSError, KeyboardInterrupt) as e:
+        return _exit_code(e, W.rank)
     finally:
         preempt.clear()  # a stop request belongs to this run, not to a later one in the same process
         if W.enabled:
             D.shutdown()
-        _install(signal.SIGTERM, previous)
-        _install(signal.SIGINT, previous_int)
-        _install(signal.SIGUSR1, previous_usr1)
+        restore()
+
+
+def _dispatch(args: argparse.Namespace, W) -> int:
+    """Run what the flags ask for; its exit code."""
+    if W.enabled and (args.list or args.report_only or args.cost or args.fidelity):
+        raise UsageError("--list, --report-only, --cost and --fidelity do not train: run them without torchrun")
+    if args.list:
+        print(table_listing())
+        return 0
+    tables, opts = targets(args), options(args)  # every flag checked before anything runs
+    from repro.run.command import run_command
+
+    rc = run_command(tables, opts, cost=args.cost, report_only=args.report_only, probe=args.probe,
+                     all_tables=not args.table, fidelity=args.fidelity, eval_only=args.eval_only,
+                     extract=args.extract_features, undecided_seeds=args.undecided_seeds)
+    if _SIGINT_SEEN:  # interrupted, though something swallowed the KeyboardInterrupt
+        raise KeyboardInterrupt
+    if thread_disk_full() is not None:  # e.g. TensorBoard's writer thread: its events are incomplete
+        raise thread_disk_full()
+    return rc
+
+
+def _exit_code(e: BaseException, rank: int) -> int:
+    """Say how the run ended, in one line (a line per problem for bad input); its exit code:
+    143 stopped at a checkpoint, 2 bad input, 1 a full disk, 130 Ctrl-C. Anything else re-raises."""
+    if isinstance(e, Preempted):
+        print(f"stopped: {e}{_requeue()}", file=sys.stderr)
+        return 143
+    if isinstance(e, ReproError):
+        who = f"[rank {rank}] " if rank else ""
+        for line in str(e).splitlines() or [type(e).__name__]:
+            print(f"{who}error: {line}", file=sys.stderr)
+        return 2
+    if isinstance(e, BrokenPipeError):  # the reader went away (run_all.py --list | head): nothing left to say
+        return 0
+    full = e if isinstance(e, DiskFull) else disk_full(e) if isinstance(e, OSError) else None
+    if full is not None:  # not bad input: exit code 1; what was being written is left as it was
+        print(f"error: {full}", file=sys.stderr)
+        return 1
+    if isinstance(e, KeyboardInterrupt):
+        how = "stopped (SIGTERM)" if isinstance(e, Stopped) else "interrupted"
+        print(f"{how}; finished rows are saved, and a re-run resumes from the last checkpoint", file=sys.stderr)
+        return 143 if isinstance(e, Stopped) else 130
+    raise e
+
+
+def _install_signals():
+    """This run's handlers; returns the function that puts the previous ones back."""
+    # SIGTERM inside training finishes the step and writes a step checkpoint, as SIGUSR1 does.
+    previous = {signal.SIGTERM: _install(signal.SIGTERM, preempt.term_handler(_stop)),
+                signal.SIGINT: _install(signal.SIGINT, _on_sigint),
+                signal.SIGUSR1: _install(signal.SIGUSR1, preempt.request)}  # SLURM's warning
+    _SIGINT_SEEN.clear()
+    preempt.clear()
+    watch_threads()
+    return lambda: [_install(sig, handler) for sig, handler in previous.items()]
 
 
 def _requeue() -> str:
