@@ -74,12 +74,15 @@ class DiskFull(Exception):
     input (exit code 1, not 2); the file being written is left as it was, and finished work stays."""
 
     def __init__(self, folder: Path | str, need: int | None, free: int | None = None) -> None:
-        self.folder, self.need = str(folder), need
+        self.folder, self.need, self.free = str(folder), need, free
         want = f"{_size(need)} needed" if need else "more space needed"
         have = f", {_size(free)} free" if free is not None else ""
         super().__init__(f"no space left on the device of {folder} ({want}{have}); free space there or point the "
                          "run elsewhere (--results-dir, --reports-dir, --runs-dir, --cache-dir), then re-run: "
                          "finished work is kept")
+
+    def __reduce__(self):  # crosses process boundaries (a --jobs or prepare worker) intact
+        return DiskFull, (self.folder, self.need, self.free)
 
 
 def _size(n: int | None) -> str:

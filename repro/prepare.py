@@ -128,6 +128,10 @@ def _summary(dataset: str, done: list[Prepared], frames_root: Path) -> int:
         print(f"  all {len(failed)} listed in {report}; a run counts them as unreadable videos", flush=True)
     elif report.is_file():
         report.unlink()  # from an earlier run: those videos are prepared now
+    if failed and not ok:
+        print(f"error: none of the {len(failed)} videos could be prepared: is {frames_root.parent} the "
+              f"{dataset} root, and do its videos decode?", file=sys.stderr)
+        return 1
     return 0
 
 

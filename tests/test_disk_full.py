@@ -93,3 +93,28 @@ except DiskFull as e:
     r = _in_full_tmpfs(tmp_path / "cache", "64k", [sys.executable, "-c", code, str(tmp_path / "cache")])
     assert r.returncode == 1, (r.returncode, r.stderr[-3000:])
     assert "no space left on the device of " + str(tmp_path / "cache" / "f") in r.stdout and "needed" in r.stdout
+
+
+def test_prepare_on_a_full_disk_is_one_line_and_leaves_no_folder(tmp_path):
+    import shutil
+
+    from repro.data import smoke
+    from repro.data.ssv2 import FRAMES_DIR, VIDEO_DIR
+
+    src = smoke.ensure_layout("ssv2", REPO / ".cache")
+    root = tmp_path / "ssv2"
+    shutil.copytree(src / "labels", root / "labels")
+    shutil.copytree(src / VIDEO_DIR, root / VIDEO_DIR)
+    frames = root / FRAMES_DIR
+    lister = "import os, sys; print(sorted(os.listdir(sys.argv[1])))"
+    script = (f'mount -t tmpfs -o size=64k tmpfs "{frames}" && "$@"; rc=$?; '
+              f'"{sys.executable}" -c "{lister}" "{frames}"; exit $rc')
+    frames.mkdir()
+    r = subprocess.run(["unshare", "-rm", "sh", "-c", script, "sh", sys.executable, "-m", "repro.prepare", "ssv2",
+                        "--root", str(root), "--jobs", "1", "--no-progress"], cwd=REPO, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 1, (r.returncode, r.stderr[-2000:])
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in r.stderr and f"device of {frames}" in errors[0], r.stderr[-2000:]
+    left = eval(r.stdout.strip().splitlines()[-1])  # what the tmpfs held: whole folders only, no temporary one
+    assert not [n for n in left if ".tmp" in n]

@@ -128,3 +128,10 @@ def test_kinetics_clips_prepare_at_height_331_and_read_back(tmp_path):
         assert recs and all(r.path.parent == root / K_FRAMES / split for r in recs)
         frames, video = decode_frames(recs[0].path), decode(root / split / f"{recs[0].video_id}.mp4")
         assert frames.shape[1] == PREPARED_HEIGHT and len(frames) == len(video)
+
+
+def test_a_root_whose_videos_all_fail_is_an_error(root, capsys):
+    for v, _, _ in prepare_jobs(root):
+        v.write_bytes(b"junk")
+    assert main(["ssv2", "--root", str(root), "--jobs", "1", "--no-progress"]) == 1
+    assert "none of the" in capsys.readouterr().err

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from repro.errors import DecodeError
+from repro.errors import DecodeError, DiskFull
+from repro.files import free_bytes
 
 HEIGHT = 256  # tools/vid2img_sthv2.py:23, scale=-1:256
 QSCALE = 2  # -q:v 0, clipped to the mjpeg encoder's qmin
@@ -62,7 +63,7 @@ def extract_frames(video: Path, folder: Path, height: int = HEIGHT) -> Prepared:
         return Prepared(video.name, n, size)
     except (DecodeError, OSError, ValueError) as e:
         if isinstance(e, OSError) and e.errno == errno.ENOSPC:  # a full disk stops everything
-            raise
+            raise DiskFull(folder.parent, None, free_bytes(folder.parent)) from None
         return Prepared(video.name, error=str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
