@@ -60,8 +60,8 @@ def _dirs(tmp: Path, name: str) -> list[str]:
 
 
 def _row_run(dry: bool) -> list[str]:
-    if dry:  # the synthetic backbone, a few steps an epoch
-        return [*ROW, "--profile", "synthetic", "--set", "train.epochs=2", "--set", "train.max_iters=6",
+    if dry:  # the synthetic backbone, a few steps an epoch; 3 epochs, so that the signal lands in training
+        return [*ROW, "--profile", "synthetic", "--set", "train.epochs=3", "--set", "train.max_iters=6",
                 "--set", "data.train_per_class=2", "--set", "data.val_per_class=1", "--set", "train.batch_size=4"]
     # The paper pipeline on the smoke copy's prepared frames: 4 epochs of 15 steps at batch 2.
     return [*ROW, "--profile", "smoke", "--set", "data.prepared=true", "--set", "train.epochs=4",
