@@ -376,7 +376,12 @@ def _more_templates_than_classes(labels, train, val):
     val[0]["template"] = "extra template 199"
 
 
+def _second_entry_without_a_template(labels, train, val):
+    del val[1]["template"]
+
+
 @pytest.mark.parametrize("edit, names", [
+    (_second_entry_without_a_template, ["something-something-v2-validation.json", "entry 1 lacks"]),
     (_index_twice, ["something-something-v2-labels.json", "class index", "given to both"]),
     (_index_past_the_end, ["something-something-v2-labels.json", "is outside 0.."]),
     (_video_listed_twice, ["val split", "is listed twice"]),

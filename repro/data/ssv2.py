@@ -97,8 +97,8 @@ def read_split(root: Path, split: str, prepared: bool = False) -> list[VideoReco
         if key not in labels:
             raise DatasetError(f"{path}: entry {i} (id {vid}) has template {key!r}, "
                                f"which is not in {root / LABELS_FILE}")
-        path = root / FRAMES_DIR / vid if prepared else root / VIDEO_DIR / f"{vid}.webm"
-        records.append(VideoRecord(path, labels[key], vid))
+        video = root / FRAMES_DIR / vid if prepared else root / VIDEO_DIR / f"{vid}.webm"
+        records.append(VideoRecord(video, labels[key], vid))
     return records
 
 
