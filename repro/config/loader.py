@@ -722,7 +722,8 @@ def config_hash(cfg: dict) -> str:
 
 
 def hashed_part(cfg: Any) -> Any:
-    """``cfg`` without its unhashed keys, at any depth (copied only where something goes)."""
+    """A copy of ``cfg`` without its unhashed keys (those of :data:`S.UNHASHED` always, those of
+    :data:`S.UNHASHED_AT_DEFAULT` at their default), looked up under every mapping it holds."""
     if not isinstance(cfg, dict):
         return cfg
     out = {k: hashed_part(v) for k, v in cfg.items()}

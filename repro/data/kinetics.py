@@ -32,7 +32,7 @@ from pathlib import Path
 
 from repro.data.encode import write_mp4
 from repro.data.layout import Layout, SmokeVideo
-from repro.data.prepare import extract_frames
+from repro.data.prepare import prepare_smoke
 from repro.errors import DatasetError
 
 SPLITS = {"train": ("train",), "val": ("val", "validate"), "validation": ("val", "validate")}
@@ -186,10 +186,7 @@ def write_smoke(root: Path, videos: list[SmokeVideo], names: list[str]) -> None:
             w = csv.writer(f)
             w.writerow(["label", "youtube_id", "time_start", "time_end", "split"])
             w.writerows(rows[split])
-    for video, folder, height in prepare_jobs(root):  # the prepared form too, so that tests read both
-        done = extract_frames(video, folder, height)
-        if done.error:
-            raise DatasetError(f"smoke copy: {video} did not prepare: {done.error}")
+    prepare_smoke(prepare_jobs(root))  # the prepared form too, so that tests read both
 
 
 LAYOUT = Layout(

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from repro.errors import DecodeError, DiskFull
+from repro.errors import DatasetError, DecodeError, DiskFull
 from repro.files import free_bytes
 
 HEIGHT = 256  # tools/vid2img_sthv2.py:23, scale=-1:256
@@ -131,6 +131,14 @@ def _jpeg_encoder(frame):
     enc.options = {"flags": "+qscale", "global_quality": str(QSCALE * _LAMBDA_PER_Q)}
     enc.open()
     return enc
+
+
+def prepare_smoke(jobs: list[tuple[Path, Path, int]]) -> None:
+    """Every job of a smoke copy (generated videos, which all decode) prepared, in this process."""
+    for video, folder, height in jobs:
+        done = extract_frames(video, folder, height)
+        if done.error:
+            raise DatasetError(f"smoke copy: {video} did not prepare: {done.error}")
 
 
 def remove_leftovers(frames_root: Path) -> int:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from repro.data.encode import write_webm
 from repro.data.layout import Layout, SmokeVideo
-from repro.data.prepare import HEIGHT, extract_frames
+from repro.data.prepare import HEIGHT, prepare_smoke
 from repro.errors import DatasetError
 
 VIDEO_DIR = "20bn-something-something-v2"
@@ -133,10 +133,7 @@ def write_smoke(root: Path, videos: list[SmokeVideo], names: list[str]) -> None:
                                  "placeholders": [v.thing]})
     (root / SPLIT_FILES["train"]).write_text(json.dumps(entries["train"], indent=0))
     (root / SPLIT_FILES["validation"]).write_text(json.dumps(entries["val"], indent=0))
-    for video, folder, height in prepare_jobs(root):  # the prepared form too, so that CI reads both
-        done = extract_frames(video, folder, height)
-        if done.error:
-            raise DatasetError(f"smoke copy: {video} did not prepare: {done.error}")
+    prepare_smoke(prepare_jobs(root))  # the prepared form too, so that CI reads both
 
 
 def _records(root: Path, split: str, cfg: dict) -> list[VideoRecord]:

@@ -181,17 +181,13 @@ class ClipTransform:
             flips.append(flip)
         return cuts, flips, label
 
-    def apply(self, x: torch.Tensor, cuts: list[Box], flips: list[bool]) -> torch.Tensor:
-        """``(T, 3, H, W)`` uint8 frames, on any device -> the planned clip(s), uint8."""
-        return apply_cuts(x, cuts, flips, self.crop)
-
     def __call__(self, frames: np.ndarray, label: int,
                  rng: np.random.Generator | None = None) -> tuple[torch.Tensor, int]:
         # (T, 3, H, W) over the decoder's (T, H, W, 3) memory: channels-last, what the uint8
         # resize kernel is fastest on.
         x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
         cuts, flips, label = self.plan(*x.shape[-2:], label, rng or np.random.default_rng())
-        return self.apply(x, cuts, flips), label
+        return apply_cuts(x, cuts, flips, self.crop), label
 
 
 def apply_cuts(x: torch.Tensor, cuts: list[Box], flips: list[bool], crop: int) -> torch.Tensor:

@@ -258,10 +258,10 @@ def train_one_epoch(run: Run, state: State, train_ds, epoch: int) -> tuple[int, 
         if (stop or due) and i + 1 < run.ipe:
             save_step_checkpoint(run, state, epoch, i + 1, {"seen": seen, "loss_sum": loss_sum,
                                                              "seconds": time.time() - t0})
-        if stop and i + 1 < run.ipe:
-            raise Preempted(f"{run.prefix}stopped on {preempt.signal_name()} at epoch {epoch + 1}, "
-                            f"step {i + 1} of {run.ipe}; the step checkpoint is {run.run_dir / LAST}. "
-                            "Run the same command to resume there")
+            if stop:
+                raise Preempted(f"{run.prefix}stopped on {preempt.signal_name()} at epoch {epoch + 1}, "
+                                f"step {i + 1} of {run.ipe}; the step checkpoint is {run.run_dir / LAST}. "
+                                "Run the same command to resume there")
     bar.close()
     if W.enabled:
         budget.names = [n for part in D.all_gather(budget.names) for n in part]
@@ -287,7 +287,6 @@ def save_step_checkpoint(run: Run, state: State, epoch: int, step: int, sums: di
     """``last.pt`` inside an epoch: the state after ``step`` steps of ``epoch`` (0-based), the
     epoch's sums so far and every RNG, so that a resumed run continues as if never stopped."""
     _write_last(run, state, epoch=epoch, step=step, partial=sums)
-    state.saved_at = time.monotonic()
 
 
 def _agree_on_batch(b: dict, device: torch.device) -> tuple[dict, bool]:
@@ -359,7 +358,7 @@ def save_checkpoint(run: Run, state: State, epoch: int, val_top1: float) -> None
             atomic_save({"model": run.model.state_dict(), "epoch": epoch + 1,
                          "config_hash": run.config_hash}, run.run_dir / BEST)
     _write_last(run, state, epoch=epoch + 1)
-    state.good_epoch, state.saved_at = epoch + 1, time.monotonic()
+    state.good_epoch = epoch + 1
 
 
 def _write_last(run: Run, state: State, **where) -> None:
@@ -374,6 +373,7 @@ def _write_last(run: Run, state: State, **where) -> None:
         ckpt["rng_ranks"] = D.all_gather(ckpt["rng"])
     if W.is_main:
         atomic_save(ckpt, run.run_dir / LAST)
+    state.saved_at = time.monotonic()  # train.checkpoint_every_minutes counts from here
     # No rank goes on before last.pt is on disk: a rank that then stops (preemption) would have
     # torchrun's agent terminate rank 0 in the middle of writing it.
     D.barrier()

@@ -23,7 +23,7 @@ import torch
 
 from repro.data.fingerprint import sha256
 from repro.engine.inputs import to_input
-from repro.files import check_space, reserve, write_atomic
+from repro.files import reserve, write_atomic
 from repro.progress import progress_bar
 
 
@@ -114,7 +114,6 @@ def _write_state(state_path: Path, state: dict) -> None:
 def _new_array(path: Path, total: int, dim: int) -> np.ndarray:
     """A ``(total, dim)`` float16 memory map at ``path``, its blocks allocated up front: a sparse
     file that meets a full disk while the map is written kills the process with SIGBUS."""
-    check_space(path.parent, total * dim * 2 + 4096)
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=(total, dim))
     try:
         reserve(path, path.stat().st_size)

@@ -57,7 +57,8 @@ def _init_worker(parent: int) -> None:
 
 
 def _worker(unit: Unit, dirs: Dirs, force: bool) -> dict:
-    """Entry point in a pool process. Errors come back as text: custom exceptions need not pickle."""
+    """Entry point in a pool process. Errors come back as text (custom exceptions need not pickle),
+    but for a full disk, which stops the whole run."""
     if preempt.requested():  # asked to stop: a unit queued behind the stopped one does not start
         return {"status": "preempted", "error": "not started"}
     try:
@@ -75,7 +76,7 @@ def _worker(unit: Unit, dirs: Dirs, force: bool) -> dict:
         full = e if isinstance(e, DiskFull) else disk_full(e)
         if full is None:
             return {"status": "failed", "error": f"{type(e).__name__}: {e}"}
-        return {"status": "disk_full", "error": str(full), "folder": full.folder, "need": full.need}
+        raise full from None  # it pickles (repro/errors.py): the parent's fut.result() raises it
     except Exception as e:  # noqa: BLE001 -- reported by the parent with the unit it belongs to
         return {"status": "failed", "error": f"{type(e).__name__}: {e}"}
 

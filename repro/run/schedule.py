@@ -15,7 +15,7 @@ from tqdm import tqdm
 from repro.config.loader import load_spec
 from repro.engine import distributed as D, preempt
 from repro.engine.world import say
-from repro.errors import DiskFull, Preempted, TrainingError, UsageError, WeightsError
+from repro.errors import Preempted, TrainingError, UsageError, WeightsError
 from repro.progress import progress_bar
 from repro.report.build import build_report
 from repro.run.datasets import prepare_data
@@ -187,8 +187,6 @@ def _collect(group: list, done: dict, opts: Options, bar, emit, failures: list[s
     (plan, u) = group[0]
     table = _table_of(plan, u)
     bar.update(1)
-    if done["status"] == "disk_full":
-        raise DiskFull(done["folder"], done["need"])
     if done["status"] == "preempted":
         stopped.extend(f"{_table_of(p, t)}/{t.key}" for p, t in group)
         bar.update(len(group) - 1)
