@@ -17,7 +17,7 @@ LAYERS = [
     ("config",),  # specs, recipes, profiles -> one resolved config per run
     ("engine", "models"),  # training and evaluation loops; the networks
     ("data",),  # datasets, decoding, transforms, generated data
-    ("metrics", "cost", "typecheck", "progress", "files", "errors"),  # leaves
+    ("metrics", "cost", "typecheck", "progress", "files", "errors", "code_digest"),  # leaves
 ]
 LEVEL = {name: i for i, names in enumerate(LAYERS) for name in names}
 

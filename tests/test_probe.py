@@ -38,7 +38,7 @@ def _result(table, row, seed, top1, rev=None, fams=None, profile="synthetic"):
         m["family"] = fams
     return {"table": table, "row": row, "seed": seed, "metrics": m,
             "provenance": {"profile": profile, "dataset": "synthetic (k)", "frames": 8, "views": "1x1",
-                           "epochs": 12, "seed": seed, "commit": "c" * 40, "spec_hash": _hash(table, row, seed, profile),
+                           "epochs": 12, "seed": seed, "commit": "c" * 40, "code": {}, "spec_hash": _hash(table, row, seed, profile),
                            "device": "cpu", "wall_time_s": 60.0, "places": ""}}
 
 

@@ -66,7 +66,7 @@ rows:
 def _result(row, seed, profile, top1):
     return {"row": row, "seed": seed, "metrics": {"top1": top1, "top5": top1 + 20},
             "provenance": {"profile": profile, "dataset": f"{profile} (abc123)", "frames": 8, "views": "1x1",
-                           "epochs": 4, "seed": seed, "commit": "c" * 40, "spec_hash": "h", "device": "cpu",
+                           "epochs": 4, "seed": seed, "commit": "c" * 40, "code": {}, "spec_hash": "h", "device": "cpu",
                            "wall_time_s": 1.0, "places": "layer2[0]"}}
 
 

@@ -21,7 +21,7 @@ def _result(spec, row: str, seed: int, top1: float, overrides: dict | None = Non
     cfg = resolve(spec, row, "synthetic", seed_override(seed, overrides))
     return {"table": spec.key, "row": row, "seed": seed, "config": cfg,
             "metrics": {"top1": top1, "top5": 100.0},
-            "provenance": {"spec_hash": config_hash(cfg), "profile": "synthetic", "commit": "abc",
+            "provenance": {"spec_hash": config_hash(cfg), "code": {}, "profile": "synthetic", "commit": "abc",
                            "dataset": "synthetic", "split": "val", "frames": 8, "views": "1x1",
                            "epochs": cfg["train"]["epochs"], "seed": seed, "device": "cpu",
                            "wall_time_s": 1.0, "overrides": list(set_args)}}
@@ -68,7 +68,7 @@ def test_truncated_paper_run_is_not_the_reproduction(tmp_path):
     over = parse_set(["train.epochs=1", "train.max_iters=2"])
     cfg = resolve(spec, "ssa", "paper", over)
     r = {"table": "ssa_table2", "row": "ssa", "seed": None, "config": cfg, "metrics": {"top1": 0.0, "top5": 0.5},
-         "provenance": {"spec_hash": config_hash(cfg), "profile": "paper", "commit": "abc", "dataset": "ssv2",
+         "provenance": {"spec_hash": config_hash(cfg), "code": {}, "profile": "paper", "commit": "abc", "dataset": "ssv2",
                         "split": "val", "frames": 8, "views": "1x1", "epochs": 1, "seed": 0, "device": "cuda",
                         "wall_time_s": 1.0, "overrides": ["train.epochs=1", "train.max_iters=2"]}}
     write_json_atomic(r, result_path(res, "ssa_table2", "paper", "ssa", config_hash(cfg)))

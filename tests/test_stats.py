@@ -104,7 +104,7 @@ def test_undecided_rows_are_those_of_claims_that_cannot_tell(tmp_path):
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps({"table": "ssa_table2", "row": row, "seed": seed, "metrics": {"top1": top1},
                                        "config": cfg, "provenance": {
-                                           "profile": "synthetic", "seed": seed, "spec_hash": config_hash(cfg),
+                                           "profile": "synthetic", "seed": seed, "spec_hash": config_hash(cfg), "code": {},
                                            "dataset": "synthetic", "split": "val", "frames": 8, "views": "1x1",
                                            "epochs": 8, "device": "cpu", "wall_time_s": 1.0, "commit": "c"}}))
     got = undecided_rows(["ssa_table2"], tmp_path)

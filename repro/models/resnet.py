@@ -15,7 +15,6 @@ import torch
 from torch import nn
 
 from repro.models.depths import DEPTHS, STAGES  # noqa: F401 -- re-exported for callers
-from repro.models.tsm import TemporalShift
 
 
 def drop_path(x: torch.Tensor, p: float, training: bool, frames: int = 1) -> torch.Tensor:
@@ -172,6 +171,8 @@ class TSNResNet(nn.Module):
 
     def add_temporal_shift(self, fold_div: int = 8) -> None:
         """TSM: shift 1/fold_div of the channels each way in time in every block's residual branch."""
+        from repro.models.tsm import TemporalShift
+
         for stage in STAGES:
             for blk in getattr(self, stage):
                 blk.shift = TemporalShift(self.num_frames, fold_div)

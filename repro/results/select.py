@@ -1,7 +1,8 @@
 """Which results a report may use: only those made by the row's current resolved config.
 
 A result counts for its row when its spec hash equals the hash of the row's config resolved
-now (same profile and seed). Every other result (a ``--set`` variant, a run of an edited spec or
+now (same profile and seed) and the code of its model is the code now
+(:func:`repro.code_digest.code_changes`). Every other result (a ``--set`` variant, a run of an edited spec or
 recipe, a truncated run) is kept aside with a label naming what differs; it is never averaged in
 and never gets a Delta against the paper.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from repro.code_digest import code_changes
 from repro.results.store import read_results
 from repro.config.loader import Spec, config_hash, ensemble_hash, hashed_part, resolve, seed_override
 from repro.errors import SpecError
@@ -108,8 +110,11 @@ def select(spec: Spec, results: list[dict], overrides: dict | None = None) -> Se
     for r in results:
         prov = r["provenance"]
         cfg, h, why = configs.get(r["row"], prov.get("profile", ""), r.get("seed"))
-        if h is not None and prov.get("spec_hash") == h:
+        changed = code_changes(prov.get("code"))
+        if h is not None and prov.get("spec_hash") == h and not changed:
             sel.current.append(r)
+        elif h is not None and prov.get("spec_hash") == h and not prov.get("overrides"):
+            sel.other.append({**r, "_why": "code changed since it ran: " + "; ".join(changed)})
         else:
             sel.other.append({**r, "_why": why_not_current(r, cfg, h, why)})
     return sel

@@ -16,7 +16,7 @@ from repro.engine import distributed as D
 from repro.engine.metrics import summarize
 from repro.errors import EnsembleError
 from repro.results.scores import file_hash, save_scores, scores_path
-from repro.results.store import result_path, short_path, write_result
+from repro.results.store import read_result, result_path, short_path, write_result
 from repro.run.provenance import Provenance
 from repro.run.retest import protocol_config, retest
 from repro.run.unit import Dirs, Unit, run_folder, up_to_date
@@ -52,6 +52,15 @@ def average(members: dict[str, dict]) -> tuple[torch.Tensor, torch.Tensor, list[
                                 f"{tuple(first['scores'].shape)} and {tuple(m['scores'].shape)}")
     mean = torch.stack([members[n]["scores"].float() for n in names]).mean(0)
     return mean, first["labels"], list(first["video_ids"])
+
+
+def _members_code(paths) -> dict:
+    """The code of every member's model: an ensemble is current only while all of it is."""
+    code: dict = {}
+    for path in paths:
+        res = read_result(path) if path.is_file() else None
+        code.update((res or {}).get("provenance", {}).get("code") or {})
+    return dict(sorted(code.items()))
 
 
 def run_ensemble(spec, row_id: str, profile: str, seed: int | None, overrides: dict, set_args: tuple,
@@ -93,7 +102,7 @@ def run_ensemble(spec, row_id: str, profile: str, seed: int | None, overrides: d
         spec_hash=h, profile=profile, dataset=first.get("dataset", ""), split=spec.split,
         frames="+".join(str(members[m].get("frames", "")) for m in row.ensemble), views=distinct("views"),
         epochs=distinct("epochs"), seed="" if seed is None else seed, device="cpu", wall_time_s=0.0,
-        overrides=list(set_args),
+        overrides=list(set_args), code=_members_code(results.values()),
         extra={"val_videos": len(ids), "ensemble": list(row.ensemble), "scores_file": str(scores_file),
                "average": first.get("average", "softmax"),
                "members": {m: {"spec_hash": hashes[m], "scores_file": str(files[m]),

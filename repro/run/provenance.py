@@ -2,7 +2,7 @@
 
 One record type, filled by a trained unit (:mod:`repro.run.unit`), an ensemble
 (:mod:`repro.run.ensemble`) and a cost count (:mod:`repro.run.cost`). The keys below are common
-to all three; ``extra`` holds what only one of them knows (run hash, timings, members, input).
+to all three (``code``: the digest of the model's source, :mod:`repro.code_digest`); ``extra`` holds what only one of them knows (run hash, timings, members, input).
 Saved flat in the result JSON, so reports read ``result["provenance"][key]``.
 """
 from __future__ import annotations
@@ -52,6 +52,8 @@ class Provenance:
     # sha256 of the source patch when the tree was dirty (the patch: repro.results.store.write_result)
     diff_sha256: str | None = field(default_factory=diff_sha256)
     torch: str = field(default_factory=_torch_version)
+    # {module: digest} of the model's source (repro.code_digest); part of the result's identity
+    code: dict | None = None
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from repro.code_digest import model_code
 from repro.config.loader import config_hash, load_spec
 from repro.data.dataset import collate_clips
 from repro.data.registry import num_classes
@@ -41,6 +42,9 @@ from repro.retrieval.videos import SMOKE_WORD2VEC
 from repro.run.provenance import Provenance, cpu_name
 from repro.run.retest import checkpoint_file
 from repro.run.unit import Dirs, Unit, finished, run_folder, run_hash, up_to_date, where
+
+# The text-video network trained on the classifier's features: its code is in the result's identity.
+RETRIEVAL_NETWORK = "repro.retrieval.model"
 
 
 def classifier_unit(spec, row_id: str, profile: str, seed: int | None, overrides: dict,
@@ -169,6 +173,7 @@ def run_retrieval(spec, row_id: str, profile: str, seed: int | None, overrides: 
         split=spec.split if data.name != "synthetic" else "val", frames=clf["model"]["frames"],
         views=f"1x1 ({clf['eval']['crop_size']} centre crop)", epochs=settings["epochs"], seed=cfg["seed"],
         device=str(next(model.parameters()).device), wall_time_s=round(time.time() - t0, 1), overrides=list(set_args),
+        code=model_code(model, also=[RETRIEVAL_NETWORK]),
         extra={"threads": torch.get_num_threads(), "cpu": cpu_name(), "classifier": source["summary"],
                "features": {**cache, "dim": int(feats["train"].shape[1]), "pooling": source["pooling"]},
                "videos_skipped": len(bad), "bad_videos": bad[:20], "val_videos": len(data.test.ids),

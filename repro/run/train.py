@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from repro.code_digest import model_code
 from repro.data.dataset import with_eval_views
 from repro.data.fingerprint import fingerprint
 from repro.data.registry import num_classes
@@ -23,7 +24,7 @@ from repro.results.scores import save_scores, scores_path
 from repro.results.store import short_path, write_result
 from repro.run.datasets import load_datasets
 from repro.run.provenance import Provenance, cpu_name
-from repro.run.unit import Dirs, Unit, find_twin, run_folder, run_hash, up_to_date, where
+from repro.run.unit import Dirs, Unit, changed_code, find_twin, run_folder, run_hash, up_to_date, where
 from repro.run.weights import load_weights
 
 
@@ -62,6 +63,10 @@ def _done_already(unit: Unit, dirs: Dirs, spec, cfg: dict, h: str, out: Path, fo
         say(f"[{spec.key}] {position}{unit.key}: result exists for spec hash {h}, skipped "
             f"(--force to re-run)", flush=True)
         return {"status": "skipped", "result": old, "path": str(out)}
+    changed = [] if force else changed_code(out, h)
+    if changed:
+        say(f"[{spec.key}] {position}{unit.key}: same config, but the code of its model changed since its "
+            f"result ({'; '.join(changed)}): re-running", flush=True)
     copy_twins = (not force) if copy_twins is None else copy_twins
     twin = find_twin(Path(dirs.results), unit.profile, run_hash(cfg), out) if copy_twins else None
     if twin is None:
@@ -97,6 +102,7 @@ def _train(unit: Unit, dirs: Dirs, spec, cfg: dict, h: str, run_dir: Path, progr
     test_ds, val_ds = _views(unit, spec, cfg, val_ds)
     t0 = time.time()
     model, weights = _build(cfg, say)
+    code = model_code(model)  # before fit: BatchNorm groups and DDP wrap it in engine classes
     say(f"[{spec.key}] {position}{unit.key}: fingerprinting the dataset copy (annotation hashes, "
         f"{len(train_ds) + len(val_ds)} listed videos, a sample of validation videos)", flush=True)
     data_fp = fingerprint(root, train_ds, val_ds)
@@ -104,6 +110,7 @@ def _train(unit: Unit, dirs: Dirs, spec, cfg: dict, h: str, run_dir: Path, progr
         f"{len(train_ds)} train / {len(val_ds)} val videos; log: {short_path(run_dir / LOG_FILE)})", flush=True)
     run = fit(model, cfg, train_ds, val_ds, info, run_dir, h, progress, desc=f"{spec.key}/{unit.key}",
               test_ds=test_ds)
+    run["code"] = code
     return run, (root, info, val_ds, data_fp), weights, t0
 
 
@@ -143,7 +150,7 @@ def _provenance(unit: Unit, spec, cfg: dict, h: str, run: dict, data: tuple, wei
         dataset=cfg["data"]["dataset"] + (f" ({root.name})" if synthetic else ""), split=spec.split,
         frames=cfg["model"]["frames"], views="{}x{}".format(*run["views"]), epochs=cfg["train"]["epochs"],
         seed=cfg["train"]["seed"], device=run["device"], wall_time_s=round(time.time() - t0, 1),
-        overrides=list(unit.set_args),
+        overrides=list(unit.set_args), code=run["code"],
         extra={
             "run_hash": run_hash(cfg), "threads": torch.get_num_threads() if cpu else None,
             "cpu": cpu_name() if cpu else None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from repro.code_digest import code_changes
 from repro.config.loader import config_hash, load_spec, resolve, seed_override
 from repro.results.store import VARIANTS, keyed_dir, read_result, result_path, short_path
 
@@ -63,15 +64,31 @@ def run_folder(runs: Path, table: str, profile: str, key: str, variant: str | No
 
 
 def up_to_date(path: Path, spec_hash: str, force: bool) -> dict | None:
-    """The result at ``path`` if it was made for ``spec_hash`` and ``--force`` is not given.
+    """The result at ``path`` if it was made for ``spec_hash`` by the model code there is now
+    (:func:`repro.code_digest.code_changes`) and ``--force`` is not given.
 
     An unreadable file counts as absent: the run replaces it.
     """
+    old = _readable(path)
+    if not old or force or old["provenance"].get("spec_hash") != spec_hash:
+        return None
+    return None if code_changes(old["provenance"].get("code")) else old
+
+
+def changed_code(path: Path, spec_hash: str) -> list[str]:
+    """Why the result at ``path``, made for ``spec_hash``, is not current although its config is:
+    the modules of its model whose code changed since (empty when none did, or no such result)."""
+    old = _readable(path)
+    if not old or old["provenance"].get("spec_hash") != spec_hash:
+        return []
+    return code_changes(old["provenance"].get("code"))
+
+
+def _readable(path: Path) -> dict | None:
     try:
-        old = read_result(path)
+        return read_result(path)
     except ValueError:
         return None
-    return old if old and old["provenance"].get("spec_hash") == spec_hash and not force else None
 
 
 def run_hash(cfg: dict) -> str:
@@ -96,7 +113,8 @@ def find_twin(results: Path, profile: str, ident: str, own: Path) -> tuple[Path,
             res = read_result(path)
         except ValueError:
             continue  # a broken file elsewhere is not this run's business
-        if res and res["provenance"].get("run_hash") == ident and "reused_from" not in res["provenance"]:
+        prov = res["provenance"] if res else {}
+        if res and prov.get("run_hash") == ident and "reused_from" not in prov and not code_changes(prov.get("code")):
             return path, res
     return None
 

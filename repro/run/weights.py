@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from repro.code_digest import model_code
 from repro.config.loader import config_hash
 from repro.convert import convert_checkpoint, guess_source, pyslowfast, read_checkpoint
 from repro.data.fingerprint import fingerprint, sha256
@@ -75,7 +76,7 @@ def evaluate_checkpoint(unit: Unit, dirs: Dirs, progress: bool = True, say=print
     prov = Provenance(
         spec_hash=config_hash(cfg), profile=unit.profile, dataset=cfg["data"]["dataset"], split=spec.split,
         frames=cfg["model"]["frames"], views=t["views"], epochs="", seed="", device=t["device"],
-        wall_time_s=round(time.time() - t0, 1), overrides=list(unit.set_args),
+        wall_time_s=round(time.time() - t0, 1), overrides=list(unit.set_args), code=model_code(model),
         extra={"kind": "published checkpoint, evaluated here", "weights": weights,
                "val_videos": int(len(t["labels"])), "videos_skipped": t["skipped"],
                "bad_videos": t["bad_videos"][:20], "dataset_fingerprint": fingerprint(*t["data"])})
