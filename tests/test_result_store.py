@@ -40,14 +40,17 @@ def test_a_set_variant_is_kept_apart_and_never_averaged_in(store, tmp_path):
     spec, res = store
     over = parse_set(["train.epochs=1"])
     bad = _result(spec, "nl1d", 0, 5.0, over, ["train.epochs=1"])
-    write_json_atomic(bad, result_path(res, "ssa_table2", "synthetic", "nl1d.seed0", bad["provenance"]["spec_hash"]))
+    bad_path = result_path(res, "ssa_table2", "synthetic", "nl1d.seed0", bad["provenance"]["spec_hash"])
+    write_json_atomic(bad, bad_path)
     sel = select_results(spec, res)
     assert sorted(r["metrics"]["top1"] for r in sel.current) == [59.0, 59.4]
     assert [r["_why"] for r in sel.other] == ["override: train.epochs=1"]
     built = build_report(spec, res, tmp_path / "reports")
     assert (built.used, built.skipped) == (2, 1)
     md = (tmp_path / "reports" / "ssa_table2.md").read_text()
-    assert "59.2 ± 0.3" in md and "## Results not used" in md and "override: train.epochs=1" in md
+    # The variant is a row of its own beside the row it replaced, not averaged into it.
+    assert "59.2 ± 0.3" in md and "## Your variants" in md and "nl1d with --set train.epochs=1" in md
+    assert "## Results not used" not in md and built.variants == [Path(bad_path).parent]
 
 
 def test_a_result_of_an_edited_config_is_stale_and_says_what_changed(store, tmp_path):
@@ -75,7 +78,7 @@ def test_truncated_paper_run_is_not_the_reproduction(tmp_path):
     build_report(spec, res, tmp_path / "reports")
     md = (tmp_path / "reports" / "ssa_table2.md").read_text()
     assert "-62.3" not in md and "| reproduced" not in md
-    assert "override: train.epochs=1, train.max_iters=2" in md
+    assert "ssa with --set train.epochs=1 --set train.max_iters=2 (paper, 1 seed(s))" in md  # a variant of its own
 
 
 def test_a_corrupt_result_is_named_once_and_breaks_nothing(store, tmp_path, capsys):

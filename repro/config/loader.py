@@ -154,6 +154,11 @@ def _read_yaml(path: Path) -> Any:
     return copy.deepcopy(_PARSED[key])
 
 
+class Replace(dict):
+    """A mapping that replaces the one it is merged over instead of merging into it: ``--set K=null``
+    (or ``K={}``) followed by ``--set K.sub=V`` clears ``K``, then sets ``sub``."""
+
+
 def deep_merge(base: dict, over: dict, _at: str = "") -> dict:
     """``over`` merged into a copy of ``base``, key by key. ``{}`` or ``null`` given for a mapping
     key of the config (:data:`schema.CLEARABLE`: module and backbone arguments, insertion stages,
@@ -164,6 +169,8 @@ def deep_merge(base: dict, over: dict, _at: str = "") -> dict:
         path = f"{_at}.{k}" if _at else str(k)
         if path in S.CLEARABLE and (v is None or v == {}):
             out[k] = {}
+        elif isinstance(v, Replace):
+            out[k] = copy.deepcopy(dict(v))
         elif isinstance(v, dict) and isinstance(out.get(k), dict):
             out[k] = deep_merge(out[k], v, path)
         else:
@@ -453,23 +460,50 @@ def _claims(raw: list[dict], row_ids: set[str], problems: list[str]) -> list[Cla
 
 
 def parse_set(items: list[str]) -> dict:
-    """``["train.epochs=2", "data.crop=28"]`` -> nested dict, values parsed as YAML scalars."""
+    """``["train.epochs=2", "data.crop=28"]`` -> nested dict, values parsed as YAML scalars.
+
+    Later items win. A key given a mapping (``K={a: 1}``) and then keys under it (``K.b=2``)
+    holds both; a key cleared (``K=null`` or ``K={}``) and then given keys under it holds only
+    those (a :class:`Replace`); a key given a plain value and then keys under it is an error.
+    """
     out: dict = {}
     for item in items:
         if "=" not in item:
             raise SpecError("--set", [f"{item!r}: expected key.path=value"])
         key, raw = item.split("=", 1)
-        node = out
-        parts = key.split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
+        if not key or any(not p for p in key.split(".")):
+            raise SpecError("--set", [f"{item!r}: {key!r} is not a key path (e.g. train.lr=0.01)"])
         try:
-            node[parts[-1]] = _scalar(yaml.safe_load(raw))
+            value = _scalar(yaml.safe_load(raw))
         except yaml.YAMLError as e:
             raise SpecError("--set", [f"{item!r}: the value is not valid YAML ({_yaml_problem(e)}); quote "
                                       "it for the shell, e.g. --set 'train.steps=[30, 40]'"]) from None
+        _set_path(out, key.split("."), value, item)
     check_overrides(out)
     return out
+
+
+def _set_path(out: dict, parts: list[str], value: Any, item: str) -> None:
+    """``value`` at ``parts`` of ``out``, merged with what earlier items put there (see parse_set)."""
+    node = out
+    for i, p in enumerate(parts[:-1]):
+        cur = node.get(p)
+        if cur is None or cur == {}:
+            # Absent, or cleared by an earlier item: keys given now are all it holds.
+            cleared = p in node and ".".join(parts[: i + 1]) in S.CLEARABLE
+            node[p] = Replace() if cleared else {}
+        elif not isinstance(cur, dict):
+            at = ".".join(parts[: i + 1])
+            raise SpecError("--set", [f"{item!r}: an earlier --set gave {at} the value {cur!r}, so it has no "
+                                      f"key {parts[i + 1]!r}; give {at} as a mapping, e.g. --set '{at}={{"
+                                      f"{parts[i + 1]}: ...}}'"])
+        node = node[p]
+    leaf = parts[-1]
+    if isinstance(value, dict) and isinstance(node.get(leaf), dict):
+        node[leaf] = deep_merge(node[leaf], value) if not isinstance(node[leaf], Replace) \
+            else Replace(deep_merge(node[leaf], value))
+    else:
+        node[leaf] = value
 
 
 def _scalar(v: Any) -> Any:
@@ -613,12 +647,13 @@ def _merge(layers: list[tuple[str, dict]]) -> tuple[dict, list[int] | None]:
 
 def _merge_layer(cfg: dict, layer: dict) -> dict:
     """One layer over ``cfg``. A row's module arguments belong to its module: a layer that names
-    another module (``--set model.insert.module=my_blocks:X``) starts it from its own defaults,
-    unless the same layer gives its arguments too."""
+    another module (``--set model.insert.module=my_blocks:X``) gives it only the arguments the
+    same layer gives (``--set 'model.insert.args={scale: 0.5}'``, ``model.insert.args.scale=0.5``,
+    or ``model.insert={module: ..., args: {...}}``), never the row's."""
     out = deep_merge(cfg, layer)
     ins = (layer.get("model") or {}).get("insert") or {}
-    if "module" in ins and "args" not in ins and ins["module"] != cfg["model"]["insert"].get("module"):
-        out["model"]["insert"]["args"] = {}
+    if isinstance(ins, dict) and "module" in ins and ins["module"] != cfg["model"]["insert"].get("module"):
+        out["model"]["insert"]["args"] = copy.deepcopy(dict(ins.get("args") or {}))
     return out
 
 

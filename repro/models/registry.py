@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 from typing import Callable
 
 REGISTRY: dict[str, str] = {
@@ -33,7 +34,7 @@ def import_path(path: str) -> Callable:
     """``"package.module:Class"`` -> the class (or factory), for modules that live outside repro."""
     mod_name, _, attr = path.partition(":")
     try:
-        obj = importlib.import_module(mod_name)
+        obj = _fresh(mod_name)
     except Exception as e:  # noqa: BLE001 -- a user module may fail to import in any way
         raise KeyError(f"video module {path!r}: cannot import {mod_name!r} ({type(e).__name__}: {e}); "
                        "run from the folder that holds it or add that folder to PYTHONPATH") from e
@@ -48,6 +49,23 @@ def import_path(path: str) -> Callable:
         raise KeyError(f"video module {path!r} is {what}, not a torch.nn.Module class or a function "
                        "that returns one")
     return obj
+
+
+_LOADED: dict[str, int] = {}  # a user module's file mtime when this process imported it
+
+
+def _fresh(mod_name: str):
+    """The module, imported again when its file changed since this process imported it (a
+    notebook that edits its module and re-runs gets the code on disk, which its result records)."""
+    mod = importlib.import_module(mod_name)
+    f = getattr(mod, "__file__", None)
+    if mod_name.split(".")[0] == "repro" or not f or not os.path.isfile(f):
+        return mod
+    mtime = os.stat(f).st_mtime_ns
+    if _LOADED.setdefault(mod_name, mtime) != mtime:
+        mod = importlib.reload(mod)
+        _LOADED[mod_name] = mtime
+    return mod
 
 
 def get_module(name: str) -> Callable:

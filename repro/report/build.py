@@ -1,7 +1,7 @@
 """Regenerate a table's report (md, csv, png) from its spec and result files; no training."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from repro.config.loader import Spec, load_spec
@@ -14,6 +14,7 @@ from repro.report.plots import paired_bars
 from repro.report.published import published_section
 from repro.report.retrieval import retrieval_section, settings_section
 from repro.report.tables import long_table, markdown, write_csv
+from repro.report.variants import variants_section
 from repro.results.select import select_results
 from repro.results.store import read_checkpoint_results
 
@@ -23,6 +24,7 @@ class Built:
     paths: list[Path]
     used: int
     skipped: int  # results whose config is not the row's current config (listed in the report)
+    variants: list[Path] = field(default_factory=list)  # folders of the --set variants it shows
 
 
 def build_report(table: str | Spec, results_dir: Path, reports_dir: Path) -> Built:
@@ -48,9 +50,13 @@ def build_report(table: str | Spec, results_dir: Path, reports_dir: Path) -> Bui
     extra += published_section(spec, evaluated)
     extra += dataset_section(sel.current + evaluated)
     extra += fidelity_section(spec) + settings_section(spec)
-    write_atomic(md, markdown(spec, df, sel.current, png.name, sel.other, Path(results_dir), extra), fsync=False)
+    lines, variants = variants_section(spec, sel.current, sel.other, Path(results_dir))
+    shown = {r["_path"] for v in variants for r in v.runs}
+    other = [r for r in sel.other if r["_path"] not in shown]
+    md_text = markdown(spec, df, sel.current, png.name, other, Path(results_dir), extra, variants=lines)
+    write_atomic(md, md_text, fsync=False)
     paths = [md, csv, png] + [p for p in (curves, retrieval_png) if p.exists()]
-    return Built(paths, len(sel.current), len(sel.other))
+    return Built(paths, len(sel.current), len(sel.other), [v.folder for v in variants])
 
 
 def fidelity_section(spec: Spec) -> list[str]:

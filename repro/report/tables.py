@@ -240,15 +240,16 @@ def _other_section(other: list[dict], results_dir: Path | None) -> list[str]:
 
 def markdown(spec: Spec, df: pd.DataFrame, results: list[dict], plot_name: str | None,
              other: list[dict] | None = None, results_dir: Path | None = None,
-             extra: list[str] | None = None) -> str:
+             extra: list[str] | None = None, variants: list[str] | None = None) -> str:
     """A table's report: header, reported vs reproduced, costs, claims, the probe's families,
-    provenance, results not used, row notes and the plot."""
+    provenance, your --set variants, results not used, row notes and the plot."""
     out = _header(spec, results)
     out += _main_section(df)
     out += _cost_section(df)
     out += _claims_section(spec, df)
     out += _probe_section(spec, df)
     out += _provenance_section(spec, results)
+    out += variants or []
     out += _other_section(other or [], results_dir)
     out += extra or []
     notes = [f"- **{r.label}**: {' '.join(r.note.split())}" for r in spec.rows if r.note]

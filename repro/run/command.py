@@ -73,6 +73,9 @@ def _write_reports(tables: list[str], opts: Options, report_only: bool, probe_re
         skipped += built.skipped
         for p in built.paths:
             say(f"[{t}] wrote {short_path(p)}")
+        for folder in built.variants:
+            say(f"[{t}] your variant's results: {short_path(folder)}/ (summarised in {short_path(built.paths[0])}, "
+                "section 'Your variants')")
         if built.skipped:
             say(f"[{t}] {_not_used(built.skipped, bool(opts.set_args))}")
     if report_only:
@@ -85,10 +88,10 @@ def _write_reports(tables: list[str], opts: Options, report_only: bool, probe_re
 def _not_used(n: int, set_given: bool) -> str:
     """Why a report leaves results out, in the user's words when their own --set made them."""
     if set_given:
-        return (f"{n} result(s) of other configs, your --set runs among them, are kept: each under "
-                "variants/<config hash>/ beside the row's own results (paths above). The report compares "
-                "the paper with the spec's own config, so it lists them under 'Results not used' "
-                "rather than averaging them in")
+        return (f"{n} result(s) of other configs, your --set runs among them, are kept under "
+                "variants/<config hash>/ beside the row's own results. The report compares the paper "
+                "with the spec's own config: your variants get a section of their own ('Your "
+                "variants'), never averaged into the rows they replaced")
     return (f"{n} result(s) not used: made by another config than the row's current one (listed under "
             "'Results not used' in the report)")
 

@@ -76,7 +76,8 @@ def run_ensemble(spec, row_id: str, profile: str, seed: int | None, overrides: d
         results[m] = result_path(dirs.results, table, profile, unit.key, variants[m])
     h = ensemble_hash(hashes, row.member_eval)
     key = Unit(str(spec.path), row_id, profile, seed).key
-    variant = h if any(variants.values()) else None  # members' variants make a variant ensemble
+    # Members' variants make a variant ensemble, keyed by theirs (seed-free: its seeds share a folder).
+    variant = config_hash({"ensemble_of": variants}) if any(variants.values()) else None
     out = result_path(dirs.results, table, profile, key, variant)
     old = up_to_date(out, h, force)
     if old:

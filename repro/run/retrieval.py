@@ -113,6 +113,12 @@ def classifier_units(plans: list, opts, say=print, all_rows: bool = False) -> li
     return list(out.values())
 
 
+def _seedless(cfg: dict) -> str:
+    """A retrieval variant's folder: its config hash without the seeds, so its seeds share it."""
+    clf = cfg["classifier"]
+    return config_hash({**cfg, "seed": None, "classifier": {**clf, "train": {**clf["train"], "seed": None}}})
+
+
 def where_result(spec, row_id: str, profile: str, seed: int | None, overrides: dict, dirs: Dirs,
                  force: bool = False) -> tuple[dict, str, Path, dict | None]:
     """``(config, spec hash, result path, up-to-date result or None)`` of a retrieval row and seed;
@@ -121,7 +127,7 @@ def where_result(spec, row_id: str, profile: str, seed: int | None, overrides: d
     h = config_hash(cfg)
     own = config_hash(resolve_retrieval(spec, row_id, profile, seed, {})) if overrides else h
     out = result_path(dirs.results, spec.key, profile, Unit(str(spec.path), row_id, profile, seed).key,
-                      None if h == own else h)
+                      None if h == own else _seedless(cfg))
     return cfg, h, out, up_to_date(out, h, force)
 
 

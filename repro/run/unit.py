@@ -50,12 +50,17 @@ class Unit:
                              check_modules=check_modules)
 
     def variant(self, spec, cfg: dict) -> str | None:
-        """The config hash when the overrides change the config, else None (the spec's own run)."""
+        """The variant key when the overrides change the config, else None (the spec's own run):
+        the config hash without the seed, so that a variant's seeds share one folder."""
         if not self.overrides:
             return None
-        h = config_hash(cfg)
-        own = config_hash(resolve(spec, self.row, self.profile, seed_override(self.seed)))
-        return None if h == own else h
+        own = resolve(spec, self.row, self.profile, seed_override(self.seed))
+        return None if config_hash(cfg) == config_hash(own) else variant_key(cfg)
+
+
+def variant_key(cfg: dict) -> str:
+    """The hash of a config with its seed left out: one folder holds a variant's seeds."""
+    return config_hash({**cfg, "train": {**cfg["train"], "seed": None}})
 
 
 def run_folder(runs: Path, table: str, profile: str, key: str, variant: str | None = None) -> Path:
