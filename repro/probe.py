@@ -109,6 +109,17 @@ def write_spec(args: argparse.Namespace) -> tuple[Path, str]:
     return path, name
 
 
+def compare_rows(args: argparse.Namespace) -> list[str]:
+    """The ``--compare`` rows, each a row of the module comparison (checked before training)."""
+    compare = [] if args.compare == "none" else [c.strip() for c in args.compare.split(",") if c.strip()]
+    known = [r.id for r in load_spec(MODULES_TABLE).rows]
+    unknown = [c for c in compare if c not in known]
+    if unknown:
+        raise ProbeUsageError(f"--compare: no row(s) {', '.join(unknown)} in {MODULES_TABLE}; rows are "
+                              f"{', '.join(known)}")
+    return compare
+
+
 def family_report(name: str, args: argparse.Namespace) -> str:
     """Markdown: the user's row and the chosen built-in rows, accuracy per family (mean ± std)."""
 
@@ -116,14 +127,10 @@ def family_report(name: str, args: argparse.Namespace) -> str:
     mine = probe_lines(long_table(spec, select_results(spec, args.out / "results", parse_set(args.set)).current))
     labels = {r.id: r.label for r in spec.rows}
     frames = [mine]
-    compare = [] if args.compare == "none" else [c.strip() for c in args.compare.split(",") if c.strip()]
+    compare = compare_rows(args)
     if compare:
         base = load_spec(MODULES_TABLE)
         known = {r.id: r.label for r in base.rows}
-        unknown = [c for c in compare if c not in known]
-        if unknown:
-            raise ProbeUsageError(f"--compare: no row(s) {', '.join(unknown)} in {MODULES_TABLE}; rows are "
-                                  f"{', '.join(known)}")
         theirs = probe_lines(long_table(base, select_results(base, args.baseline_results).current))
         frames.append(theirs[theirs["row"].isin(compare)])
         labels.update({c: f"{known[c]} (built-in)" for c in compare})
@@ -152,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     if "" not in sys.path and str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
     try:
+        compare_rows(args)  # a bad --compare fails now, not after training
         path, name = write_spec(args)
     except Exception as e:  # noqa: BLE001 -- every failure here is the user's input
         print(f"error: {e}", file=sys.stderr)

@@ -258,3 +258,14 @@ def test_a_unit_gives_the_same_numbers_whatever_ran_before_it_in_the_process(tin
     after = run_unit(unit(1), Dirs(tmp_path / "b", tmp_path / "rb", cache), say=quiet, progress=False)
     assert alone["status"] == after["status"] == "trained"
     assert alone["result"]["metrics"] == after["result"]["metrics"]
+
+
+@pytest.mark.slow
+def test_probe_cli_names_a_bad_compare_row_before_training(tmp_path):
+    (tmp_path / "my_blocks.py").write_text(OUTSIDE)
+    proc = subprocess.run([sys.executable, "-m", "repro.probe", "--module", "my_blocks:TemporalDiff",
+                           "--compare", "tsn,nosuch", "--out", str(tmp_path / "o")], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 2 and "--compare: no row(s) nosuch" in proc.stderr
+    assert "training" not in proc.stdout and not (tmp_path / "o" / "results").exists()
