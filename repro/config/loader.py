@@ -499,9 +499,10 @@ def _set_path(out: dict, parts: list[str], value: Any, item: str) -> None:
                                       f"{parts[i + 1]}: ...}}'"])
         node = node[p]
     leaf = parts[-1]
-    if isinstance(value, dict) and isinstance(node.get(leaf), dict):
-        node[leaf] = deep_merge(node[leaf], value) if not isinstance(node[leaf], Replace) \
-            else Replace(deep_merge(node[leaf], value))
+    old = node.get(leaf)
+    if isinstance(value, dict) and isinstance(old, dict):
+        merged = deep_merge(old, value)
+        node[leaf] = Replace(merged) if isinstance(old, Replace) else merged
     else:
         node[leaf] = value
 

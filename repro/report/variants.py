@@ -14,11 +14,12 @@ from pathlib import Path
 from tabulate import tabulate
 
 from repro.code_digest import code_changes
-from repro.config.loader import Spec, config_hash, parse_set, resolve, seed_override
+from repro.config.loader import Spec, parse_set
 from repro.errors import SpecError
 from repro.metrics import FAMILY_PREFIX
 from repro.report.seeds import flat_metrics, fmt_mean_std
 from repro.report.stats import ALPHA, RULE, SPLIT_RANGE, splits, welch
+from repro.results.select import CurrentConfigs
 
 
 @dataclass
@@ -32,7 +33,7 @@ class Group:
     folder: Path | None = None
 
     def values(self, metric: str = "top1") -> list[float]:
-        return [flat_metrics(r)[metric] for r in self.runs if metric in flat_metrics(r)]
+        return [m[metric] for m in map(flat_metrics, self.runs) if metric in m]
 
     def stats(self, metric: str = "top1") -> tuple[float, float, int]:
         v = self.values(metric)
@@ -44,10 +45,10 @@ def _current_variant(spec: Spec, r: dict) -> bool:
     prov = r["provenance"]
     try:
         over = parse_set(list(prov["overrides"]))
-        cfg = resolve(spec, r["row"], prov["profile"], seed_override(r.get("seed"), over))
-    except (SpecError, KeyError):
-        return False
-    return config_hash(cfg) == prov.get("spec_hash") and not code_changes(prov.get("code"))
+    except SpecError:
+        return False  # a --set the harness no longer accepts
+    _, h, _ = CurrentConfigs(spec, over).get(r["row"], prov["profile"], r.get("seed"))
+    return h is not None and h == prov.get("spec_hash") and not code_changes(prov.get("code"))
 
 
 def _places(r: dict) -> str:

@@ -110,10 +110,11 @@ def select(spec: Spec, results: list[dict], overrides: dict | None = None) -> Se
     for r in results:
         prov = r["provenance"]
         cfg, h, why = configs.get(r["row"], prov.get("profile", ""), r.get("seed"))
-        changed = code_changes(prov.get("code"))
-        if h is not None and prov.get("spec_hash") == h and not changed:
+        same_config = h is not None and prov.get("spec_hash") == h
+        changed = code_changes(prov.get("code")) if same_config else []
+        if same_config and not changed:
             sel.current.append(r)
-        elif h is not None and prov.get("spec_hash") == h and not prov.get("overrides"):
+        elif same_config and not prov.get("overrides"):
             sel.other.append({**r, "_why": "code changed since it ran: " + "; ".join(changed)})
         else:
             sel.other.append({**r, "_why": why_not_current(r, cfg, h, why)})

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import time
 
+import torch
+
 from repro.code_digest import model_code
 from repro.config.loader import config_hash, load_spec
-from repro.cost import cost_of
+from repro.cost import model_cost
 from repro.data.registry import num_classes
 from repro.errors import UsageError
 from repro.models.build import build_from_config
@@ -54,14 +56,15 @@ def _count(spec, cfg: dict, set_args: tuple) -> tuple[dict, Provenance]:
     frames, size = cfg["model"]["frames"], cfg["eval"]["crop_size"]
     classes = num_classes(cfg["data"]["dataset"])
     t0 = time.time()
-    built = []
-    c = cost_of(lambda: built.append(build_from_config(cfg, classes)) or built[0], frames, size)
+    with torch.device("meta"):  # full-size shapes, no memory (as repro.cost.cost_of builds)
+        model = build_from_config(cfg, classes)
+    c = model_cost(model, frames, size)
     ins = cfg["model"]["insert"]
     prov = Provenance(
         spec_hash=config_hash(cfg), profile="cost",
         dataset=f"none ({classes} classes of {cfg['data']['dataset']})", split=spec.split, frames=frames,
         views="1x1", epochs="", seed="", device="meta", wall_time_s=round(time.time() - t0, 2),
-        overrides=list(set_args), code=model_code(built[0]),
+        overrides=list(set_args), code=model_code(model),
         extra={"input": f"1x3x{frames}x{size}x{size}",
                "places": " ".join(f"{s}{b}" for s, b in ins["stages"].items()) if ins["module"] else ""})
     return c, prov
